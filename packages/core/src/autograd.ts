@@ -1,0 +1,127 @@
+// The reverse-mode engine: graph nodes, grad mode, and backward over a topological order.
+import { formatShape, shapesEqual } from "./shape.ts";
+import type { Tensor } from "./tensor.ts";
+
+let gradEnabled = true;
+
+/** True unless inside `noGrad`. */
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs `fn` without recording a graph (PyTorch's `torch.no_grad()`): for evaluation and updates. */
+export function noGrad<T>(fn: () => T): T {
+  const previous = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = previous;
+  }
+}
+
+/** Gradients of a node's inputs given the gradient of its output; entries for unneeded inputs may be null. */
+export type BackwardFunction = (dy: Tensor, needsInputGrad: readonly boolean[]) => readonly (Tensor | null)[];
+
+/** One recorded operation: its inputs, their versions when recorded, and how to send a gradient back. */
+export class GradNode {
+  #backward: BackwardFunction | null;
+  readonly inputVersions: readonly number[];
+
+  constructor(
+    readonly name: string,
+    readonly inputs: readonly Tensor[],
+    backward: BackwardFunction,
+  ) {
+    this.#backward = backward;
+    this.inputVersions = inputs.map((input) => input.version);
+  }
+
+  /** Runs the backward function, checking the graph is still there and its saved inputs unchanged. */
+  apply(dy: Tensor, needsInputGrad: readonly boolean[]): readonly (Tensor | null)[] {
+    if (this.#backward === null) {
+      throw new Error(
+        `trying to backward through the graph a second time (through ${this.name}): its saved values were ` +
+          "freed after the first backward. Pass { retainGraph: true } to the first backward() to keep them",
+      );
+    }
+    this.inputs.forEach((input, i) => {
+      if (input.version !== this.inputVersions[i]) {
+        throw new Error(
+          `a tensor of shape ${formatShape(input.shape)} needed by ${this.name} for backward was modified ` +
+            `in place (version ${input.version}, expected ${this.inputVersions[i]}): ` +
+            "clone it before the in-place op, or do the in-place op after backward",
+        );
+      }
+    });
+    return this.#backward(dy, needsInputGrad);
+  }
+
+  /** Drops the saved values (what backward without `retainGraph` does). */
+  release(): void {
+    this.#backward = null;
+  }
+}
+
+/** The tensors reachable from `root` through grad nodes, inputs before outputs. */
+function topologicalOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const visited = new Set<Tensor>();
+  // Iterative depth-first search: deep networks would overflow the call stack.
+  const stack: [Tensor, boolean][] = [[root, false]];
+  while (stack.length > 0) {
+    const [tensor, expanded] = stack.pop()!;
+    if (expanded) {
+      order.push(tensor);
+      continue;
+    }
+    if (visited.has(tensor)) continue;
+    visited.add(tensor);
+    stack.push([tensor, true]);
+    for (const input of tensor.gradFn?.inputs ?? []) {
+      if (input.requiresGrad && !visited.has(input)) stack.push([input, false]);
+    }
+  }
+  return order;
+}
+
+/**
+ * Backpropagates `grad` (the gradient of some scalar w.r.t. `root`) through the graph and
+ * accumulates into the `.grad` of every leaf that requires grad. Runs without recording, so
+ * gradients are not themselves differentiable (no `create_graph`).
+ */
+export function runBackward(root: Tensor, grad: Tensor, retainGraph: boolean): void {
+  const order = topologicalOrder(root);
+  const grads = new Map<Tensor, Tensor>([[root, grad]]);
+  noGrad(() => {
+    for (let i = order.length - 1; i >= 0; i--) {
+      const tensor = order[i];
+      const dy = grads.get(tensor);
+      if (dy === undefined) continue;
+      grads.delete(tensor);
+      const node = tensor.gradFn;
+      if (node === null) {
+        tensor.accumulateGrad(dy);
+        continue;
+      }
+      const needs = node.inputs.map((input) => input.requiresGrad);
+      const inputGrads = node.apply(dy, needs);
+      node.inputs.forEach((input, k) => {
+        const inputGrad = inputGrads[k];
+        if (!needs[k]) return;
+        if (inputGrad === null || inputGrad === undefined) {
+          throw new Error(`${node.name} returned no gradient for input ${k}, which requires grad`);
+        }
+        if (!shapesEqual(inputGrad.shape, input.shape)) {
+          throw new Error(
+            `${node.name} returned a gradient of shape ${formatShape(inputGrad.shape)} for input ${k} ` +
+              `of shape ${formatShape(input.shape)}`,
+          );
+        }
+        const previous = grads.get(input);
+        grads.set(input, previous === undefined ? inputGrad : previous.add(inputGrad));
+      });
+      if (!retainGraph) node.release();
+    }
+  });
+}

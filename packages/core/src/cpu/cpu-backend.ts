@@ -1,0 +1,449 @@
+// The CPU backend: typed arrays, strided kernels, a register-blocked matmul. The float64 oracle.
+import type {
+  ArithmeticOp,
+  Backend,
+  BinaryOp,
+  DeviceBuffer,
+  Padding,
+  ReduceOp,
+  UnaryOp,
+  View,
+} from "../backend.ts";
+import { allocateTypedArray, type DType, dtypeOfArray, type TypedArray } from "../dtype.ts";
+import { contiguousStrides, type Shape, shapeSize } from "../shape.ts";
+import { erf } from "./erf.ts";
+import { gemm } from "./gemm.ts";
+import { forEachRow, innerExtent, isContiguous } from "./strided.ts";
+
+/** A CPU buffer: a typed array owned by the CPU backend. */
+export class CpuBuffer implements DeviceBuffer {
+  readonly device = "cpu";
+  constructor(readonly data: TypedArray) {}
+  get dtype(): DType {
+    return dtypeOfArray(this.data);
+  }
+  get size(): number {
+    return this.data.length;
+  }
+}
+
+/** Narrows a device buffer to a CPU buffer (a buffer from another device here is a frontend bug). */
+export function cpuData(buffer: DeviceBuffer): TypedArray {
+  if (!(buffer instanceof CpuBuffer)) {
+    throw new Error(
+      `the CPU backend was given a ${buffer.device} buffer: move the tensor with .to("cpu") first`,
+    );
+  }
+  return buffer.data;
+}
+
+function unaryFunction(op: UnaryOp): (x: number) => number {
+  switch (op) {
+    case "neg":
+      return (x) => -x;
+    case "exp":
+      return Math.exp;
+    case "log":
+      return Math.log;
+    case "sqrt":
+      return Math.sqrt;
+    case "recip":
+      return (x) => 1 / x;
+    case "tanh":
+      return Math.tanh;
+    // Two branches so that exp never overflows: σ(x) = 1/(1+e^−x) = e^x/(1+e^x).
+    case "sigmoid":
+      return (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+    case "relu":
+      return (x) => (x > 0 ? x : 0);
+    case "abs":
+      return Math.abs;
+    case "sign":
+      return Math.sign;
+    case "erf":
+      return erf;
+    default:
+      return op satisfies never;
+  }
+}
+
+function binaryFunction(op: BinaryOp): (a: number, b: number) => number {
+  switch (op) {
+    case "add":
+      return (a, b) => a + b;
+    case "sub":
+      return (a, b) => a - b;
+    case "mul":
+      return (a, b) => a * b;
+    case "div":
+      return (a, b) => a / b;
+    case "pow":
+      return Math.pow;
+    // NaN propagates through maximum/minimum, as in PyTorch.
+    case "maximum":
+      return (a, b) => (a > b || Number.isNaN(a) ? a : b);
+    case "minimum":
+      return (a, b) => (a < b || Number.isNaN(a) ? a : b);
+    case "eq":
+      return (a, b) => (a === b ? 1 : 0);
+    case "ne":
+      return (a, b) => (a !== b ? 1 : 0);
+    case "lt":
+      return (a, b) => (a < b ? 1 : 0);
+    case "le":
+      return (a, b) => (a <= b ? 1 : 0);
+    case "gt":
+      return (a, b) => (a > b ? 1 : 0);
+    case "ge":
+      return (a, b) => (a >= b ? 1 : 0);
+    default:
+      return op satisfies never;
+  }
+}
+
+/** The hot arithmetic ops get their own loops: one indirect call per element costs ~3x here. */
+function binaryRow(
+  op: ArithmeticOp,
+  out: TypedArray,
+  o: number,
+  a: TypedArray,
+  ia: number,
+  sa: number,
+  b: TypedArray,
+  ib: number,
+  sb: number,
+  n: number,
+): boolean {
+  switch (op) {
+    case "add":
+      for (let j = 0; j < n; j++) out[o + j] = a[ia + j * sa] + b[ib + j * sb];
+      return true;
+    case "sub":
+      for (let j = 0; j < n; j++) out[o + j] = a[ia + j * sa] - b[ib + j * sb];
+      return true;
+    case "mul":
+      for (let j = 0; j < n; j++) out[o + j] = a[ia + j * sa] * b[ib + j * sb];
+      return true;
+    case "div":
+      for (let j = 0; j < n; j++) out[o + j] = a[ia + j * sa] / b[ib + j * sb];
+      return true;
+    default:
+      return false;
+  }
+}
+
+function isArithmetic(op: BinaryOp): op is ArithmeticOp {
+  return (
+    op === "add" ||
+    op === "sub" ||
+    op === "mul" ||
+    op === "div" ||
+    op === "pow" ||
+    op === "maximum" ||
+    op === "minimum"
+  );
+}
+
+/** Copies a strided view into a contiguous typed array of `dtype` (a cast when dtypes differ). */
+function readView(view: View, dtype: DType): TypedArray {
+  const source = cpuData(view.buffer);
+  const size = shapeSize(view.shape);
+  if (isContiguous(view.shape, view.strides) && dtypeOfArray(source) === dtype) {
+    return source.slice(view.offset, view.offset + size);
+  }
+  const out = allocateTypedArray(dtype, size);
+  const [n, s] = innerExtent(view.shape, view.strides);
+  let o = 0;
+  forEachRow(view.shape, [view.strides], [view.offset], ([base]) => {
+    for (let j = 0; j < n; j++) out[o++] = source[base + j * s];
+  });
+  return out;
+}
+
+/** The (row, column) extent and strides of the last two axes and the batch offsets of a view. */
+function batchOffsets(view: View): number[] {
+  const batchShape = view.shape.slice(0, -2);
+  const offsets: number[] = [];
+  const batchStrides = view.strides.slice(0, -2);
+  forEachRow([...batchShape, 1], [[...batchStrides, 0]], [view.offset], ([base]) => {
+    offsets.push(base);
+  });
+  return offsets;
+}
+
+/** Reads a (rows, cols) matrix at `offset` with the given strides into a contiguous array. */
+function packMatrix(
+  source: TypedArray,
+  offset: number,
+  rows: number,
+  cols: number,
+  rowStride: number,
+  colStride: number,
+): Float64Array | Float32Array {
+  const out = source instanceof Float64Array ? new Float64Array(rows * cols) : new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    const base = offset + i * rowStride;
+    for (let j = 0; j < cols; j++) out[i * cols + j] = source[base + j * colStride];
+  }
+  return out;
+}
+
+/** The CPU backend. Accumulations (sums, dot products) run in JavaScript doubles. */
+export class CpuBackend implements Backend {
+  readonly device = "cpu";
+  readonly dtypes: readonly DType[] = ["float32", "float64", "int32"];
+  #live = 0;
+
+  #wrap(data: TypedArray): CpuBuffer {
+    this.#live++;
+    return new CpuBuffer(data);
+  }
+
+  upload(values: TypedArray): DeviceBuffer {
+    return this.#wrap(values.slice());
+  }
+
+  full(size: number, value: number, dtype: DType): DeviceBuffer {
+    const data = allocateTypedArray(dtype, size);
+    if (value !== 0) data.fill(value);
+    return this.#wrap(data);
+  }
+
+  read(view: View): TypedArray {
+    return readView(view, view.buffer.dtype);
+  }
+
+  readAsync(view: View): Promise<TypedArray> {
+    return Promise.resolve(this.read(view));
+  }
+
+  release(_buffer: DeviceBuffer): void {
+    this.#live--;
+  }
+
+  liveBuffers(): number {
+    return this.#live;
+  }
+
+  writeInto(target: DeviceBuffer, source: DeviceBuffer): void {
+    cpuData(target).set(cpuData(source));
+  }
+
+  unary(op: UnaryOp, x: View, dtype: DType): DeviceBuffer {
+    const source = cpuData(x.buffer);
+    const out = allocateTypedArray(dtype, shapeSize(x.shape));
+    const [n, s] = innerExtent(x.shape, x.strides);
+    let o = 0;
+    if (op === "relu") {
+      forEachRow(x.shape, [x.strides], [x.offset], ([base]) => {
+        for (let j = 0; j < n; j++, o++) {
+          const value = source[base + j * s];
+          out[o] = value > 0 ? value : 0;
+        }
+      });
+    } else {
+      const f = unaryFunction(op);
+      forEachRow(x.shape, [x.strides], [x.offset], ([base]) => {
+        for (let j = 0; j < n; j++) out[o++] = f(source[base + j * s]);
+      });
+    }
+    return this.#wrap(out);
+  }
+
+  binary(op: BinaryOp, a: View, b: View, dtype: DType): DeviceBuffer {
+    const da = cpuData(a.buffer);
+    const db = cpuData(b.buffer);
+    const out = allocateTypedArray(isArithmetic(op) ? dtype : "int32", shapeSize(a.shape));
+    const [n, sa] = innerExtent(a.shape, a.strides);
+    const sb = innerExtent(b.shape, b.strides)[1];
+    const f = binaryFunction(op);
+    let o = 0;
+    forEachRow(a.shape, [a.strides, b.strides], [a.offset, b.offset], ([ia, ib]) => {
+      if (!isArithmetic(op) || !binaryRow(op, out, o, da, ia, sa, db, ib, sb, n)) {
+        for (let j = 0; j < n; j++) out[o + j] = f(da[ia + j * sa], db[ib + j * sb]);
+      }
+      o += n;
+    });
+    return this.#wrap(out);
+  }
+
+  where(condition: View, a: View, b: View, dtype: DType): DeviceBuffer {
+    const dc = cpuData(condition.buffer);
+    const da = cpuData(a.buffer);
+    const db = cpuData(b.buffer);
+    const out = allocateTypedArray(dtype, shapeSize(a.shape));
+    const [n, sc] = innerExtent(condition.shape, condition.strides);
+    const sa = innerExtent(a.shape, a.strides)[1];
+    const sb = innerExtent(b.shape, b.strides)[1];
+    let o = 0;
+    forEachRow(
+      a.shape,
+      [condition.strides, a.strides, b.strides],
+      [condition.offset, a.offset, b.offset],
+      ([ic, ia, ib]) => {
+        for (let j = 0; j < n; j++) out[o++] = dc[ic + j * sc] !== 0 ? da[ia + j * sa] : db[ib + j * sb];
+      },
+    );
+    return this.#wrap(out);
+  }
+
+  reduce(op: ReduceOp, x: View, axes: readonly number[]): DeviceBuffer {
+    const source = cpuData(x.buffer);
+    // Walk kept axes outside and reduced axes inside, so each output is one strided sweep.
+    const kept = x.shape.map((_, axis) => axis).filter((axis) => !axes.includes(axis));
+    const keptShape = kept.map((axis) => x.shape[axis]);
+    const reducedShape = axes.map((axis) => x.shape[axis]);
+    const reducedStrides = axes.map((axis) => x.strides[axis]);
+    const outSize = shapeSize(keptShape);
+    const isArg = op === "argmax" || op === "argmin";
+    const out = allocateTypedArray(isArg ? "int32" : x.buffer.dtype, outSize);
+    const [n, s] = innerExtent(reducedShape, reducedStrides);
+    let o = 0;
+    forEachRow(
+      [...keptShape, 1],
+      [[...kept.map((axis) => x.strides[axis]), 0]],
+      [x.offset],
+      ([outerBase]) => {
+        let accumulator = op === "sum" ? 0 : op === "max" || op === "argmax" ? -Infinity : Infinity;
+        let best = 0;
+        let position = 0;
+        forEachRow(reducedShape, [reducedStrides], [outerBase], ([base]) => {
+          switch (op) {
+            case "sum":
+              for (let j = 0; j < n; j++) accumulator += source[base + j * s];
+              break;
+            case "max":
+              for (let j = 0; j < n; j++) {
+                const value = source[base + j * s];
+                if (value > accumulator || Number.isNaN(value)) accumulator = value;
+              }
+              break;
+            case "min":
+              for (let j = 0; j < n; j++) {
+                const value = source[base + j * s];
+                if (value < accumulator || Number.isNaN(value)) accumulator = value;
+              }
+              break;
+            // The first extreme wins on ties, as in PyTorch.
+            case "argmax":
+            case "argmin":
+              for (let j = 0; j < n; j++, position++) {
+                const value = source[base + j * s];
+                const better = op === "argmax" ? value > accumulator : value < accumulator;
+                // NaN counts as the extreme, as in PyTorch.
+                const nanWins = Number.isNaN(value) && !Number.isNaN(accumulator);
+                if (position === 0 || better || nanWins) {
+                  accumulator = value;
+                  best = position;
+                }
+              }
+              break;
+            default:
+              op satisfies never;
+          }
+        });
+        out[o++] = isArg ? best : accumulator;
+      },
+    );
+    return this.#wrap(out);
+  }
+
+  matmul(a: View, b: View, dtype: DType): DeviceBuffer {
+    const rank = a.shape.length;
+    const [m, k] = [a.shape[rank - 2], a.shape[rank - 1]];
+    const n = b.shape[rank - 1];
+    const da = cpuData(a.buffer);
+    const db = cpuData(b.buffer);
+    const aOffsets = batchOffsets(a);
+    const bOffsets = batchOffsets(b);
+    const out = allocateTypedArray(dtype, aOffsets.length * m * n);
+    const accumulator = dtype === "float32" ? new Float32Array(m * n) : new Float64Array(m * n);
+    for (let batch = 0; batch < aOffsets.length; batch++) {
+      const left = packMatrix(da, aOffsets[batch], m, k, a.strides[rank - 2], a.strides[rank - 1]);
+      const right = packMatrix(db, bOffsets[batch], k, n, b.strides[rank - 2], b.strides[rank - 1]);
+      accumulator.fill(0);
+      gemm(left, right, accumulator, m, k, n);
+      out.set(accumulator, batch * m * n);
+    }
+    return this.#wrap(out);
+  }
+
+  copy(x: View, dtype: DType): DeviceBuffer {
+    return this.#wrap(readView(x, dtype));
+  }
+
+  pad(x: View, padding: Padding, value: number): DeviceBuffer {
+    const outShape = x.shape.map((dim, axis) => dim + padding[axis][0] + padding[axis][1]);
+    const out = allocateTypedArray(x.buffer.dtype, shapeSize(outShape));
+    if (value !== 0) out.fill(value);
+    const outStrides = contiguousStrides(outShape);
+    const start = padding.reduce((sum, [before], axis) => sum + before * outStrides[axis], 0);
+    this.#scatterView(x, out, start, outStrides.slice(0, x.shape.length));
+    return this.#wrap(out);
+  }
+
+  cat(xs: readonly View[], axis: number, dtype: DType): DeviceBuffer {
+    const outShape = xs[0].shape.slice();
+    outShape[axis] = xs.reduce((sum, x) => sum + x.shape[axis], 0);
+    const out = allocateTypedArray(dtype, shapeSize(outShape));
+    const outStrides = contiguousStrides(outShape);
+    let start = 0;
+    for (const x of xs) {
+      this.#scatterView(x, out, start * outStrides[axis], outStrides);
+      start += x.shape[axis];
+    }
+    return this.#wrap(out);
+  }
+
+  /** Writes every element of `x` into `out` at `start + Σ index·outStrides`. */
+  #scatterView(x: View, out: TypedArray, start: number, outStrides: readonly number[]): void {
+    const source = cpuData(x.buffer);
+    const [n, s] = innerExtent(x.shape, x.strides);
+    const so = innerExtent(x.shape, outStrides)[1];
+    forEachRow(x.shape, [x.strides, outStrides], [x.offset, start], ([base, outBase]) => {
+      for (let j = 0; j < n; j++) out[outBase + j * so] = source[base + j * s];
+    });
+  }
+
+  gather(x: View, axis: number, index: View): DeviceBuffer {
+    const source = cpuData(x.buffer);
+    const indices = cpuData(index.buffer);
+    const out = allocateTypedArray(x.buffer.dtype, shapeSize(index.shape));
+    // Walk the index; x is addressed with the same coordinates except along `axis`.
+    const xStrides = x.strides.map((stride, d) => (d === axis ? 0 : stride));
+    const [n, si] = innerExtent(index.shape, index.strides);
+    const sx = innerExtent(index.shape, xStrides)[1];
+    const axisStride = x.strides[axis];
+    let o = 0;
+    forEachRow(index.shape, [index.strides, xStrides], [index.offset, x.offset], ([ib, xb]) => {
+      for (let j = 0; j < n; j++) {
+        const position = indices[ib + j * si];
+        out[o++] = source[xb + j * sx + position * axisStride];
+      }
+    });
+    return this.#wrap(out);
+  }
+
+  scatterAdd(source: View, axis: number, index: View, shape: Shape): DeviceBuffer {
+    const values = cpuData(source.buffer);
+    const indices = cpuData(index.buffer);
+    const out = allocateTypedArray(source.buffer.dtype, shapeSize(shape));
+    const outStrides = contiguousStrides(shape);
+    const walkStrides = outStrides.map((stride, d) => (d === axis ? 0 : stride));
+    const [n, si] = innerExtent(index.shape, index.strides);
+    const ss = innerExtent(source.shape, source.strides)[1];
+    const so = innerExtent(index.shape, walkStrides)[1];
+    forEachRow(
+      index.shape,
+      [index.strides, source.strides, walkStrides],
+      [index.offset, source.offset, 0],
+      ([ib, sb, ob]) => {
+        for (let j = 0; j < n; j++) {
+          const position = indices[ib + j * si];
+          out[ob + j * so + position * outStrides[axis]] += values[sb + j * ss];
+        }
+      },
+    );
+    return this.#wrap(out);
+  }
+}

@@ -1,0 +1,162 @@
+// Creating tensors: from nested arrays or typed arrays, constants, ranges and identity matrices.
+import type { Device } from "./backend.ts";
+import { getBackend } from "./devices.ts";
+import { allocateTypedArray, assertDType, type DType, dtypeOfArray, type TypedArray } from "./dtype.ts";
+import { assertValidShape, contiguousStrides, formatShape, type Shape, shapeSize } from "./shape.ts";
+import { Storage } from "./storage.ts";
+import { type NestedArray, Tensor } from "./tensor.ts";
+
+/** Options shared by the creation functions. */
+export interface TensorOptions {
+  /** Default float32 (int32 for integer ranges and random integers). */
+  dtype?: DType;
+  /** Default "cpu". */
+  device?: Device;
+  /** Default false. */
+  requiresGrad?: boolean;
+}
+
+/** Builds a tensor from host values (already flat and row-major). */
+export function fromValues(values: ArrayLike<number>, shape: Shape, options: TensorOptions = {}): Tensor {
+  const dtype = options.dtype ?? "float32";
+  assertDType(dtype);
+  const backend = getBackend(options.device ?? "cpu");
+  if (!backend.dtypes.includes(dtype)) {
+    throw new TypeError(`device "${backend.device}" does not support ${dtype}; create it on "cpu" instead`);
+  }
+  const typed = allocateTypedArray(dtype, values.length);
+  for (let i = 0; i < values.length; i++) typed[i] = values[i];
+  const out = new Tensor(new Storage(backend, backend.upload(typed)), shape, contiguousStrides(shape), 0);
+  if (options.requiresGrad) out.requiresGrad = true;
+  return out;
+}
+
+function inferShape(data: NestedArray): number[] {
+  const shape: number[] = [];
+  let level: NestedArray = data;
+  while (Array.isArray(level)) {
+    shape.push(level.length);
+    if (level.length === 0) break;
+    level = level[0];
+  }
+  return shape;
+}
+
+function flatten(data: NestedArray, shape: Shape, axis: number, into: number[]): void {
+  if (axis === shape.length) {
+    if (typeof data !== "number")
+      throw new TypeError(`tensor(): ragged nested array (expected a number at depth ${axis})`);
+    into.push(data);
+    return;
+  }
+  if (!Array.isArray(data) || data.length !== shape[axis]) {
+    throw new TypeError(
+      `tensor(): ragged nested array: expected ${shape[axis]} items at depth ${axis} (shape ${formatShape(shape)})`,
+    );
+  }
+  for (const item of data) flatten(item, shape, axis + 1, into);
+}
+
+/**
+ * A tensor from nested arrays (`tensor([[1, 2], [3, 4]])`), a number (a scalar), or a flat typed
+ * array with `shape` (default 1-D). The dtype defaults to float32, or to the typed array's own.
+ */
+export function tensor(
+  data: NestedArray | TypedArray,
+  options: TensorOptions & { shape?: Shape } = {},
+): Tensor {
+  if (ArrayBuffer.isView(data)) {
+    const shape = options.shape ?? [data.length];
+    assertValidShape(shape);
+    if (shapeSize(shape) !== data.length) {
+      throw new RangeError(
+        `tensor(): shape ${formatShape(shape)} needs ${shapeSize(shape)} values, got ${data.length}`,
+      );
+    }
+    return fromValues(data, shape, { dtype: dtypeOfArray(data), ...options });
+  }
+  const inferred = inferShape(data);
+  const values: number[] = [];
+  flatten(data, inferred, 0, values);
+  const shape = options.shape ?? inferred;
+  assertValidShape(shape);
+  if (shapeSize(shape) !== values.length) {
+    throw new RangeError(
+      `tensor(): shape ${formatShape(shape)} needs ${shapeSize(shape)} values, got ${values.length}`,
+    );
+  }
+  return fromValues(values, shape, options);
+}
+
+/** `value` everywhere. */
+export function full(shape: Shape, value: number, options: TensorOptions = {}): Tensor {
+  assertValidShape(shape);
+  const dtype = options.dtype ?? "float32";
+  assertDType(dtype);
+  const backend = getBackend(options.device ?? "cpu");
+  const out = new Tensor(
+    new Storage(backend, backend.full(shapeSize(shape), value, dtype)),
+    shape,
+    contiguousStrides(shape),
+    0,
+  );
+  if (options.requiresGrad) out.requiresGrad = true;
+  return out;
+}
+
+/** Zeros. */
+export function zeros(shape: Shape, options: TensorOptions = {}): Tensor {
+  return full(shape, 0, options);
+}
+
+/** Ones. */
+export function ones(shape: Shape, options: TensorOptions = {}): Tensor {
+  return full(shape, 1, options);
+}
+
+/** Zeros shaped like `like` (its dtype and device unless overridden). */
+export function zerosLike(like: Tensor, options: TensorOptions = {}): Tensor {
+  return full(like.shape, 0, { dtype: like.dtype, device: like.device, ...options });
+}
+
+/** Ones shaped like `like`. */
+export function onesLike(like: Tensor, options: TensorOptions = {}): Tensor {
+  return full(like.shape, 1, { dtype: like.dtype, device: like.device, ...options });
+}
+
+/** `value` everywhere, shaped like `like`. */
+export function fullLike(like: Tensor, value: number, options: TensorOptions = {}): Tensor {
+  return full(like.shape, value, { dtype: like.dtype, device: like.device, ...options });
+}
+
+/**
+ * `start, start+step, …` below `end` (PyTorch's `arange`); `arange(n)` is 0..n−1. The dtype is
+ * int32 when all three are integers, else float32.
+ */
+export function arange(start: number, end?: number, step = 1, options: TensorOptions = {}): Tensor {
+  const [from, to] = end === undefined ? [0, start] : [start, end];
+  if (step === 0 || !Number.isFinite(step))
+    throw new RangeError(`arange: step must be finite and non-zero, got ${step}`);
+  const count = Math.max(0, Math.ceil((to - from) / step));
+  const integral = [from, to, step].every(Number.isInteger);
+  const values = Array.from({ length: count }, (_, i) => from + i * step);
+  return fromValues(values, [count], { dtype: integral ? "int32" : "float32", ...options });
+}
+
+/** `steps` evenly spaced values from `start` to `end` inclusive. */
+export function linspace(start: number, end: number, steps: number, options: TensorOptions = {}): Tensor {
+  if (!Number.isInteger(steps) || steps < 0)
+    throw new RangeError(`linspace: steps must be a non-negative integer, got ${steps}`);
+  const delta = steps > 1 ? (end - start) / (steps - 1) : 0;
+  // Fill from both ends so the last value is exactly `end`, as PyTorch does.
+  const values = Array.from({ length: steps }, (_, i) =>
+    i < steps / 2 ? start + i * delta : end - (steps - 1 - i) * delta,
+  );
+  return fromValues(values, [steps], options);
+}
+
+/** The n×m identity matrix (m defaults to n). */
+export function eye(n: number, m = n, options: TensorOptions = {}): Tensor {
+  const values = Array.from({ length: n * m }, (_, i) => (Math.floor(i / m) === i % m ? 1 : 0));
+  return fromValues(values, [n, m], options);
+}

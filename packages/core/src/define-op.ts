@@ -1,0 +1,57 @@
+// Custom ops with a hand-written backward: normgrad's torch.autograd.Function.
+import { GradNode, isGradEnabled, noGrad } from "./autograd.ts";
+import type { Tensor } from "./tensor.ts";
+
+/** What `defineOp` needs: a forward that also returns what backward will need, and the backward. */
+export interface CustomOpSpec<Inputs extends readonly Tensor[], Saved> {
+  /** Names the op in errors and in `gradFn.name`. */
+  name: string;
+  /** Computes the output from the inputs (no graph is recorded inside) and the values backward needs. */
+  forward: (...inputs: Inputs) => { output: Tensor; saved: Saved };
+  /**
+   * Given dL/d(output) and the saved values, returns dL/d(input) for each input, in order.
+   * Entries whose `needsInputGrad` is false may be null (and should be, to save work).
+   */
+  backward: (
+    dy: Tensor,
+    saved: Saved,
+    needsInputGrad: readonly boolean[],
+  ) => { [K in keyof Inputs]: Tensor | null };
+}
+
+/**
+ * Defines an op whose gradient is hand-written rather than derived by autograd:
+ *
+ * ```ts
+ * const cube = defineOp({
+ *   name: "cube",
+ *   forward: (x: Tensor) => ({ output: x.mul(x).mul(x), saved: x }),
+ *   backward: (dy, x) => [dy.mul(x.mul(x).mul(3))],   // d(x³)/dx = 3x²
+ * });
+ * gradcheck(cube, [randn([3], { dtype: "float64", requiresGrad: true })]);
+ * ```
+ * Check every custom op with `gradcheck`.
+ */
+export function defineOp<Inputs extends readonly Tensor[], Saved>(
+  spec: CustomOpSpec<Inputs, Saved>,
+): (...inputs: Inputs) => Tensor {
+  return (...inputs: Inputs): Tensor => {
+    const { output: computed, saved } = noGrad(() => spec.forward(...inputs));
+    // The output must be a tensor of its own, even if forward returned an input unchanged.
+    const output = inputs.includes(computed) ? computed.detach() : computed;
+    if (isGradEnabled() && inputs.some((input) => input.requiresGrad)) {
+      output.attachGradFn(
+        new GradNode(spec.name, inputs, (dy, needs) => {
+          const grads = spec.backward(dy, saved, needs);
+          if (grads.length !== inputs.length) {
+            throw new Error(
+              `${spec.name}: backward returned ${grads.length} gradients for ${inputs.length} inputs`,
+            );
+          }
+          return grads;
+        }),
+      );
+    }
+    return output;
+  };
+}

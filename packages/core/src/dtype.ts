@@ -1,0 +1,58 @@
+// Element types: the three dtypes, their typed arrays, and type promotion.
+
+/** The element types a tensor can hold. `float32` is the default, as in PyTorch. */
+export type DType = "float32" | "float64" | "int32";
+
+/** The typed array that stores each dtype, row-major. */
+export interface TypedArrayOf {
+  float32: Float32Array;
+  float64: Float64Array;
+  int32: Int32Array;
+}
+
+/** Any of the typed arrays a tensor's values come back in. */
+export type TypedArray = TypedArrayOf[DType];
+
+/** Every dtype, in promotion order (int32 < float32 < float64). */
+export const DTYPES: readonly DType[] = ["int32", "float32", "float64"];
+
+/** Allocates a zero-filled typed array of `size` elements for `dtype`. */
+export function allocateTypedArray(dtype: DType, size: number): TypedArray {
+  switch (dtype) {
+    case "float32":
+      return new Float32Array(size);
+    case "float64":
+      return new Float64Array(size);
+    case "int32":
+      return new Int32Array(size);
+    default:
+      return dtype satisfies never;
+  }
+}
+
+/** The dtype a typed array holds. */
+export function dtypeOfArray(values: TypedArray): DType {
+  if (values instanceof Float32Array) return "float32";
+  if (values instanceof Float64Array) return "float64";
+  return "int32";
+}
+
+/** True for float32 and float64. */
+export function isFloating(dtype: DType): boolean {
+  return dtype !== "int32";
+}
+
+/**
+ * The result dtype of a binary op, as PyTorch promotes: int32 < float32 < float64.
+ * (`int32 + float32 → float32`, `float32 * float64 → float64`.)
+ */
+export function promoteTypes(a: DType, b: DType): DType {
+  return DTYPES.indexOf(a) >= DTYPES.indexOf(b) ? a : b;
+}
+
+/** Checks a user-given string is a dtype, naming the valid ones when it is not. */
+export function assertDType(value: unknown): asserts value is DType {
+  if (value !== "float32" && value !== "float64" && value !== "int32") {
+    throw new TypeError(`unknown dtype ${JSON.stringify(value)}: expected one of ${DTYPES.join(", ")}`);
+  }
+}

@@ -1,0 +1,65 @@
+// @normgrad/core: tensors, autograd, the CPU backend, RNG and gradcheck.
+export type { BackwardFunction } from "./autograd.ts";
+export { GradNode, isGradEnabled, noGrad } from "./autograd.ts";
+export type {
+  ArithmeticOp,
+  Backend,
+  BinaryOp,
+  CompareOp,
+  Device,
+  DeviceBuffer,
+  Padding,
+  ReduceOp,
+  UnaryOp,
+  View,
+} from "./backend.ts";
+export { CpuBackend, CpuBuffer, cpuData } from "./cpu/cpu-backend.ts";
+export type { TensorOptions } from "./creation.ts";
+export {
+  arange,
+  eye,
+  fromValues,
+  full,
+  fullLike,
+  linspace,
+  ones,
+  onesLike,
+  tensor,
+  zeros,
+  zerosLike,
+} from "./creation.ts";
+export type { CustomOpSpec } from "./define-op.ts";
+export { defineOp } from "./define-op.ts";
+export { getBackend, liveBuffers, registerBackend } from "./devices.ts";
+export type { DType, TypedArray, TypedArrayOf } from "./dtype.ts";
+export { allocateTypedArray, DTYPES, isFloating, promoteTypes } from "./dtype.ts";
+export type { GradcheckInputReport, GradcheckOptions } from "./gradcheck.ts";
+export { gradcheck } from "./gradcheck.ts";
+export type { TensorContainer } from "./memory.ts";
+export { keep, tidy } from "./memory.ts";
+export { cat, matmul, stack, where } from "./ops.ts";
+export type { Primitive, PrimitiveParams } from "./primitives.ts";
+export type { RandomOptions } from "./random.ts";
+export {
+  defaultGenerator,
+  Generator,
+  manualSeed,
+  rand,
+  randint,
+  randLike,
+  randn,
+  randnLike,
+  randperm,
+} from "./random.ts";
+export type { Shape } from "./shape.ts";
+export {
+  broadcastShapes,
+  contiguousStrides,
+  formatShape,
+  normalizeAxes,
+  normalizeAxis,
+  shapeSize,
+} from "./shape.ts";
+export { Storage } from "./storage.ts";
+export type { BackwardOptions, NestedArray, TensorLike } from "./tensor.ts";
+export { Tensor } from "./tensor.ts";

@@ -1,0 +1,58 @@
+// Free-function forms of the ops that take several tensors: where, cat, stack, matmul.
+import * as P from "./primitives.ts";
+import { formatShape, normalizeAxis } from "./shape.ts";
+import type { Tensor, TensorLike } from "./tensor.ts";
+
+function lift(value: TensorLike, like: Tensor): Tensor {
+  return typeof value === "number" ? like.fullLike(value).reshape([]).detach() : value;
+}
+
+/** `condition ? a : b` elementwise, broadcast; `condition` is nonzero for true (e.g. a comparison's mask). */
+export function where(condition: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  if (typeof a === "number" && typeof b === "number") {
+    return P.where(
+      condition,
+      condition.fullLike(a, "float32").reshape([]),
+      condition.fullLike(b, "float32").reshape([]),
+    );
+  }
+  const like = typeof a === "number" ? (b as Tensor) : a;
+  return P.where(condition, lift(a, like), lift(b, like));
+}
+
+/** Joins tensors along an existing dim; all other dims must agree. */
+export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
+  if (tensors.length === 0) throw new RangeError("cat needs at least one tensor");
+  const first = tensors[0];
+  const axis = normalizeAxis(dim, first.ndim);
+  for (const t of tensors) {
+    if (t.ndim !== first.ndim || t.shape.some((size, d) => d !== axis && size !== first.shape[d])) {
+      throw new RangeError(
+        `cat along dim ${dim}: shapes ${tensors.map((x) => formatShape(x.shape)).join(", ")} differ outside that dim`,
+      );
+    }
+  }
+  return tensors.length === 1 ? first : P.cat(tensors, axis);
+}
+
+/** Joins same-shaped tensors along a new dim. */
+export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
+  if (tensors.length === 0) throw new RangeError("stack needs at least one tensor");
+  const axis = normalizeAxis(dim, tensors[0].ndim + 1);
+  for (const t of tensors) {
+    if (t.ndim !== tensors[0].ndim || t.shape.some((size, d) => size !== tensors[0].shape[d])) {
+      throw new RangeError(
+        `stack needs equal shapes, got ${tensors.map((x) => formatShape(x.shape)).join(", ")}`,
+      );
+    }
+  }
+  return P.cat(
+    tensors.map((t) => t.unsqueeze(axis)),
+    axis,
+  );
+}
+
+/** `a @ b` (see `Tensor.matmul`). */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  return a.matmul(b);
+}

@@ -1,0 +1,356 @@
+// The primitive ops: each forward calls one backend kernel; the VJP table below differentiates them all.
+import { GradNode, isGradEnabled } from "./autograd.ts";
+import type { ArithmeticOp, BinaryOp, Padding, UnaryOp, View } from "./backend.ts";
+import { type DType, isFloating, promoteTypes } from "./dtype.ts";
+import {
+  broadcastShapes,
+  contiguousStrides,
+  formatShape,
+  type Shape,
+  shapeSize,
+  shapesEqual,
+} from "./shape.ts";
+import { Storage } from "./storage.ts";
+import { Tensor } from "./tensor.ts";
+
+type NoParams = Record<string, never>;
+
+/** The parameters each primitive is recorded with; the keys are the primitive set. */
+export type PrimitiveParams = {
+  [P in UnaryOp | ArithmeticOp | "where" | "matmul" | "contiguous"]: NoParams;
+} & {
+  sum: { axes: readonly number[] };
+  max: { axes: readonly number[] };
+  min: { axes: readonly number[] };
+  reshape: { shape: Shape };
+  permute: { order: readonly number[] };
+  expand: { shape: Shape };
+  slice: { starts: readonly number[] };
+  pad: { padding: Padding };
+  cat: { axis: number };
+  gather: { axis: number };
+  scatterAdd: { axis: number };
+  cast: { dtype: DType };
+};
+
+/** Every primitive op. Everything else in normgrad is composed from these. */
+export type Primitive = keyof PrimitiveParams;
+
+/** What a VJP rule sees: the op's inputs, its output and its parameters. */
+export interface VjpContext<P extends Primitive> {
+  readonly inputs: readonly Tensor[];
+  readonly out: Tensor;
+  readonly params: PrimitiveParams[P];
+}
+
+/** One gradient thunk per input (null for inputs that never take a gradient, such as indices). */
+type VjpRule<P extends Primitive> = (
+  dy: Tensor,
+  context: VjpContext<P>,
+) => readonly ((() => Tensor) | null)[];
+
+function viewOf(tensor: Tensor): View {
+  return tensor.kernelView;
+}
+
+/** Wraps a fresh buffer of `shape` as a tensor on the device of `like`. */
+function fromKernel(like: Tensor, buffer: View["buffer"], shape: Shape): Tensor {
+  return new Tensor(new Storage(like.backend, buffer), shape, contiguousStrides(shape), 0);
+}
+
+/** Attaches the primitive's VJP to `out` when grad mode is on and an input requires grad. */
+function record<P extends Primitive>(
+  op: P,
+  inputs: readonly Tensor[],
+  params: PrimitiveParams[P],
+  out: Tensor,
+): Tensor {
+  if (isGradEnabled() && inputs.some((input) => input.requiresGrad)) {
+    const rule: VjpRule<P> = vjpRules[op];
+    out.attachGradFn(
+      new GradNode(op, inputs, (dy, needs) => {
+        const thunks = rule(dy, { inputs, out, params });
+        return thunks.map((thunk, i) => (needs[i] && thunk !== null ? thunk() : null));
+      }),
+    );
+  }
+  return out;
+}
+
+function assertSameDevice(op: string, tensors: readonly Tensor[]): void {
+  const device = tensors[0].device;
+  for (const tensor of tensors) {
+    if (tensor.device !== device) {
+      throw new Error(
+        `${op}: tensors are on different devices (${tensors.map((t) => t.device).join(", ")}): move them with .to()`,
+      );
+    }
+  }
+}
+
+const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set(["exp", "log", "sqrt", "recip", "tanh", "sigmoid", "erf"]);
+
+export function unary(op: UnaryOp, x: Tensor): Tensor {
+  const dtype = FLOAT_ONLY.has(op) && !isFloating(x.dtype) ? "float32" : x.dtype;
+  return record(op, [x], {}, fromKernel(x, x.backend.unary(op, viewOf(x), dtype), x.shape));
+}
+
+/** Elementwise binary op with broadcasting and type promotion. */
+export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+  assertSameDevice(op, [a, b]);
+  const shape = broadcastShapes(a.shape, b.shape);
+  let dtype = promoteTypes(a.dtype, b.dtype);
+  if (op === "div" && dtype === "int32") dtype = "float32";
+  const left = expand(a, shape);
+  const right = expand(b, shape);
+  const out = fromKernel(a, a.backend.binary(op, viewOf(left), viewOf(right), dtype), shape);
+  if (op === "eq" || op === "ne" || op === "lt" || op === "le" || op === "gt" || op === "ge") return out;
+  return record(op, [left, right], {}, out);
+}
+
+export function where(condition: Tensor, a: Tensor, b: Tensor): Tensor {
+  assertSameDevice("where", [condition, a, b]);
+  const shape = broadcastShapes(condition.shape, a.shape, b.shape);
+  const dtype = promoteTypes(a.dtype, b.dtype);
+  const [c, left, right] = [expand(condition, shape), expand(a, shape), expand(b, shape)];
+  const buffer = a.backend.where(viewOf(c), viewOf(left), viewOf(right), dtype);
+  return record("where", [c, left, right], {}, fromKernel(a, buffer, shape));
+}
+
+/** Sums, maxes or mins over sorted `axes`, removing them. */
+export function reduce(op: "sum" | "max" | "min", x: Tensor, axes: readonly number[]): Tensor {
+  if (op !== "sum") {
+    for (const axis of axes) {
+      if (x.shape[axis] === 0) {
+        throw new RangeError(
+          `${op} over dim ${axis} of size 0 (shape ${formatShape(x.shape)}) has no identity`,
+        );
+      }
+    }
+  }
+  const shape = x.shape.filter((_, axis) => !axes.includes(axis));
+  return record(op, [x], { axes }, fromKernel(x, x.backend.reduce(op, viewOf(x), axes), shape));
+}
+
+/** Index of the largest (smallest) element along `axis`, as int32; the first one wins ties. */
+export function argReduce(op: "argmax" | "argmin", x: Tensor, axis: number): Tensor {
+  if (x.shape[axis] === 0)
+    throw new RangeError(`${op} over an empty dim ${axis} (shape ${formatShape(x.shape)})`);
+  const shape = x.shape.filter((_, d) => d !== axis);
+  return fromKernel(x, x.backend.reduce(op, viewOf(x), [axis]), shape);
+}
+
+/** `a @ b` for (…, M, K) and (…, K, N) with identical batch dims. */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  const dtype = promoteTypes(a.dtype, b.dtype);
+  const shape = [...a.shape.slice(0, -1), b.shape[b.shape.length - 1]];
+  return record("matmul", [a, b], {}, fromKernel(a, a.backend.matmul(viewOf(a), viewOf(b), dtype), shape));
+}
+
+/** A view with a new shape; copies first when the strides cannot express it. */
+export function reshape(x: Tensor, shape: Shape): Tensor {
+  if (shapesEqual(shape, x.shape)) return x;
+  const source = x.isContiguous() ? x : contiguous(x);
+  const out = new Tensor(source.storage, shape, contiguousStrides(shape), source.offset);
+  return record("reshape", [source], { shape }, out);
+}
+
+export function permute(x: Tensor, order: readonly number[]): Tensor {
+  const out = new Tensor(
+    x.storage,
+    order.map((axis) => x.shape[axis]),
+    order.map((axis) => x.strides[axis]),
+    x.offset,
+  );
+  return record("permute", [x], { order }, out);
+}
+
+/** Broadcasts `x` to `shape` as a view with stride 0 along the new and size-1 dims. */
+export function expand(x: Tensor, shape: Shape): Tensor {
+  if (shapesEqual(shape, x.shape)) return x;
+  const lead = shape.length - x.shape.length;
+  const strides = shape.map((dim, axis) => {
+    const own = axis - lead;
+    if (own < 0) return 0;
+    if (x.shape[own] === dim) return x.strides[own];
+    if (x.shape[own] === 1) return 0;
+    throw new RangeError(`cannot expand shape ${formatShape(x.shape)} to ${formatShape(shape)}`);
+  });
+  return record("expand", [x], { shape }, new Tensor(x.storage, shape, strides, x.offset));
+}
+
+/** The sub-box `[starts, ends)` of `x` as a view. */
+export function slice(x: Tensor, starts: readonly number[], ends: readonly number[]): Tensor {
+  const offset = x.offset + starts.reduce((sum, start, axis) => sum + start * x.strides[axis], 0);
+  const shape = ends.map((end, axis) => end - starts[axis]);
+  return record("slice", [x], { starts }, new Tensor(x.storage, shape, x.strides, offset));
+}
+
+/** Pads each axis with `padding[axis]` = (before, after) elements of `value`. */
+export function pad(x: Tensor, padding: Padding, value: number): Tensor {
+  const shape = x.shape.map((dim, axis) => dim + padding[axis][0] + padding[axis][1]);
+  return record("pad", [x], { padding }, fromKernel(x, x.backend.pad(viewOf(x), padding, value), shape));
+}
+
+export function cat(xs: readonly Tensor[], axis: number): Tensor {
+  assertSameDevice("cat", xs);
+  const dtype = xs.map((x) => x.dtype).reduce(promoteTypes);
+  const shape = xs[0].shape.slice();
+  shape[axis] = xs.reduce((sum, x) => sum + x.shape[axis], 0);
+  const buffer = xs[0].backend.cat(xs.map(viewOf), axis, dtype);
+  return record("cat", xs, { axis }, fromKernel(xs[0], buffer, shape));
+}
+
+export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
+  assertSameDevice("gather", [x, index]);
+  return record(
+    "gather",
+    [x, index],
+    { axis },
+    fromKernel(x, x.backend.gather(viewOf(x), axis, viewOf(index)), index.shape),
+  );
+}
+
+export function scatterAdd(source: Tensor, axis: number, index: Tensor, shape: Shape): Tensor {
+  const buffer = source.backend.scatterAdd(viewOf(source), axis, viewOf(index), shape);
+  return record("scatterAdd", [source, index], { axis }, fromKernel(source, buffer, shape));
+}
+
+export function cast(x: Tensor, dtype: DType): Tensor {
+  if (x.dtype === dtype) return x;
+  return record("cast", [x], { dtype }, fromKernel(x, x.backend.copy(viewOf(x), dtype), x.shape));
+}
+
+export function contiguous(x: Tensor): Tensor {
+  return record("contiguous", [x], {}, fromKernel(x, x.backend.copy(viewOf(x), x.dtype), x.shape));
+}
+
+/** Sums a broadcast gradient back down to `shape` (the VJP of expand). */
+export function sumToShape(dy: Tensor, shape: Shape): Tensor {
+  if (shapesEqual(dy.shape, shape)) return dy;
+  const lead = dy.shape.length - shape.length;
+  const axes = dy.shape.map((_, axis) => axis).filter((axis) => axis < lead || shape[axis - lead] === 1);
+  return reshape(reduce("sum", dy, axes), shape);
+}
+
+function keepdimShape(shape: Shape, axes: readonly number[]): number[] {
+  return shape.map((dim, axis) => (axes.includes(axis) ? 1 : dim));
+}
+
+/** The gradient of max/min: split equally among the elements that attain the extreme (as torch.amax). */
+function extremeVjp(dy: Tensor, { inputs: [x], out, params: { axes } }: VjpContext<"max" | "min">) {
+  return [
+    () => {
+      const shape = keepdimShape(x.shape, axes);
+      const mask = x.eq(reshape(out, shape)).to(dy.dtype);
+      return mask.mul(reshape(dy, shape).div(mask.sum(axes, true)));
+    },
+  ];
+}
+
+const vjpRules: { [P in Primitive]: VjpRule<P> } = {
+  neg: (dy) => [() => dy.neg()],
+  exp: (dy, { out }) => [() => dy.mul(out)],
+  log: (dy, { inputs: [x] }) => [() => dy.div(x)],
+  sqrt: (dy, { out }) => [() => dy.div(out.mul(2))],
+  recip: (dy, { out }) => [() => dy.mul(out).mul(out).neg()],
+  tanh: (dy, { out }) => [() => dy.mul(out.mul(out).neg().add(1))],
+  sigmoid: (dy, { out }) => [() => dy.mul(out.mul(out.neg().add(1)))],
+  // Gradient 0 at x = 0, as PyTorch.
+  relu: (dy, { out }) => [() => dy.mul(out.gt(0))],
+  abs: (dy, { inputs: [x] }) => [() => dy.mul(x.sign())],
+  sign: (dy) => [() => dy.zerosLike()],
+  // d erf(x)/dx = 2/√π · e^(−x²)
+  erf: (dy, { inputs: [x] }) => [
+    () =>
+      dy.mul(
+        x
+          .mul(x)
+          .neg()
+          .exp()
+          .mul(2 / Math.sqrt(Math.PI)),
+      ),
+  ],
+  add: (dy) => [() => dy, () => dy],
+  sub: (dy) => [() => dy, () => dy.neg()],
+  mul: (dy, { inputs: [a, b] }) => [() => dy.mul(b), () => dy.mul(a)],
+  div: (dy, { inputs: [a, b] }) => [() => dy.div(b), () => dy.neg().mul(a).div(b.mul(b))],
+  // d(aᵇ)/da = b·aᵇ⁻¹; d(aᵇ)/db = aᵇ·ln a, taken as 0 where a = 0 (as PyTorch).
+  pow: (dy, { inputs: [a, b], out }) => [
+    () => dy.mul(b).mul(a.pow(b.sub(1))),
+    () => dy.mul(where(a.eq(0), a.zerosLike(), out.mul(a.log()))),
+  ],
+  // Ties split the gradient equally, as PyTorch.
+  maximum: (dy, { inputs: [a, b] }) => [
+    () => dy.mul(a.gt(b).add(a.eq(b).mul(0.5))),
+    () => dy.mul(b.gt(a).add(a.eq(b).mul(0.5))),
+  ],
+  minimum: (dy, { inputs: [a, b] }) => [
+    () => dy.mul(a.lt(b).add(a.eq(b).mul(0.5))),
+    () => dy.mul(b.lt(a).add(a.eq(b).mul(0.5))),
+  ],
+  where: (dy, { inputs: [condition] }) => [
+    null,
+    () => where(condition, dy, dy.zerosLike()),
+    () => where(condition, dy.zerosLike(), dy),
+  ],
+  sum: (dy, { inputs: [x], params: { axes } }) => [
+    () => expand(reshape(dy, keepdimShape(x.shape, axes)), x.shape),
+  ],
+  max: extremeVjp,
+  min: extremeVjp,
+  // C = A·B: dA = dC·Bᵀ, dB = Aᵀ·dC
+  matmul: (dy, { inputs: [a, b] }) => [() => matmul(dy, b.mT), () => matmul(a.mT, dy)],
+  reshape: (dy, { inputs: [x] }) => [() => reshape(dy, x.shape)],
+  permute: (dy, { params: { order } }) => [() => permute(dy, inversePermutation(order))],
+  expand: (dy, { inputs: [x] }) => [() => sumToShape(dy, x.shape)],
+  slice: (dy, { inputs: [x], params: { starts } }) => [
+    () =>
+      pad(
+        dy,
+        starts.map((start, axis) => [start, x.shape[axis] - start - dy.shape[axis]] as const),
+        0,
+      ),
+  ],
+  pad: (dy, { inputs: [x], params: { padding } }) => [
+    () =>
+      slice(
+        dy,
+        padding.map(([before]) => before),
+        padding.map(([before], axis) => before + x.shape[axis]),
+      ),
+  ],
+  cat: (dy, { inputs, params: { axis } }) => {
+    let start = 0;
+    return inputs.map((input) => {
+      const from = start;
+      start += input.shape[axis];
+      return () => dy.narrow(axis, from, input.shape[axis]);
+    });
+  },
+  gather: (dy, { inputs: [x, index], params: { axis } }) => [
+    () => scatterAdd(dy, axis, index, x.shape),
+    null,
+  ],
+  scatterAdd: (dy, { inputs: [, index], params: { axis } }) => [() => gather(dy, axis, index), null],
+  cast: (dy, { inputs: [x] }) => [() => cast(dy, x.dtype)],
+  contiguous: (dy) => [() => dy],
+};
+
+export function inversePermutation(order: readonly number[]): number[] {
+  const inverse = new Array<number>(order.length);
+  order.forEach((axis, i) => {
+    inverse[axis] = i;
+  });
+  return inverse;
+}
+
+/** Checks a list of sizes describes a tensor of `size` elements (for reshape/view errors). */
+export function assertReshapeable(from: Shape, to: Shape): void {
+  if (shapeSize(from) !== shapeSize(to)) {
+    throw new RangeError(
+      `cannot reshape a tensor of shape ${formatShape(from)} (${shapeSize(from)} elements) to ` +
+        `${formatShape(to)} (${shapeSize(to)} elements)`,
+    );
+  }
+}

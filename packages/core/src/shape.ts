@@ -1,0 +1,87 @@
+// Shapes and strides: sizes, broadcasting and axis normalization, with errors that name the shapes.
+
+/** A tensor's shape: one size per dimension, outermost first. `[]` is a scalar. */
+export type Shape = readonly number[];
+
+/** Formats a shape the way error messages print it: `[2, 3]`. */
+export function formatShape(shape: Shape): string {
+  return `[${shape.join(", ")}]`;
+}
+
+/** The number of elements of a shape (1 for a scalar). */
+export function shapeSize(shape: Shape): number {
+  let size = 1;
+  for (const dim of shape) size *= dim;
+  return size;
+}
+
+/** Row-major (C-contiguous) strides of a shape, in elements. */
+export function contiguousStrides(shape: Shape): number[] {
+  const strides = new Array<number>(shape.length);
+  let stride = 1;
+  for (let axis = shape.length - 1; axis >= 0; axis--) {
+    strides[axis] = stride;
+    stride *= shape[axis];
+  }
+  return strides;
+}
+
+/** True when two shapes are equal dimension by dimension. */
+export function shapesEqual(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((dim, axis) => dim === b[axis]);
+}
+
+/** Checks every dimension is a non-negative integer. */
+export function assertValidShape(shape: Shape, what = "shape"): void {
+  for (const dim of shape) {
+    if (!Number.isInteger(dim) || dim < 0) {
+      throw new RangeError(`${what} ${formatShape(shape)} is invalid: sizes must be non-negative integers`);
+    }
+  }
+}
+
+/**
+ * The broadcast shape of several shapes (NumPy/PyTorch rules: align from the right; each pair
+ * of sizes must be equal or one of them 1).
+ */
+export function broadcastShapes(...shapes: Shape[]): number[] {
+  const rank = Math.max(...shapes.map((shape) => shape.length));
+  const result = new Array<number>(rank).fill(1);
+  for (const shape of shapes) {
+    for (let i = 1; i <= shape.length; i++) {
+      const dim = shape[shape.length - i];
+      const current = result[rank - i];
+      if (current === 1) result[rank - i] = dim;
+      else if (dim !== 1 && dim !== current) {
+        throw new RangeError(
+          `shapes ${shapes.map(formatShape).join(" and ")} cannot be broadcast together: ` +
+            `size ${current} vs ${dim} at dimension ${rank - i} (counted in the broadcast shape)`,
+        );
+      }
+    }
+  }
+  return result;
+}
+
+/** Resolves a possibly negative axis against `rank`, with a clear error when out of range. */
+export function normalizeAxis(axis: number, rank: number, what = "dim"): number {
+  const low = rank === 0 ? -1 : -rank;
+  const high = rank === 0 ? 0 : rank - 1;
+  if (!Number.isInteger(axis) || axis < low || axis > high) {
+    throw new RangeError(
+      `${what} ${axis} is out of range for a tensor of rank ${rank} (expected ${low}..${high})`,
+    );
+  }
+  return axis < 0 ? axis + Math.max(rank, 1) : axis;
+}
+
+/** Resolves an axis list (or all axes when undefined), sorted and without duplicates. */
+export function normalizeAxes(axes: number | readonly number[] | undefined, rank: number): number[] {
+  if (axes === undefined) return Array.from({ length: rank }, (_, axis) => axis);
+  const list = typeof axes === "number" ? [axes] : axes;
+  const resolved = list.map((axis) => normalizeAxis(axis, rank));
+  if (new Set(resolved).size !== resolved.length) {
+    throw new RangeError(`dims [${list.join(", ")}] name the same dimension twice`);
+  }
+  return resolved.sort((a, b) => a - b);
+}

@@ -1,0 +1,25 @@
+// Storage: a device buffer shared by a tensor and its views, with a reference count and a version.
+import type { Backend, DeviceBuffer } from "./backend.ts";
+
+/**
+ * The memory behind one or more tensors. Views share it; the buffer is released when the last
+ * tensor using it is disposed. `version` counts in-place writes, so backward can tell when a
+ * value it saved has changed under it (PyTorch's version counter).
+ */
+export class Storage {
+  #references = 0;
+  version = 0;
+  constructor(
+    readonly backend: Backend,
+    readonly buffer: DeviceBuffer,
+  ) {}
+
+  retain(): void {
+    this.#references++;
+  }
+
+  release(): void {
+    this.#references--;
+    if (this.#references === 0) this.backend.release(this.buffer);
+  }
+}

@@ -1,0 +1,851 @@
+// The Tensor class: shape, dtype, device, autograd state, and every op as a method.
+import { type GradNode, isGradEnabled, noGrad, runBackward } from "./autograd.ts";
+import type { Backend, Device, UnaryOp, View } from "./backend.ts";
+import { getBackend } from "./devices.ts";
+import { type DType, isFloating, type TypedArray } from "./dtype.ts";
+import { formatTensor } from "./format.ts";
+import { keep, trackTensor } from "./memory.ts";
+import * as P from "./primitives.ts";
+import {
+  broadcastShapes,
+  contiguousStrides,
+  formatShape,
+  normalizeAxes,
+  normalizeAxis,
+  type Shape,
+  shapeSize,
+  shapesEqual,
+} from "./shape.ts";
+import { Storage } from "./storage.ts";
+
+/** A tensor or a plain number (broadcast as a scalar of the tensor's dtype). */
+export type TensorLike = Tensor | number;
+
+/** Nested arrays of numbers, as `tolist()` returns them. */
+export type NestedArray = number | NestedArray[];
+
+/** Options of `backward`. */
+export interface BackwardOptions {
+  /** Keep the graph's saved values so backward can run through it again. Default false. */
+  retainGraph?: boolean;
+}
+
+/**
+ * An n-dimensional array on a device, with reverse-mode autograd. Create tensors with
+ * `tensor()`, `zeros()`, `randn()`…; ops return new tensors (views share storage where the
+ * strides allow). `requiresGrad` leaves collect gradients in `.grad` after `backward()`.
+ */
+export class Tensor {
+  readonly shape: Shape;
+  readonly strides: readonly number[];
+  readonly offset: number;
+  /** @internal the storage shared with views of this tensor. */
+  readonly storage: Storage;
+  #requiresGrad = false;
+  #grad: Tensor | null = null;
+  #gradFn: GradNode | null = null;
+  #disposed = false;
+
+  /** @internal use `tensor()` and the other creation functions. */
+  constructor(storage: Storage, shape: Shape, strides: readonly number[], offset: number) {
+    this.storage = storage;
+    this.shape = Object.freeze(shape.slice());
+    this.strides = Object.freeze(strides.slice());
+    this.offset = offset;
+    storage.retain();
+    trackTensor(this);
+  }
+
+  /** The element type. */
+  get dtype(): DType {
+    return this.storage.buffer.dtype;
+  }
+
+  /** The device holding the values (`"cpu"` or `"gpu"`). */
+  get device(): Device {
+    return this.storage.buffer.device;
+  }
+
+  /** @internal the backend computing on this tensor. */
+  get backend(): Backend {
+    return this.storage.backend;
+  }
+
+  /** @internal the strided window the kernels read. */
+  get kernelView(): View {
+    if (this.#disposed)
+      throw new Error(`tensor of shape ${formatShape(this.shape)} was used after dispose()`);
+    return { buffer: this.storage.buffer, shape: this.shape, strides: this.strides, offset: this.offset };
+  }
+
+  /** Number of dimensions. */
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  /** Number of elements. */
+  get size(): number {
+    return shapeSize(this.shape);
+  }
+
+  /** Times the storage has been written in place (PyTorch's `_version`). */
+  get version(): number {
+    return this.storage.version;
+  }
+
+  /** The node that produced this tensor, or null for a leaf (PyTorch's `grad_fn`). */
+  get gradFn(): GradNode | null {
+    return this.#gradFn;
+  }
+
+  /** True for tensors not produced by a recorded op. */
+  get isLeaf(): boolean {
+    return this.#gradFn === null;
+  }
+
+  /** Whether gradients flow to this tensor. Only float leaves can be set. */
+  get requiresGrad(): boolean {
+    return this.#requiresGrad;
+  }
+
+  set requiresGrad(value: boolean) {
+    if (!this.isLeaf) {
+      throw new Error("requiresGrad can only be changed on leaf tensors; use detach() to make a new leaf");
+    }
+    if (value && !isFloating(this.dtype)) {
+      throw new TypeError(`only float tensors can require grad, this one is ${this.dtype}`);
+    }
+    this.#requiresGrad = value;
+  }
+
+  /** The accumulated gradient of a leaf (null before the first backward or after `grad = null`). */
+  get grad(): Tensor | null {
+    return this.#grad;
+  }
+
+  set grad(value: Tensor | null) {
+    if (value !== null && (!shapesEqual(value.shape, this.shape) || value.dtype !== this.dtype)) {
+      throw new TypeError(
+        `grad must match the tensor: got ${value.dtype} ${formatShape(value.shape)}, ` +
+          `expected ${this.dtype} ${formatShape(this.shape)}`,
+      );
+    }
+    if (value !== null && value.device !== this.device) {
+      throw new TypeError(`grad is on ${value.device} but the tensor is on ${this.device}`);
+    }
+    this.#grad = value;
+  }
+
+  /** @internal called by the engine: adds `dy` into `.grad` of this leaf. */
+  accumulateGrad(dy: Tensor): void {
+    const incoming = dy.dtype === this.dtype ? dy : P.cast(dy, this.dtype);
+    const previous = this.#grad;
+    // A fresh copy: the same gradient tensor may reach several leaves, and grads are updated in place.
+    this.#grad = keep(previous === null ? incoming.clone() : previous.add(incoming));
+    previous?.dispose();
+  }
+
+  /** @internal called by primitives and defineOp. */
+  attachGradFn(node: GradNode): void {
+    this.#gradFn = node;
+    this.#requiresGrad = true;
+  }
+
+  /** Sets `requiresGrad` in place and returns this tensor (PyTorch's `requires_grad_()`). */
+  requiresGrad_(value = true): this {
+    this.requiresGrad = value;
+    return this;
+  }
+
+  /**
+   * Computes the gradient of this tensor w.r.t. every leaf that requires grad and adds it to
+   * their `.grad`. `grad` is d(loss)/d(this); it may be left out only for a one-element tensor.
+   */
+  backward(grad?: Tensor, { retainGraph = false }: BackwardOptions = {}): void {
+    if (!this.#requiresGrad) {
+      throw new Error("backward() on a tensor that does not require grad and has no gradFn");
+    }
+    if (grad === undefined && this.size !== 1) {
+      throw new Error(
+        `backward() without a gradient needs a one-element output, got shape ${formatShape(this.shape)}: ` +
+          "reduce it (e.g. .sum()) or pass the gradient, backward(dy)",
+      );
+    }
+    const seed = grad ?? noGrad(() => this.onesLike());
+    if (!shapesEqual(seed.shape, this.shape)) {
+      throw new RangeError(
+        `backward(grad): grad has shape ${formatShape(seed.shape)} but the tensor has shape ${formatShape(this.shape)}`,
+      );
+    }
+    runBackward(this, seed, retainGraph);
+  }
+
+  /** True when the elements lie row-major without gaps. */
+  isContiguous(): boolean {
+    let expected = 1;
+    for (let axis = this.shape.length - 1; axis >= 0; axis--) {
+      if (this.shape[axis] !== 1 && this.strides[axis] !== expected) return false;
+      expected *= this.shape[axis];
+    }
+    return true;
+  }
+
+  /** A flat row-major copy of the values (synchronous; errors on devices that cannot read synchronously). */
+  dataSync(): TypedArray {
+    return this.backend.read(this.kernelView);
+  }
+
+  /** A flat row-major copy of the values. */
+  data(): Promise<TypedArray> {
+    return this.backend.readAsync(this.kernelView);
+  }
+
+  /** The value of a one-element tensor. */
+  item(): number {
+    if (this.size !== 1) {
+      throw new RangeError(`item() needs a one-element tensor, got shape ${formatShape(this.shape)}`);
+    }
+    return this.dataSync()[0];
+  }
+
+  /** The values as nested arrays (a number for a scalar). */
+  tolist(): NestedArray {
+    const values = this.dataSync();
+    const build = (axis: number, start: number): NestedArray => {
+      if (axis === this.shape.length) return values[start];
+      const step = shapeSize(this.shape.slice(axis + 1));
+      return Array.from({ length: this.shape[axis] }, (_, i) => build(axis + 1, start + i * step));
+    };
+    return build(0, 0);
+  }
+
+  /** PyTorch-style printout: values, then shape, dtype, device and grad state. */
+  toString(): string {
+    return formatTensor(this);
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
+  }
+
+  /** Releases this tensor's hold on its storage (device memory is freed when no view uses it). */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.storage.release();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** True after `dispose()`. */
+  get isDisposed(): boolean {
+    return this.#disposed;
+  }
+
+  // ---- conversion ---------------------------------------------------------------------------
+
+  /** Converts to another dtype, or copies to another device (a no-op when already there). */
+  to(target: DType | Device): Tensor {
+    if (target === "cpu" || target === "gpu") {
+      if (target === this.device) return this;
+      const backend = getBackend(target);
+      if (!backend.dtypes.includes(this.dtype)) {
+        throw new TypeError(
+          `device "${target}" does not support ${this.dtype}: convert first (e.g. .to("float32")) ` +
+            "or keep the tensor on the CPU",
+        );
+      }
+      const moved = new Tensor(
+        new Storage(backend, backend.upload(this.dataSync())),
+        this.shape,
+        contiguousStrides(this.shape),
+        0,
+      );
+      moved.requiresGrad = this.requiresGrad && this.isLeaf;
+      return moved;
+    }
+    if (!this.backend.dtypes.includes(target)) {
+      throw new TypeError(
+        `device "${this.device}" does not support ${target}: move the tensor to "cpu" first`,
+      );
+    }
+    return P.cast(this, target);
+  }
+
+  /** A contiguous copy that stays in the graph (gradients flow back). */
+  clone(): Tensor {
+    return P.contiguous(this);
+  }
+
+  /** This tensor if contiguous, else a contiguous copy. */
+  contiguous(): Tensor {
+    return this.isContiguous() ? this : P.contiguous(this);
+  }
+
+  /** A new leaf sharing this tensor's storage, cut from the graph (no gradient flows back). */
+  detach(): Tensor {
+    return new Tensor(this.storage, this.shape, this.strides, this.offset);
+  }
+
+  /** Zeros with this tensor's shape, dtype and device. */
+  zerosLike(): Tensor {
+    return this.fullLike(0);
+  }
+
+  /** Ones with this tensor's shape, dtype and device. */
+  onesLike(): Tensor {
+    return this.fullLike(1);
+  }
+
+  /** `value` everywhere, with this tensor's shape, dtype and device. */
+  fullLike(value: number, dtype: DType = this.dtype): Tensor {
+    return new Tensor(
+      new Storage(this.backend, this.backend.full(this.size, value, dtype)),
+      this.shape,
+      contiguousStrides(this.shape),
+      0,
+    );
+  }
+
+  /** A number as a scalar tensor on this device, in this dtype (int32 tensors with a fraction get float32). */
+  #scalar(value: number): Tensor {
+    const dtype = this.dtype === "int32" && !Number.isInteger(value) ? "float32" : this.dtype;
+    return new Tensor(new Storage(this.backend, this.backend.full(1, value, dtype)), [], [], 0);
+  }
+
+  #lift(other: TensorLike): Tensor {
+    return typeof other === "number" ? this.#scalar(other) : other;
+  }
+
+  // ---- elementwise --------------------------------------------------------------------------
+
+  /** `this + other`, broadcast. */
+  add(other: TensorLike): Tensor {
+    return P.binary("add", this, this.#lift(other));
+  }
+
+  /** `this − other`, broadcast. */
+  sub(other: TensorLike): Tensor {
+    return P.binary("sub", this, this.#lift(other));
+  }
+
+  /** `this · other`, broadcast. */
+  mul(other: TensorLike): Tensor {
+    return P.binary("mul", this, this.#lift(other));
+  }
+
+  /** `this / other`, broadcast (true division: int32 / int32 gives float32). */
+  div(other: TensorLike): Tensor {
+    return P.binary("div", this, this.#lift(other));
+  }
+
+  /** `this ** exponent`, broadcast. */
+  pow(exponent: TensorLike): Tensor {
+    return P.binary("pow", this, this.#lift(exponent));
+  }
+
+  /** Elementwise maximum (NaN propagates). Ties split the gradient equally. */
+  maximum(other: TensorLike): Tensor {
+    return P.binary("maximum", this, this.#lift(other));
+  }
+
+  /** Elementwise minimum (NaN propagates). Ties split the gradient equally. */
+  minimum(other: TensorLike): Tensor {
+    return P.binary("minimum", this, this.#lift(other));
+  }
+
+  /** `this == other` as an int32 mask. */
+  eq(other: TensorLike): Tensor {
+    return P.binary("eq", this, this.#lift(other));
+  }
+
+  /** `this != other` as an int32 mask. */
+  ne(other: TensorLike): Tensor {
+    return P.binary("ne", this, this.#lift(other));
+  }
+
+  /** `this < other` as an int32 mask. */
+  lt(other: TensorLike): Tensor {
+    return P.binary("lt", this, this.#lift(other));
+  }
+
+  /** `this <= other` as an int32 mask. */
+  le(other: TensorLike): Tensor {
+    return P.binary("le", this, this.#lift(other));
+  }
+
+  /** `this > other` as an int32 mask. */
+  gt(other: TensorLike): Tensor {
+    return P.binary("gt", this, this.#lift(other));
+  }
+
+  /** `this >= other` as an int32 mask. */
+  ge(other: TensorLike): Tensor {
+    return P.binary("ge", this, this.#lift(other));
+  }
+
+  #unary(op: UnaryOp): Tensor {
+    return P.unary(op, this);
+  }
+
+  /** `−x` */
+  neg(): Tensor {
+    return this.#unary("neg");
+  }
+
+  /** `eˣ` */
+  exp(): Tensor {
+    return this.#unary("exp");
+  }
+
+  /** Natural logarithm. */
+  log(): Tensor {
+    return this.#unary("log");
+  }
+
+  /** `√x` */
+  sqrt(): Tensor {
+    return this.#unary("sqrt");
+  }
+
+  /** `1/√x` */
+  rsqrt(): Tensor {
+    return this.#unary("sqrt").#unary("recip");
+  }
+
+  /** `1/x` */
+  reciprocal(): Tensor {
+    return this.#unary("recip");
+  }
+
+  /** `|x|` (gradient sign(x), 0 at 0). */
+  abs(): Tensor {
+    return this.#unary("abs");
+  }
+
+  /** −1, 0 or 1 (gradient 0). */
+  sign(): Tensor {
+    return this.#unary("sign");
+  }
+
+  /** Hyperbolic tangent. */
+  tanh(): Tensor {
+    return this.#unary("tanh");
+  }
+
+  /** `σ(x) = 1/(1+e⁻ˣ)`, computed without overflow. */
+  sigmoid(): Tensor {
+    return this.#unary("sigmoid");
+  }
+
+  /** `max(x, 0)`, gradient 0 at 0. */
+  relu(): Tensor {
+    return this.#unary("relu");
+  }
+
+  /** The error function. */
+  erf(): Tensor {
+    return this.#unary("erf");
+  }
+
+  /** `x` where x > 0, else `negativeSlope·x` (default 0.01, as PyTorch). */
+  leakyRelu(negativeSlope = 0.01): Tensor {
+    return P.where(this.gt(0), this, this.mul(negativeSlope));
+  }
+
+  /**
+   * GELU. `"none"` (default, as PyTorch): `x·Φ(x) = x/2·(1 + erf(x/√2))`;
+   * `"tanh"`: `x/2·(1 + tanh(√(2/π)·(x + 0.044715x³)))`.
+   */
+  gelu(approximate: "none" | "tanh" = "none"): Tensor {
+    if (approximate === "tanh") {
+      const inner = this.add(this.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
+      return this.mul(0.5).mul(inner.tanh().add(1));
+    }
+    return this.mul(0.5).mul(this.mul(Math.SQRT1_2).erf().add(1));
+  }
+
+  /** `x²` */
+  square(): Tensor {
+    return this.mul(this);
+  }
+
+  /** Limits values to [min, max] (either may be null); the gradient passes where min ≤ x ≤ max. */
+  clamp(min: number | null, max: number | null = null): Tensor {
+    if (min !== null && max !== null && min > max) {
+      throw new RangeError(`clamp: min ${min} is greater than max ${max}`);
+    }
+    let out: Tensor = this;
+    if (min !== null) out = P.where(out.lt(min), out.#scalar(min), out);
+    if (max !== null) out = P.where(out.gt(max), out.#scalar(max), out);
+    return out;
+  }
+
+  // ---- reductions ---------------------------------------------------------------------------
+
+  #keepdim(reduced: Tensor, axes: readonly number[], keepdim: boolean): Tensor {
+    if (!keepdim) return reduced;
+    return reduced.reshape(this.shape.map((dim, axis) => (axes.includes(axis) ? 1 : dim)));
+  }
+
+  /** Sum over `dim` (one axis, several, or all when left out). */
+  sum(dim?: number | readonly number[], keepdim = false): Tensor {
+    const axes = normalizeAxes(dim, this.ndim);
+    return this.#keepdim(P.reduce("sum", this, axes), axes, keepdim);
+  }
+
+  /** Mean over `dim` (all axes when left out). Float only. */
+  mean(dim?: number | readonly number[], keepdim = false): Tensor {
+    const axes = normalizeAxes(dim, this.ndim);
+    const count = axes.reduce((product, axis) => product * this.shape[axis], 1);
+    if (count === 0) throw new RangeError(`mean over an empty selection of shape ${formatShape(this.shape)}`);
+    const source = isFloating(this.dtype) ? this : this.to("float32");
+    return source.sum(axes, keepdim).div(count);
+  }
+
+  /** Maximum over `dim` (all axes when left out). The gradient is shared by tied maxima. */
+  max(dim?: number | readonly number[], keepdim = false): Tensor {
+    const axes = normalizeAxes(dim, this.ndim);
+    return this.#keepdim(P.reduce("max", this, axes), axes, keepdim);
+  }
+
+  /** Minimum over `dim` (all axes when left out). */
+  min(dim?: number | readonly number[], keepdim = false): Tensor {
+    const axes = normalizeAxes(dim, this.ndim);
+    return this.#keepdim(P.reduce("min", this, axes), axes, keepdim);
+  }
+
+  #argReduce(op: "argmax" | "argmin", dim: number | undefined, keepdim: boolean): Tensor {
+    if (dim === undefined) return P.argReduce(op, this.reshape([this.size]), 0);
+    const axis = normalizeAxis(dim, this.ndim);
+    return this.#keepdim(P.argReduce(op, this, axis), [axis], keepdim);
+  }
+
+  /** Index of the maximum along `dim` (of the flattened tensor when left out), int32. */
+  argmax(dim?: number, keepdim = false): Tensor {
+    return this.#argReduce("argmax", dim, keepdim);
+  }
+
+  /** Index of the minimum along `dim` (of the flattened tensor when left out), int32. */
+  argmin(dim?: number, keepdim = false): Tensor {
+    return this.#argReduce("argmin", dim, keepdim);
+  }
+
+  /**
+   * Variance over `dim`, two-pass: `Σ(x − x̄)² / (n − correction)`. `correction` 1 (default)
+   * is the unbiased estimate, 0 the biased one.
+   */
+  var(dim?: number | readonly number[], { correction = 1, keepdim = false } = {}): Tensor {
+    const axes = normalizeAxes(dim, this.ndim);
+    const count = axes.reduce((product, axis) => product * this.shape[axis], 1);
+    if (count - correction <= 0) {
+      throw new RangeError(
+        `var over ${count} element(s) with correction ${correction} divides by ${count - correction}: ` +
+          "use correction 0 or reduce over more elements",
+      );
+    }
+    const centered = this.sub(this.mean(axes, true));
+    return centered
+      .square()
+      .sum(axes, keepdim)
+      .div(count - correction);
+  }
+
+  /** Standard deviation: `√var` with the same options. */
+  std(dim?: number | readonly number[], options: { correction?: number; keepdim?: boolean } = {}): Tensor {
+    return this.var(dim, options).sqrt();
+  }
+
+  /** `log Σ eˣ` over `dim`, shifted by the maximum so it never overflows. */
+  logsumexp(dim?: number | readonly number[], keepdim = false): Tensor {
+    const axes = normalizeAxes(dim, this.ndim);
+    // The shift is a constant for the gradient; an all −∞ slice shifts by 0 to avoid ∞ − ∞.
+    const peak = this.max(axes, true).detach();
+    const shift = P.where(peak.eq(Number.NEGATIVE_INFINITY), peak.zerosLike(), peak);
+    const summed = this.sub(shift).exp().sum(axes, true).log().add(shift);
+    return keepdim ? summed : summed.reshape(this.shape.filter((_, axis) => !axes.includes(axis)));
+  }
+
+  /** `softmax(x)ᵢ = eˣⁱ / Σⱼ eˣʲ` along `dim`. */
+  softmax(dim: number): Tensor {
+    const axis = normalizeAxis(dim, this.ndim);
+    const shifted = this.sub(this.max(axis, true).detach()).exp();
+    return shifted.div(shifted.sum(axis, true));
+  }
+
+  /** `log softmax(x) = x − logsumexp(x)` along `dim`. */
+  logSoftmax(dim: number): Tensor {
+    const axis = normalizeAxis(dim, this.ndim);
+    return this.sub(this.logsumexp(axis, true));
+  }
+
+  // ---- linear algebra -----------------------------------------------------------------------
+
+  /**
+   * Matrix product with PyTorch's rules: 1-D operands are treated as a row (left) or column
+   * (right) vector and that dim removed again; batch dims broadcast.
+   */
+  matmul(other: Tensor): Tensor {
+    if (this.ndim === 0 || other.ndim === 0) {
+      throw new RangeError(
+        `matmul needs at least 1-D operands, got ${formatShape(this.shape)} and ${formatShape(other.shape)}`,
+      );
+    }
+    const left = this.ndim === 1 ? this.unsqueeze(0) : this;
+    const right = other.ndim === 1 ? other.unsqueeze(1) : other;
+    const k = left.shape[left.ndim - 1];
+    if (right.shape[right.ndim - 2] !== k) {
+      throw new RangeError(
+        `matmul: shapes ${formatShape(this.shape)} and ${formatShape(other.shape)} cannot be multiplied ` +
+          `(${k} != ${right.shape[right.ndim - 2]})`,
+      );
+    }
+    const batch = broadcastShapes(left.shape.slice(0, -2), right.shape.slice(0, -2));
+    const a = P.expand(left, [...batch, ...left.shape.slice(-2)]);
+    const b = P.expand(right, [...batch, ...right.shape.slice(-2)]);
+    let out = P.matmul(a, b);
+    if (other.ndim === 1) out = out.squeeze(-1);
+    if (this.ndim === 1) out = out.squeeze(this.ndim === 1 && other.ndim === 1 ? -1 : -2);
+    return out;
+  }
+
+  /** The last two dims swapped (matrix transpose, batched). */
+  get mT(): Tensor {
+    return this.transpose(-2, -1);
+  }
+
+  // ---- movement -----------------------------------------------------------------------------
+
+  /** The same values in a new shape; one size may be −1 (inferred). Copies only when the strides demand. */
+  reshape(shape: readonly number[]): Tensor {
+    const inferred = shape.indexOf(-1);
+    let resolved = shape;
+    if (inferred >= 0) {
+      const known = shape.reduce((product, dim, axis) => (axis === inferred ? product : product * dim), 1);
+      if (shape.lastIndexOf(-1) !== inferred || known === 0 || this.size % known !== 0) {
+        throw new RangeError(`cannot reshape ${formatShape(this.shape)} to ${formatShape(shape)}`);
+      }
+      resolved = shape.map((dim) => (dim === -1 ? this.size / known : dim));
+    }
+    P.assertReshapeable(this.shape, resolved);
+    return P.reshape(this, resolved);
+  }
+
+  /** Alias of `reshape` (normgrad copies where PyTorch's `view` would refuse). */
+  view(shape: readonly number[]): Tensor {
+    return this.reshape(shape);
+  }
+
+  /** Reorders the dims: `permute(2, 0, 1)` turns (A, B, C) into (C, A, B). */
+  permute(...dims: number[]): Tensor {
+    const order = dims.map((dim) => normalizeAxis(dim, this.ndim));
+    if (order.length !== this.ndim || new Set(order).size !== order.length) {
+      throw new RangeError(
+        `permute(${dims.join(", ")}) is not a permutation of the ${this.ndim} dims of ${formatShape(this.shape)}`,
+      );
+    }
+    return P.permute(this, order);
+  }
+
+  /** Swaps two dims (a view). */
+  transpose(dim0: number, dim1: number): Tensor {
+    const order = this.shape.map((_, axis) => axis);
+    const [a, b] = [normalizeAxis(dim0, this.ndim), normalizeAxis(dim1, this.ndim)];
+    [order[a], order[b]] = [order[b], order[a]];
+    return P.permute(this, order);
+  }
+
+  /** Removes `dim` if it has size 1, or every size-1 dim when left out. */
+  squeeze(dim?: number): Tensor {
+    if (dim === undefined) return this.reshape(this.shape.filter((size) => size !== 1));
+    const axis = normalizeAxis(dim, this.ndim);
+    if (this.shape[axis] !== 1) return this;
+    return this.reshape(this.shape.filter((_, d) => d !== axis));
+  }
+
+  /** Inserts a size-1 dim at `dim` (−1 appends). */
+  unsqueeze(dim: number): Tensor {
+    const axis = normalizeAxis(dim, this.ndim + 1);
+    const shape = this.shape.slice();
+    shape.splice(axis, 0, 1);
+    return this.reshape(shape);
+  }
+
+  /** Broadcasts to `shape` without copying; −1 keeps a dim's size. */
+  expand(shape: readonly number[]): Tensor {
+    const lead = shape.length - this.ndim;
+    if (lead < 0)
+      throw new RangeError(`cannot expand ${formatShape(this.shape)} to fewer dims ${formatShape(shape)}`);
+    return P.expand(
+      this,
+      shape.map((dim, axis) => (dim === -1 ? this.shape[axis - lead] : dim)),
+    );
+  }
+
+  /** Merges dims `startDim..endDim` into one (default: all, giving 1-D). */
+  flatten(startDim = 0, endDim = -1): Tensor {
+    if (this.ndim === 0) return this.reshape([1]);
+    const start = normalizeAxis(startDim, this.ndim);
+    const end = normalizeAxis(endDim, this.ndim);
+    if (start > end) throw new RangeError(`flatten: startDim ${startDim} comes after endDim ${endDim}`);
+    const merged = this.shape.slice(start, end + 1).reduce((a, b) => a * b, 1);
+    return this.reshape([...this.shape.slice(0, start), merged, ...this.shape.slice(end + 1)]);
+  }
+
+  /** The elements `start .. start+length−1` along `dim` (a view). */
+  narrow(dim: number, start: number, length: number): Tensor {
+    const axis = normalizeAxis(dim, this.ndim);
+    const size = this.shape[axis];
+    const from = start < 0 ? start + size : start;
+    if (
+      !Number.isInteger(from) ||
+      !Number.isInteger(length) ||
+      from < 0 ||
+      length < 0 ||
+      from + length > size
+    ) {
+      throw new RangeError(
+        `narrow(dim ${dim}, start ${start}, length ${length}) is out of range for size ${size}`,
+      );
+    }
+    const starts = this.shape.map((_, d) => (d === axis ? from : 0));
+    const ends = this.shape.map((dimSize, d) => (d === axis ? from + length : dimSize));
+    return P.slice(this, starts, ends);
+  }
+
+  /** Elements `start ≤ i < end` along `dim`, Python-style (negative counts from the end; clipped). */
+  slice(dim: number, start = 0, end = Number.POSITIVE_INFINITY): Tensor {
+    const size = this.shape[normalizeAxis(dim, this.ndim)];
+    const resolve = (i: number) => Math.min(size, Math.max(0, i < 0 ? i + size : i));
+    const from = resolve(start);
+    return this.narrow(dim, from, Math.max(0, resolve(end) - from));
+  }
+
+  /** Selects entries `indices` (int32, 1-D) along `dim` (PyTorch's `index_select`). */
+  indexSelect(dim: number, indices: Tensor): Tensor {
+    const axis = normalizeAxis(dim, this.ndim);
+    if (indices.ndim !== 1 || indices.dtype !== "int32") {
+      throw new TypeError(
+        `indexSelect needs 1-D int32 indices, got ${indices.dtype} ${formatShape(indices.shape)}`,
+      );
+    }
+    assertIndicesInRange(indices, this.shape[axis], "indexSelect");
+    const shape = this.shape.map((size, d) => (d === axis ? indices.size : size));
+    const view = indices.reshape(this.shape.map((_, d) => (d === axis ? indices.size : 1)));
+    return P.gather(this, axis, P.expand(view, shape).contiguous());
+  }
+
+  /** `out[i][j] = x[i][index[i][j]]` along `dim` (torch.gather); index is int32 of the same rank. */
+  gather(dim: number, index: Tensor): Tensor {
+    const axis = normalizeAxis(dim, this.ndim);
+    if (index.dtype !== "int32" || index.ndim !== this.ndim) {
+      throw new TypeError(
+        `gather needs an int32 index of rank ${this.ndim}, got ${index.dtype} ${formatShape(index.shape)}`,
+      );
+    }
+    index.shape.forEach((size, d) => {
+      if (d !== axis && size > this.shape[d]) {
+        throw new RangeError(
+          `gather: index ${formatShape(index.shape)} is larger than input ${formatShape(this.shape)} at dim ${d}`,
+        );
+      }
+    });
+    assertIndicesInRange(index, this.shape[axis], "gather");
+    return P.gather(this, axis, index);
+  }
+
+  /**
+   * Constant padding, PyTorch's F.pad order: `[left, right]` pads the last dim,
+   * `[left, right, top, bottom]` the last two, and so on.
+   */
+  pad(padding: readonly number[], value = 0): Tensor {
+    if (padding.length % 2 !== 0 || padding.length / 2 > this.ndim) {
+      throw new RangeError(
+        `pad: ${padding.length} values do not make (before, after) pairs for ${this.ndim} dims`,
+      );
+    }
+    if (padding.some((amount) => !Number.isInteger(amount) || amount < 0)) {
+      throw new RangeError(`pad: amounts must be non-negative integers, got [${padding.join(", ")}]`);
+    }
+    const pairs = this.shape.map((_, axis): readonly [number, number] => {
+      const fromEnd = this.ndim - 1 - axis;
+      return fromEnd * 2 < padding.length ? [padding[fromEnd * 2], padding[fromEnd * 2 + 1]] : [0, 0];
+    });
+    return P.pad(this, pairs, value);
+  }
+
+  // ---- in place -----------------------------------------------------------------------------
+
+  #writeInPlace(op: string, compute: () => Tensor): this {
+    if (isGradEnabled() && this.requiresGrad) {
+      throw new Error(
+        `${op} on a tensor that requires grad (shape ${formatShape(this.shape)}) would corrupt its gradient: ` +
+          "wrap the update in noGrad(), or use the out-of-place op",
+      );
+    }
+    if (!this.isContiguous() || this.offset !== 0 || this.size !== this.storage.buffer.size) {
+      throw new Error(`${op} needs a tensor that owns its whole storage, not a view: call .clone() first`);
+    }
+    noGrad(() => {
+      const result = compute();
+      const value = P.expand(result.dtype === this.dtype ? result : P.cast(result, this.dtype), this.shape);
+      const owned =
+        value.isContiguous() && value.size === value.storage.buffer.size ? value : P.contiguous(value);
+      this.backend.writeInto(this.storage.buffer, owned.storage.buffer);
+      for (const temporary of new Set([result, value, owned])) if (temporary !== this) temporary.dispose();
+    });
+    this.storage.version++;
+    return this;
+  }
+
+  /** Copies `source` (broadcast, cast) into this tensor's storage. */
+  copy_(source: TensorLike): this {
+    if (typeof source !== "number") {
+      if (source.device !== this.device) source = source.to(this.device);
+      broadcastShapes(source.shape, this.shape);
+    }
+    return this.#writeInPlace("copy_", () => this.#lift(source).mul(1));
+  }
+
+  /** Sets every element to `value`. */
+  fill_(value: number): this {
+    return this.#writeInPlace("fill_", () => this.fullLike(value));
+  }
+
+  /** Sets every element to 0. */
+  zero_(): this {
+    return this.fill_(0);
+  }
+
+  /** In-place `this += alpha·other`. */
+  add_(other: TensorLike, alpha = 1): this {
+    return this.#writeInPlace("add_", () => this.add(alpha === 1 ? other : this.#lift(other).mul(alpha)));
+  }
+
+  /** In-place `this −= alpha·other`. */
+  sub_(other: TensorLike, alpha = 1): this {
+    return this.#writeInPlace("sub_", () => this.sub(alpha === 1 ? other : this.#lift(other).mul(alpha)));
+  }
+
+  /** In-place `this ·= other`. */
+  mul_(other: TensorLike): this {
+    return this.#writeInPlace("mul_", () => this.mul(other));
+  }
+
+  /** In-place `this /= other`. */
+  div_(other: TensorLike): this {
+    return this.#writeInPlace("div_", () => this.div(other));
+  }
+}
+
+/** Throws naming the first index outside `[0, size)`. */
+function assertIndicesInRange(indices: Tensor, size: number, op: string): void {
+  const values = indices.dataSync();
+  for (const value of values) {
+    if (value < 0 || value >= size) {
+      throw new RangeError(`${op}: index ${value} is out of range for a dim of size ${size}`);
+    }
+  }
+}
