@@ -22,6 +22,7 @@ export type TensorContainer =
   | boolean
   | null
   | undefined
+  // biome-ignore lint/suspicious/noConfusingVoidType: lets tidy(() => { ... }) callbacks return nothing
   | void
   | readonly TensorContainer[]
   | { readonly [key: string]: TensorContainer };

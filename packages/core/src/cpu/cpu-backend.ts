@@ -55,7 +55,7 @@ function unaryFunction(op: UnaryOp): (x: number) => number {
     case "sigmoid":
       return (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
     case "relu":
-      return (x) => (x > 0 ? x : 0);
+      return (x) => Math.max(x, 0);
     case "abs":
       return Math.abs;
     case "sign":
@@ -238,7 +238,7 @@ export class CpuBackend implements Backend {
       forEachRow(x.shape, [x.strides], [x.offset], ([base]) => {
         for (let j = 0; j < n; j++, o++) {
           const value = source[base + j * s];
-          out[o] = value > 0 ? value : 0;
+          out[o] = Math.max(value, 0);
         }
       });
     } else {
