@@ -50,6 +50,79 @@ export type ReduceOp = "sum" | "max" | "min" | "argmax" | "argmin";
 export type Padding = readonly (readonly [number, number])[];
 
 /**
+ * How a normalization reads its input: a contiguous (outer, channels, inner) array with a
+ * per-channel affine. `per-channel` keeps one statistic per channel over (outer, inner)
+ * (BatchNorm); `per-group` one per (outer, group) over the group's contiguous channels and inner
+ * (LayerNorm: 1 group and inner 1; GroupNorm; InstanceNorm: a group per channel). Statistics are
+ * indexed by channel, or by `outer·groups + group`.
+ */
+export type NormLayout =
+  | {
+      readonly kind: "per-channel";
+      readonly outer: number;
+      readonly channels: number;
+      readonly inner: number;
+    }
+  | {
+      readonly kind: "per-group";
+      readonly outer: number;
+      readonly channels: number;
+      readonly inner: number;
+      readonly groups: number;
+    };
+
+/** Per-statistic mean and biased variance. */
+export interface NormStatistics<T> {
+  readonly mean: T;
+  readonly variance: T;
+}
+
+/** Options of the fused normalization forward. */
+export interface NormForwardOptions {
+  readonly eps: number;
+  /** Statistics to normalize with (running statistics in eval mode), or null to compute them from x. */
+  readonly statistics: NormStatistics<View> | null;
+}
+
+/** Options of the fused normalization backward. */
+export interface NormBackwardOptions {
+  readonly eps: number;
+  /** True when the statistics came from x itself, so dx carries their gradient too. */
+  readonly statisticsFromInput: boolean;
+  /** Which gradients to compute; the others come back null. */
+  readonly needs: { readonly input: boolean; readonly weight: boolean; readonly bias: boolean };
+}
+
+/** Geometry of a 2-D convolution over NCHW input; pairs are (height, width). */
+export interface Conv2dParams {
+  readonly stride: readonly [number, number];
+  /** Zero padding per spatial axis as (before, after): `[[top, bottom], [left, right]]`. */
+  readonly padding: readonly [readonly [number, number], readonly [number, number]];
+  readonly dilation: readonly [number, number];
+  readonly groups: number;
+}
+
+/** Geometry of a 2-D pooling window over NCHW input; pairs are (height, width). */
+export interface Pool2dParams {
+  readonly kernelSize: readonly [number, number];
+  readonly stride: readonly [number, number];
+  /** Implicit padding on both sides (−∞ for max pooling, 0 for average pooling). */
+  readonly padding: readonly [number, number];
+  /** Spacing of the window's taps (max pooling; 1 for average pooling). */
+  readonly dilation: readonly [number, number];
+  /** The output's spatial size (it depends on `ceilMode`, which the frontend resolves). */
+  readonly outputSize: readonly [number, number];
+}
+
+/** Average pooling adds how the divisor is counted. */
+export interface AvgPool2dParams extends Pool2dParams {
+  /** Divide by the window clipped to the padded input (true) or to the real input (false). */
+  readonly countIncludePad: boolean;
+  /** A fixed divisor replacing the window size, or null. */
+  readonly divisorOverride: number | null;
+}
+
+/**
  * What a device must supply. Inputs are strided views; every kernel returns a fresh contiguous
  * buffer. Shapes are already checked and broadcast by the frontend (broadcast inputs arrive as
  * views with stride 0), so a backend never validates user input.
@@ -91,4 +164,47 @@ export interface Backend {
   gather(x: View, axis: number, index: View): DeviceBuffer;
   /** The adjoint of gather: zeros of `shape`, then `out[…index…] += source`. */
   scatterAdd(source: View, axis: number, index: View, shape: Shape): DeviceBuffer;
+
+  // Convolution and pooling take contiguous NCHW views (the frontend makes them so) of one float dtype.
+  /** Cross-correlation of x (N, C, H, W) with weight (O, C/groups, KH, KW), no bias: (N, O, OH, OW). */
+  conv2d(x: View, weight: View, params: Conv2dParams): DeviceBuffer;
+  /** The gradient of conv2d w.r.t. its input, from dy (N, O, OH, OW): (N, C, H, W) = `inputShape`. */
+  conv2dInputGrad(dy: View, weight: View, inputShape: Shape, params: Conv2dParams): DeviceBuffer;
+  /** The gradient of conv2d w.r.t. its weight, summed over the batch: `weightShape`. */
+  conv2dWeightGrad(x: View, dy: View, weightShape: Shape, params: Conv2dParams): DeviceBuffer;
+  /**
+   * Max over each window: values (N, C, OH, OW) and int32 indices of the maxima, flat `h·W + w`
+   * within each (n, c) plane (PyTorch's `return_indices`); the first maximum wins, NaN propagates.
+   */
+  maxPool2d(x: View, params: Pool2dParams): { values: DeviceBuffer; indices: DeviceBuffer };
+  /** Routes dy back to the recorded maxima: zeros of `inputShape`, then `dx[index] += dy`. */
+  maxPool2dBackward(dy: View, indices: View, inputShape: Shape): DeviceBuffer;
+  /** Mean over each window (N, C, OH, OW). */
+  avgPool2d(x: View, params: AvgPool2dParams): DeviceBuffer;
+  /** Spreads dy evenly over each window's input pixels: `inputShape`. */
+  avgPool2dBackward(dy: View, inputShape: Shape, params: AvgPool2dParams): DeviceBuffer;
+
+  /**
+   * Optional fused normalization forward (BatchNorm, LayerNorm, GroupNorm, InstanceNorm):
+   * `y = (x − μ)/√(σ² + eps)·weight[c] + bias[c]`, with a null weight meaning 1 and a null bias 0.
+   * Returns the output in x's dtype and, when the statistics were computed (not given), the mean
+   * and biased variance in the most precise dtype the backend has. Without it, the frontend
+   * composes the same op from the kernels above.
+   */
+  normForward?(
+    x: View,
+    layout: NormLayout,
+    weight: View | null,
+    bias: View | null,
+    options: NormForwardOptions,
+  ): { output: DeviceBuffer; statistics: NormStatistics<DeviceBuffer> | null };
+  /** Optional fused backward of `normForward`: dx (x's dtype), dweight and dbias (per channel). */
+  normBackward?(
+    dy: View,
+    x: View,
+    layout: NormLayout,
+    weight: View | null,
+    statistics: NormStatistics<View>,
+    options: NormBackwardOptions,
+  ): { dx: DeviceBuffer | null; dweight: DeviceBuffer | null; dbias: DeviceBuffer | null };
 }

@@ -25,7 +25,8 @@ export function fromValues(values: ArrayLike<number>, shape: Shape, options: Ten
     throw new TypeError(`device "${backend.device}" does not support ${dtype}; create it on "cpu" instead`);
   }
   const typed = allocateTypedArray(dtype, values.length);
-  for (let i = 0; i < values.length; i++) typed[i] = values[i];
+  if (ArrayBuffer.isView(values)) typed.set(values);
+  else for (let i = 0; i < values.length; i++) typed[i] = values[i];
   const out = new Tensor(new Storage(backend, backend.upload(typed)), shape, contiguousStrides(shape), 0);
   if (options.requiresGrad) out.requiresGrad = true;
   return out;

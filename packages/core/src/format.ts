@@ -5,20 +5,29 @@ const SUMMARY_THRESHOLD = 1000;
 const EDGE_ITEMS = 3;
 
 function valueFormatter(values: ArrayLike<number>, isInteger: boolean): (value: number) => string {
-  const finite = Array.from(values).filter(Number.isFinite);
   if (isInteger) return (value) => String(value);
-  if (finite.every(Number.isInteger) && finite.every((value) => Math.abs(value) < 1e8)) {
-    return (value) =>
-      Number.isFinite(value) ? `${value.toFixed(0)}.` : String(value).replace("Infinity", "inf");
+  // Loops, not Math.max(...values): spreading a large tensor overflows the call stack.
+  let integral = true;
+  let largest = 0;
+  let smallest = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (!Number.isFinite(value)) continue;
+    if (!Number.isInteger(value)) integral = false;
+    const magnitude = Math.abs(value);
+    if (magnitude > 0) {
+      largest = Math.max(largest, magnitude);
+      smallest = Math.min(smallest, magnitude);
+    }
   }
-  const magnitudes = finite.map(Math.abs).filter((value) => value > 0);
-  const largest = Math.max(0, ...magnitudes);
-  const smallest = Math.min(Number.POSITIVE_INFINITY, ...magnitudes);
-  const scientific = largest >= 1e8 || smallest < 1e-4 || largest / smallest > 1e3 * 1e4;
+  // PyTorch's rule: scientific when the nonzero magnitudes span more than 10³ or exceed 10⁸, or
+  // (for non-integers) go below 10⁻⁴.
+  const scientific = largest / smallest > 1e3 || largest > 1e8 || (!integral && smallest < 1e-4);
   return (value) => {
     if (Number.isNaN(value)) return "nan";
     if (!Number.isFinite(value)) return value > 0 ? "inf" : "-inf";
-    return scientific ? value.toExponential(4).replace(/e([+-])(\d)$/, "e$10$2") : value.toFixed(4);
+    if (scientific) return value.toExponential(4).replace(/e([+-])(\d)$/, "e$10$2");
+    return integral ? `${value.toFixed(0)}.` : value.toFixed(4);
   };
 }
 
@@ -28,27 +37,47 @@ export function formatTensor(tensor: Tensor): string {
     return `tensor(<disposed>, shape=[${tensor.shape.join(", ")}], dtype=${tensor.dtype})`;
   const values = tensor.dataSync();
   const summarise = values.length > SUMMARY_THRESHOLD;
-  const format = valueFormatter(values, tensor.dtype === "int32");
-  const strings = Array.from(values, format);
-  const width = Math.max(0, ...strings.map((s) => s.length));
   const shape = tensor.shape;
   const prefix = "tensor(";
+  const steps = shape.map((_, axis) => shape.slice(axis + 1).reduce((a, b) => a * b, 1));
+  /** The indices printed along a dim of `count`: all, or the edges around a gap (−1). */
+  const shownIndices = (count: number): number[] => {
+    if (!summarise || count <= 2 * EDGE_ITEMS) return Array.from({ length: count }, (_, i) => i);
+    const edge = Array.from({ length: EDGE_ITEMS }, (_, i) => i);
+    return [...edge, -1, ...edge.map((i) => count - EDGE_ITEMS + i)];
+  };
+
+  // As PyTorch, only the printed values choose the format and the width (and only they are formatted).
+  const shown: number[] = [];
+  const collect = (axis: number, start: number): void => {
+    if (axis === shape.length) shown.push(values[start]);
+    else for (const i of shownIndices(shape[axis])) if (i >= 0) collect(axis + 1, start + i * steps[axis]);
+  };
+  collect(0, 0);
+  const format = valueFormatter(shown, tensor.dtype === "int32");
+  const width = shown.reduce((widest, value) => Math.max(widest, format(value).length), 0);
 
   const render = (axis: number, start: number, indent: number): string => {
-    if (axis === shape.length) return strings[start].padStart(width);
-    const step = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
-    const count = shape[axis];
-    let indices = Array.from({ length: count }, (_, i) => i);
-    if (summarise && count > 2 * EDGE_ITEMS) {
-      indices = [...indices.slice(0, EDGE_ITEMS), -1, ...indices.slice(count - EDGE_ITEMS)];
+    if (axis === shape.length - 1) {
+      const items = shownIndices(shape[axis]).map((i) =>
+        i < 0 ? " ..." : format(values[start + i * steps[axis]]).padStart(width),
+      );
+      // Wrap at 80 columns, as PyTorch's linewidth.
+      const perLine = Math.max(1, Math.floor((80 - indent) / (width + 2)));
+      const lines: string[] = [];
+      for (let i = 0; i < items.length; i += perLine) lines.push(items.slice(i, i + perLine).join(", "));
+      return `[${lines.join(`,\n${" ".repeat(indent + 1)}`)}]`;
     }
-    const parts = indices.map((i) => (i < 0 ? "..." : render(axis + 1, start + i * step, indent + 1)));
-    if (axis === shape.length - 1) return `[${parts.join(", ")}]`;
+    const parts = shownIndices(shape[axis]).map((i) =>
+      i < 0 ? "..." : render(axis + 1, start + i * steps[axis], indent + 1),
+    );
     const separator = `,${"\n".repeat(shape.length - axis - 1)}${" ".repeat(indent + 1)}`;
     return `[${parts.join(separator)}]`;
   };
 
-  const body = shape.length === 0 ? strings[0] : render(0, 0, prefix.length);
+  // An empty tensor prints as [] whatever its shape, as in PyTorch.
+  const body =
+    shape.length === 0 ? format(values[0]) : values.length === 0 ? "[]" : render(0, 0, prefix.length);
   const extras = [`shape=[${shape.join(", ")}]`, `dtype=${tensor.dtype}`];
   if (tensor.device !== "cpu") extras.push(`device=${tensor.device}`);
   if (tensor.gradFn !== null) extras.push(`gradFn=${tensor.gradFn.name}`);

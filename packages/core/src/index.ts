@@ -3,12 +3,19 @@ export type { BackwardFunction } from "./autograd.ts";
 export { GradNode, isGradEnabled, noGrad } from "./autograd.ts";
 export type {
   ArithmeticOp,
+  AvgPool2dParams,
   Backend,
   BinaryOp,
   CompareOp,
+  Conv2dParams,
   Device,
   DeviceBuffer,
+  NormBackwardOptions,
+  NormForwardOptions,
+  NormLayout,
+  NormStatistics,
   Padding,
+  Pool2dParams,
   ReduceOp,
   UnaryOp,
   View,
@@ -37,8 +44,11 @@ export type { GradcheckInputReport, GradcheckOptions } from "./gradcheck.ts";
 export { gradcheck } from "./gradcheck.ts";
 export type { TensorContainer } from "./memory.ts";
 export { keep, tidy } from "./memory.ts";
+export type { Moments, MomentsOptions, VarianceAlgorithm } from "./moments.ts";
+export { moments } from "./moments.ts";
 export { cat, matmul, stack, where } from "./ops.ts";
 export type { Primitive, PrimitiveParams } from "./primitives.ts";
+export { avgPool2d, conv2d, maxPool2d } from "./primitives.ts";
 export type { RandomOptions } from "./random.ts";
 export {
   defaultGenerator,

@@ -1,20 +1,21 @@
 // Free-function forms of the ops that take several tensors: where, cat, stack, matmul.
+import { full } from "./creation.ts";
 import * as P from "./primitives.ts";
 import { formatShape, normalizeAxis } from "./shape.ts";
 import type { Tensor, TensorLike } from "./tensor.ts";
 
+/** A number as a scalar tensor beside `like`: its dtype, except float32 for a fraction next to int32. */
 function lift(value: TensorLike, like: Tensor): Tensor {
-  return typeof value === "number" ? like.fullLike(value).reshape([]).detach() : value;
+  if (typeof value !== "number") return value;
+  const dtype = like.dtype === "int32" && !Number.isInteger(value) ? "float32" : like.dtype;
+  return full([], value, { dtype, device: like.device });
 }
 
 /** `condition ? a : b` elementwise, broadcast; `condition` is nonzero for true (e.g. a comparison's mask). */
 export function where(condition: Tensor, a: TensorLike, b: TensorLike): Tensor {
   if (typeof a === "number" && typeof b === "number") {
-    return P.where(
-      condition,
-      condition.fullLike(a, "float32").reshape([]),
-      condition.fullLike(b, "float32").reshape([]),
-    );
+    const options = { dtype: "float32", device: condition.device } as const;
+    return P.where(condition, full([], a, options), full([], b, options));
   }
   const like = typeof a === "number" ? (b as Tensor) : a;
   return P.where(condition, lift(a, like), lift(b, like));
@@ -24,6 +25,7 @@ export function where(condition: Tensor, a: TensorLike, b: TensorLike): Tensor {
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   if (tensors.length === 0) throw new RangeError("cat needs at least one tensor");
   const first = tensors[0];
+  if (first.ndim === 0) throw new RangeError("cat: scalars cannot be concatenated: use stack");
   const axis = normalizeAxis(dim, first.ndim);
   for (const t of tensors) {
     if (t.ndim !== first.ndim || t.shape.some((size, d) => d !== axis && size !== first.shape[d])) {

@@ -1,6 +1,15 @@
 // The primitive ops: each forward calls one backend kernel; the VJP table below differentiates them all.
 import { GradNode, isGradEnabled } from "./autograd.ts";
-import type { ArithmeticOp, BinaryOp, Padding, UnaryOp, View } from "./backend.ts";
+import type {
+  ArithmeticOp,
+  AvgPool2dParams,
+  BinaryOp,
+  Conv2dParams,
+  Padding,
+  Pool2dParams,
+  UnaryOp,
+  View,
+} from "./backend.ts";
 import { type DType, isFloating, promoteTypes } from "./dtype.ts";
 import {
   broadcastShapes,
@@ -31,6 +40,9 @@ export type PrimitiveParams = {
   gather: { axis: number };
   scatterAdd: { axis: number };
   cast: { dtype: DType };
+  conv2d: Conv2dParams;
+  maxPool2d: { indices: Tensor };
+  avgPool2d: AvgPool2dParams;
 };
 
 /** Every primitive op. Everything else in normgrad is composed from these. */
@@ -142,6 +154,7 @@ export function argReduce(op: "argmax" | "argmin", x: Tensor, axis: number): Ten
 
 /** `a @ b` for (…, M, K) and (…, K, N) with identical batch dims. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
+  assertSameDevice("matmul", [a, b]);
   const dtype = promoteTypes(a.dtype, b.dtype);
   const shape = [...a.shape.slice(0, -1), b.shape[b.shape.length - 1]];
   return record("matmul", [a, b], {}, fromKernel(a, a.backend.matmul(viewOf(a), viewOf(b), dtype), shape));
@@ -219,6 +232,48 @@ export function scatterAdd(source: Tensor, axis: number, index: Tensor, shape: S
 export function cast(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;
   return record("cast", [x], { dtype }, fromKernel(x, x.backend.copy(viewOf(x), dtype), x.shape));
+}
+
+/**
+ * Cross-correlation of x (N, C, H, W) with weight (O, C/groups, KH, KW), no bias: (N, O, OH, OW)
+ * with OH = ⌊(H + pad − dilation·(KH − 1) − 1)/stride⌋ + 1. Shapes, dtypes and params must be
+ * valid already (`F.conv2d` in @normgrad/nn checks them and adds the bias).
+ */
+export function conv2d(x: Tensor, weight: Tensor, params: Conv2dParams): Tensor {
+  assertSameDevice("conv2d", [x, weight]);
+  const [input, kernel] = [x.contiguous(), weight.contiguous()];
+  const spatial = [0, 1].map((axis) => {
+    const extent = x.shape[2 + axis] + params.padding[axis][0] + params.padding[axis][1];
+    const span = params.dilation[axis] * (weight.shape[2 + axis] - 1) + 1;
+    return Math.floor((extent - span) / params.stride[axis]) + 1;
+  });
+  const shape = [x.shape[0], weight.shape[0], ...spatial];
+  const buffer = x.backend.conv2d(viewOf(input), viewOf(kernel), params);
+  return record("conv2d", [input, kernel], params, fromKernel(x, buffer, shape));
+}
+
+/**
+ * Max pooling of x (N, C, H, W): the values and the int32 indices of the maxima (flat `h·W + w`
+ * per plane). Params must be valid already (`F.maxPool2d` in @normgrad/nn checks them).
+ */
+export function maxPool2d(x: Tensor, params: Pool2dParams): [values: Tensor, indices: Tensor] {
+  const input = x.contiguous();
+  const shape = [x.shape[0], x.shape[1], ...params.outputSize];
+  const { values, indices } = x.backend.maxPool2d(viewOf(input), params);
+  const indexTensor = fromKernel(x, indices, shape);
+  return [record("maxPool2d", [input], { indices: indexTensor }, fromKernel(x, values, shape)), indexTensor];
+}
+
+/** Average pooling of x (N, C, H, W). Params must be valid already (`F.avgPool2d` checks them). */
+export function avgPool2d(x: Tensor, params: AvgPool2dParams): Tensor {
+  const input = x.contiguous();
+  const shape = [x.shape[0], x.shape[1], ...params.outputSize];
+  return record(
+    "avgPool2d",
+    [input],
+    params,
+    fromKernel(x, x.backend.avgPool2d(viewOf(input), params), shape),
+  );
 }
 
 export function contiguous(x: Tensor): Tensor {
@@ -335,6 +390,29 @@ const vjpRules: { [P in Primitive]: VjpRule<P> } = {
   scatterAdd: (dy, { inputs: [, index], params: { axis } }) => [() => gather(dy, axis, index), null],
   cast: (dy, { inputs: [x] }) => [() => cast(dy, x.dtype)],
   contiguous: (dy) => [() => dy],
+  // y = x ⋆ W: dx is the transposed convolution of dy with W; dW = Σₙ dy ⋆ x. Both are kernels.
+  conv2d: (dy, { inputs: [x, weight], params }) => [
+    () =>
+      fromKernel(
+        x,
+        x.backend.conv2dInputGrad(viewOf(dy.contiguous()), viewOf(weight), x.shape, params),
+        x.shape,
+      ),
+    () =>
+      fromKernel(
+        x,
+        x.backend.conv2dWeightGrad(viewOf(x), viewOf(dy.contiguous()), weight.shape, params),
+        weight.shape,
+      ),
+  ],
+  // Each window's gradient goes to the element that was its maximum.
+  maxPool2d: (dy, { inputs: [x], params: { indices } }) => [
+    () =>
+      fromKernel(x, x.backend.maxPool2dBackward(viewOf(dy.contiguous()), viewOf(indices), x.shape), x.shape),
+  ],
+  avgPool2d: (dy, { inputs: [x], params }) => [
+    () => fromKernel(x, x.backend.avgPool2dBackward(viewOf(dy.contiguous()), x.shape, params), x.shape),
+  ],
 };
 
 export function inversePermutation(order: readonly number[]): number[] {

@@ -83,5 +83,7 @@ export function normalizeAxes(axes: number | readonly number[] | undefined, rank
   if (new Set(resolved).size !== resolved.length) {
     throw new RangeError(`dims [${list.join(", ")}] name the same dimension twice`);
   }
+  // A scalar's dim 0 (or −1) names no real axis: reducing over it leaves the value as is (as PyTorch).
+  if (rank === 0) return [];
   return resolved.sort((a, b) => a - b);
 }

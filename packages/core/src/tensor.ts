@@ -73,9 +73,13 @@ export class Tensor {
 
   /** @internal the strided window the kernels read. */
   get kernelView(): View {
+    this.#assertNotDisposed();
+    return { buffer: this.storage.buffer, shape: this.shape, strides: this.strides, offset: this.offset };
+  }
+
+  #assertNotDisposed(): void {
     if (this.#disposed)
       throw new Error(`tensor of shape ${formatShape(this.shape)} was used after dispose()`);
-    return { buffer: this.storage.buffer, shape: this.shape, strides: this.strides, offset: this.offset };
   }
 
   /** Number of dimensions. */
@@ -140,9 +144,20 @@ export class Tensor {
   accumulateGrad(dy: Tensor): void {
     const incoming = dy.dtype === this.dtype ? dy : P.cast(dy, this.dtype);
     const previous = this.#grad;
-    // A fresh copy: the same gradient tensor may reach several leaves, and grads are updated in place.
-    this.#grad = keep(previous === null ? incoming.clone() : previous.add(incoming));
-    previous?.dispose();
+    if (previous === null) {
+      // A fresh copy: the same gradient tensor may reach several leaves, and grads are updated in place.
+      this.#grad = keep(incoming.clone());
+    } else if (previous.ownsStorage() && !previous.requiresGrad) {
+      // In place, as PyTorch: references to `.grad` (optimizer state, user code) stay valid.
+      previous.add_(incoming);
+    } else {
+      this.#grad = keep(previous.add(incoming));
+    }
+  }
+
+  /** @internal true when this tensor is the whole of its storage, so in-place writes are allowed. */
+  ownsStorage(): boolean {
+    return this.isContiguous() && this.offset === 0 && this.size === this.storage.buffer.size;
   }
 
   /** @internal called by primitives and defineOp. */
@@ -653,7 +668,8 @@ export class Tensor {
   transpose(dim0: number, dim1: number): Tensor {
     const order = this.shape.map((_, axis) => axis);
     const [a, b] = [normalizeAxis(dim0, this.ndim), normalizeAxis(dim1, this.ndim)];
-    [order[a], order[b]] = [order[b], order[a]];
+    // a === b leaves the order as is (and a scalar's empty order empty).
+    if (a !== b) [order[a], order[b]] = [order[b], order[a]];
     return P.permute(this, order);
   }
 
@@ -731,6 +747,8 @@ export class Tensor {
         `indexSelect needs 1-D int32 indices, got ${indices.dtype} ${formatShape(indices.shape)}`,
       );
     }
+    // A scalar selects from itself as from one element, and stays a scalar (as PyTorch).
+    if (this.ndim === 0) return this.reshape([1]).indexSelect(0, indices).reshape([]);
     assertIndicesInRange(indices, this.shape[axis], "indexSelect");
     const shape = this.shape.map((size, d) => (d === axis ? indices.size : size));
     const view = indices.reshape(this.shape.map((_, d) => (d === axis ? indices.size : 1)));
@@ -744,6 +762,11 @@ export class Tensor {
       throw new TypeError(
         `gather needs an int32 index of rank ${this.ndim}, got ${index.dtype} ${formatShape(index.shape)}`,
       );
+    }
+    // A scalar gathers from itself as from one element, and stays a scalar (as PyTorch).
+    if (this.ndim === 0) {
+      const gathered = this.reshape([1]).gather(0, index.reshape([1]));
+      return gathered.reshape([]);
     }
     index.shape.forEach((size, d) => {
       if (d !== axis && size > this.shape[d]) {
@@ -779,13 +802,14 @@ export class Tensor {
   // ---- in place -----------------------------------------------------------------------------
 
   #writeInPlace(op: string, compute: () => Tensor): this {
+    this.#assertNotDisposed();
     if (isGradEnabled() && this.requiresGrad) {
       throw new Error(
         `${op} on a tensor that requires grad (shape ${formatShape(this.shape)}) would corrupt its gradient: ` +
           "wrap the update in noGrad(), or use the out-of-place op",
       );
     }
-    if (!this.isContiguous() || this.offset !== 0 || this.size !== this.storage.buffer.size) {
+    if (!this.ownsStorage()) {
       throw new Error(`${op} needs a tensor that owns its whole storage, not a view: call .clone() first`);
     }
     noGrad(() => {

@@ -1,18 +1,28 @@
 // The CPU backend: typed arrays, strided kernels, a register-blocked matmul. The float64 oracle.
 import type {
   ArithmeticOp,
+  AvgPool2dParams,
   Backend,
   BinaryOp,
+  Conv2dParams,
   DeviceBuffer,
+  NormBackwardOptions,
+  NormForwardOptions,
+  NormLayout,
+  NormStatistics,
   Padding,
+  Pool2dParams,
   ReduceOp,
   UnaryOp,
   View,
 } from "../backend.ts";
 import { allocateTypedArray, type DType, dtypeOfArray, type TypedArray } from "../dtype.ts";
 import { contiguousStrides, type Shape, shapeSize } from "../shape.ts";
+import { conv2dForward, conv2dInputGrad, conv2dWeightGrad } from "./conv2d.ts";
 import { erf } from "./erf.ts";
 import { gemm } from "./gemm.ts";
+import { normBackward, normForward } from "./norm-kernels.ts";
+import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward } from "./pool2d.ts";
 import { forEachRow, innerExtent, isContiguous } from "./strided.ts";
 
 /** A CPU buffer: a typed array owned by the CPU backend. */
@@ -160,6 +170,12 @@ function readView(view: View, dtype: DType): TypedArray {
   return out;
 }
 
+/** A view's values as a contiguous typed array: a window on its buffer when it already is one (no copy). */
+function contiguousData(view: View): TypedArray {
+  if (!isContiguous(view.shape, view.strides)) return readView(view, view.buffer.dtype);
+  return cpuData(view.buffer).subarray(view.offset, view.offset + shapeSize(view.shape));
+}
+
 /** The (row, column) extent and strides of the last two axes and the batch offsets of a view. */
 function batchOffsets(view: View): number[] {
   const batchShape = view.shape.slice(0, -2);
@@ -180,12 +196,30 @@ function packMatrix(
   rowStride: number,
   colStride: number,
 ): Float64Array | Float32Array {
-  const out = source instanceof Float64Array ? new Float64Array(rows * cols) : new Float32Array(rows * cols);
+  // int32 is packed as float64, which holds every int32 exactly (float32 would round above 2²⁴).
+  const out = source instanceof Float32Array ? new Float32Array(rows * cols) : new Float64Array(rows * cols);
   for (let i = 0; i < rows; i++) {
     const base = offset + i * rowStride;
     for (let j = 0; j < cols; j++) out[i * cols + j] = source[base + j * colStride];
   }
   return out;
+}
+
+/** The float array of a contiguous view (conv and pool kernels take float32/float64 only). */
+function floatData(view: View): Float32Array | Float64Array {
+  const data = cpuData(view.buffer);
+  if (data instanceof Int32Array) {
+    throw new Error("convolution and pooling kernels take float32 or float64 tensors, got int32");
+  }
+  return data;
+}
+
+/** The int32 array of an index view. */
+function indexData(view: View): Int32Array {
+  const data = cpuData(view.buffer);
+  if (!(data instanceof Int32Array))
+    throw new Error(`pooling indices must be int32, got ${view.buffer.dtype}`);
+  return data;
 }
 
 /** The CPU backend. Accumulations (sums, dot products) run in JavaScript doubles. */
@@ -445,5 +479,106 @@ export class CpuBackend implements Backend {
       },
     );
     return this.#wrap(out);
+  }
+
+  normForward(
+    x: View,
+    layout: NormLayout,
+    weight: View | null,
+    bias: View | null,
+    { eps, statistics }: NormForwardOptions,
+  ): { output: DeviceBuffer; statistics: NormStatistics<DeviceBuffer> | null } {
+    const given = statistics && {
+      mean: contiguousData(statistics.mean),
+      variance: contiguousData(statistics.variance),
+    };
+    const result = normForward(
+      contiguousData(x),
+      layout,
+      weight && contiguousData(weight),
+      bias && contiguousData(bias),
+      eps,
+      given,
+    );
+    return {
+      output: this.#wrap(result.output),
+      statistics: result.statistics && {
+        mean: this.#wrap(result.statistics.mean),
+        variance: this.#wrap(result.statistics.variance),
+      },
+    };
+  }
+
+  normBackward(
+    dy: View,
+    x: View,
+    layout: NormLayout,
+    weight: View | null,
+    statistics: NormStatistics<View>,
+    options: NormBackwardOptions,
+  ): { dx: DeviceBuffer | null; dweight: DeviceBuffer | null; dbias: DeviceBuffer | null } {
+    const { dx, dweight, dbias } = normBackward(
+      contiguousData(dy),
+      contiguousData(x),
+      layout,
+      weight && contiguousData(weight),
+      { mean: contiguousData(statistics.mean), variance: contiguousData(statistics.variance) },
+      options,
+    );
+    const wrap = (data: TypedArray | null) => data && this.#wrap(data);
+    return { dx: wrap(dx), dweight: wrap(dweight), dbias: wrap(dbias) };
+  }
+
+  conv2d(x: View, weight: View, params: Conv2dParams): DeviceBuffer {
+    return this.#wrap(
+      conv2dForward(floatData(x), x.offset, x.shape, floatData(weight), weight.offset, weight.shape, params),
+    );
+  }
+
+  conv2dInputGrad(dy: View, weight: View, inputShape: Shape, params: Conv2dParams): DeviceBuffer {
+    return this.#wrap(
+      conv2dInputGrad(
+        floatData(dy),
+        dy.offset,
+        floatData(weight),
+        weight.offset,
+        inputShape,
+        weight.shape,
+        params,
+      ),
+    );
+  }
+
+  conv2dWeightGrad(x: View, dy: View, weightShape: Shape, params: Conv2dParams): DeviceBuffer {
+    return this.#wrap(
+      conv2dWeightGrad(floatData(x), x.offset, floatData(dy), dy.offset, x.shape, weightShape, params),
+    );
+  }
+
+  maxPool2d(x: View, params: Pool2dParams): { values: DeviceBuffer; indices: DeviceBuffer } {
+    const { values, indices } = maxPool2dForward(floatData(x), x.offset, x.shape, params);
+    return { values: this.#wrap(values), indices: this.#wrap(indices) };
+  }
+
+  maxPool2dBackward(dy: View, indices: View, inputShape: Shape): DeviceBuffer {
+    const outputPlane = dy.shape[2] * dy.shape[3];
+    return this.#wrap(
+      maxPool2dBackward(
+        floatData(dy),
+        dy.offset,
+        indexData(indices),
+        indices.offset,
+        outputPlane,
+        inputShape,
+      ),
+    );
+  }
+
+  avgPool2d(x: View, params: AvgPool2dParams): DeviceBuffer {
+    return this.#wrap(avgPool2dForward(floatData(x), x.offset, x.shape, params));
+  }
+
+  avgPool2dBackward(dy: View, inputShape: Shape, params: AvgPool2dParams): DeviceBuffer {
+    return this.#wrap(avgPool2dBackward(floatData(dy), dy.offset, inputShape, params));
   }
 }

@@ -1,0 +1,117 @@
+// Memory: tidy, keep, dispose and Symbol.dispose, checked exactly with the CPU backend's live-buffer count.
+import { describe, expect, it } from "vitest";
+import { keep, liveBuffers, type Tensor, tensor, tidy, zeros } from "../src/index.ts";
+import { seeded } from "./helpers.ts";
+
+describe("tidy", () => {
+  it("frees everything a forward + backward step made, except the gradients kept on the leaves", () => {
+    const weight = seeded([3, 2], 1);
+    const bias = seeded([2], 2);
+    const input = seeded([4, 3], 3, { requiresGrad: false });
+    const step = () =>
+      tidy(() => {
+        const loss = input.matmul(weight).add(bias).relu().square().mean();
+        loss.backward();
+      });
+    const start = liveBuffers();
+    step();
+    expect(liveBuffers()).toBe(start + 2);
+    // A second step adds into .grad: the old gradient buffers are freed, the new ones kept.
+    step();
+    expect(liveBuffers()).toBe(start + 2);
+    for (const parameter of [weight, bias]) {
+      parameter.grad!.dispose();
+      parameter.grad = null;
+    }
+    expect(liveBuffers()).toBe(start);
+  });
+
+  it("keeps what the callback returns (also inside arrays and objects) and moves it to the enclosing scope", () => {
+    const start = liveBuffers();
+    const outer = tidy(() => {
+      const inner = tidy(() => {
+        const a = zeros([2]).add(1);
+        return { a, pair: [a.mul(2), 3] };
+      });
+      expect(liveBuffers()).toBe(start + 2);
+      expect(inner.a.tolist()).toEqual([1, 1]);
+      return inner.pair[0];
+    });
+    expect(liveBuffers()).toBe(start + 1);
+    expect(outer).toBeDefined();
+    if (typeof outer === "number") throw new Error("tidy returned the number instead of the tensor");
+    expect(outer.tolist()).toEqual([2, 2]);
+    outer.dispose();
+    expect(liveBuffers()).toBe(start);
+  });
+
+  it("spares tensors passed to keep", () => {
+    const start = liveBuffers();
+    const kept = tidy(() => {
+      keep(zeros([3]).add(5));
+      return keep(zeros([1]));
+    });
+    expect(liveBuffers()).toBe(start + 2);
+    kept.dispose();
+    expect(liveBuffers()).toBe(start + 1);
+  });
+
+  it("disposes its tensors when the callback throws", () => {
+    const start = liveBuffers();
+    expect(() =>
+      tidy(() => {
+        zeros([2]).add(1);
+        throw new Error("in the middle");
+      }),
+    ).toThrow("in the middle");
+    expect(liveBuffers()).toBe(start);
+  });
+
+  it("frees a view's storage only when its last view is disposed", () => {
+    const start = liveBuffers();
+    const base = zeros([2, 3]);
+    const view = base.mT;
+    base.dispose();
+    expect(liveBuffers()).toBe(start + 1);
+    expect(view.tolist()).toEqual([
+      [0, 0],
+      [0, 0],
+      [0, 0],
+    ]);
+    view.dispose();
+    view.dispose();
+    expect(liveBuffers()).toBe(start);
+  });
+});
+
+describe("dispose", () => {
+  it("Symbol.dispose frees the tensor at the end of a `using` block", () => {
+    const start = liveBuffers();
+    let escaped: Tensor | null = null;
+    {
+      using scoped = zeros([4]);
+      escaped = scoped;
+      expect(liveBuffers()).toBe(start + 1);
+    }
+    expect(escaped.isDisposed).toBe(true);
+    expect(liveBuffers()).toBe(start);
+  });
+
+  it.each<{ name: string; use: (t: Tensor) => unknown }>([
+    { name: "an op", use: (t) => t.add(1) },
+    { name: "a read", use: (t) => t.dataSync() },
+    { name: "tolist", use: (t) => t.tolist() },
+    { name: "an in-place op", use: (t) => t.fill_(0) },
+    { name: "being an operand", use: (t) => tensor([1, 2]).mul(t) },
+  ])("refuses a disposed tensor in $name", ({ use }) => {
+    const t = tensor([1, 2]);
+    t.dispose();
+    expect(() => use(t)).toThrow("tensor of shape [2] was used after dispose()");
+  });
+
+  it("prints a disposed tensor without reading it", () => {
+    const t = tensor([1, 2]);
+    t[Symbol.dispose]();
+    expect(t.toString()).toBe("tensor(<disposed>, shape=[2], dtype=float32)");
+  });
+});
