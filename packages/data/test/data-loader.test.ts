@@ -1,0 +1,118 @@
+// DataLoader and the datasets: seeded order, dropLast, collation, and errors.
+import { arange, Generator, manualSeed, type Tensor, tensor } from "@normgrad/core";
+import { describe, expect, it } from "vitest";
+import { DataLoader, Dataset, TensorDataset } from "../src/index.ts";
+
+/** Ten samples: x = [i, 10i], y = i, so a batch's y lists the sample indices it holds. */
+function tenSamples(): TensorDataset {
+  const x = tensor(Array.from({ length: 10 }, (_, i) => [i, 10 * i]));
+  return new TensorDataset(x, arange(10));
+}
+
+/** One epoch as lists of sample indices per batch. */
+function epoch(loader: DataLoader): number[][] {
+  return Array.from(loader, ([, y]) => Array.from(y.dataSync()));
+}
+
+describe("DataLoader", () => {
+  it("keeps dataset order without shuffle, the last partial batch included", () => {
+    const loader = new DataLoader(tenSamples(), { batchSize: 4 });
+    expect(loader.length).toBe(3);
+    expect(epoch(loader)).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9],
+    ]);
+  });
+
+  it("drops the last partial batch with dropLast", () => {
+    const loader = new DataLoader(tenSamples(), { batchSize: 4, dropLast: true });
+    expect(loader.length).toBe(2);
+    expect(epoch(loader)).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+    ]);
+  });
+
+  it("collates every component of the samples", () => {
+    const [[x, y]] = new DataLoader(tenSamples(), { batchSize: 2 });
+    expect(x.shape).toEqual([2, 2]);
+    expect(x.tolist()).toEqual([
+      [0, 0],
+      [1, 10],
+    ]);
+    expect(y.dtype).toBe("int32");
+  });
+
+  it("shuffles the same way for the same seed, and differently each epoch", () => {
+    const make = (seed: number) =>
+      new DataLoader(tenSamples(), { batchSize: 3, shuffle: true, generator: new Generator(seed) });
+    const [a, b, c] = [make(7), make(7), make(8)];
+    const firstA = epoch(a);
+    expect(epoch(b)).toEqual(firstA);
+    expect(epoch(c)).not.toEqual(firstA);
+    const secondA = epoch(a);
+    expect(secondA).not.toEqual(firstA);
+    expect(epoch(b)).toEqual(secondA);
+    for (const order of [firstA, secondA]) {
+      expect(order.map((batch) => batch.length)).toEqual([3, 3, 3, 1]);
+      expect(order.flat().sort((p, q) => p - q)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    }
+  });
+
+  it("uses the global generator when none is given (manualSeed makes it reproducible)", () => {
+    const loader = new DataLoader(tenSamples(), { batchSize: 5, shuffle: true });
+    manualSeed(123);
+    const first = epoch(loader);
+    manualSeed(123);
+    expect(epoch(loader)).toEqual(first);
+  });
+
+  it.each([0, -1, 2.5])("refuses batchSize %s", (batchSize) => {
+    expect(() => new DataLoader(tenSamples(), { batchSize })).toThrow(
+      `DataLoader: batchSize must be a positive integer, got ${batchSize}`,
+    );
+  });
+});
+
+describe("datasets", () => {
+  class Squares extends Dataset {
+    get length(): number {
+      return 4;
+    }
+    get(index: number): Tensor[] {
+      return [tensor([index, index * index]), tensor(index, { dtype: "int32" })];
+    }
+  }
+
+  it("a custom Dataset is batched by stacking its samples", () => {
+    const [x, y] = new Squares().getBatch([3, 1]);
+    expect(x.tolist()).toEqual([
+      [3, 9],
+      [1, 1],
+    ]);
+    expect(y.tolist()).toEqual([3, 1]);
+  });
+
+  it("TensorDataset returns row i of each tensor", () => {
+    const [x, y] = tenSamples().get(3);
+    expect(x.tolist()).toEqual([3, 30]);
+    expect(y.item()).toBe(3);
+  });
+
+  it.each([
+    ["no tensors", () => new TensorDataset(), /needs at least one tensor/],
+    [
+      "different first dims",
+      () => new TensorDataset(tensor([[1], [2]]), tensor([1, 2, 3])),
+      /tensors must share their first dim, got \[2, 1\], \[3\]/,
+    ],
+    [
+      "an index out of range",
+      () => tenSamples().get(10),
+      /index 10 is out of range for a dataset of 10 samples/,
+    ],
+  ])("refuses %s", (_, make, message) => {
+    expect(make).toThrow(message);
+  });
+});

@@ -1,0 +1,159 @@
+// Adam and AdamW (L2 vs decoupled weight decay), with AMSGrad: PyTorch's update rules.
+import { keep, type Tensor } from "@normgrad/core";
+import {
+  assertNonNegative,
+  type BaseOptions,
+  cpuValues,
+  definedOptions,
+  Optimizer,
+  type OptimizerParams,
+  ownedCpuArray,
+  type ParamGroup,
+} from "./optimizer.ts";
+
+/** Adam's and AdamW's options (PyTorch's names in camelCase). */
+export interface AdamOptions extends BaseOptions {
+  /** Decay rates (β₁, β₂) of the first and second moment averages, each in [0, 1) (default [0.9, 0.999]). */
+  betas: readonly [number, number];
+  /** Added to the denominator for numerical stability (default 1e-8). */
+  eps: number;
+  /** Weight decay λ: an L2 term in Adam (default 0), decoupled in AdamW (default 1e-2). */
+  weightDecay: number;
+  /** Use the running maximum of the second moment (AMSGrad; default false). */
+  amsgrad: boolean;
+  /** Ascend the objective instead of descending (default false). */
+  maximize: boolean;
+}
+
+/** Per-parameter state, under PyTorch's names: step count, the two moments, AMSGrad's maximum. */
+export type AdamState = {
+  step: number;
+  exp_avg: Tensor;
+  exp_avg_sq: Tensor;
+  max_exp_avg_sq: Tensor | null;
+};
+
+/** Adam's options as a constructor takes them: every one optional. */
+export type AdamInit = Partial<AdamOptions>;
+
+function defaultsOf(options: AdamInit, weightDecay: number): AdamOptions {
+  return {
+    lr: 1e-3,
+    betas: [0.9, 0.999],
+    eps: 1e-8,
+    weightDecay,
+    amsgrad: false,
+    maximize: false,
+    fused: true,
+    ...definedOptions(options),
+  };
+}
+
+/** The shared update; `decoupled` selects AdamW's weight decay. */
+abstract class AdamBase extends Optimizer<AdamOptions, AdamState> {
+  protected abstract readonly decoupled: boolean;
+
+  protected validate(options: AdamOptions, where: string): void {
+    assertNonNegative(where, "lr", options.lr);
+    assertNonNegative(where, "eps", options.eps);
+    assertNonNegative(where, "weightDecay", options.weightDecay);
+    if (options.betas.length !== 2) {
+      throw new RangeError(
+        `${where}: betas must be two numbers [beta1, beta2], got [${options.betas.join(", ")}]`,
+      );
+    }
+    options.betas.forEach((beta, i) => {
+      if (!(beta >= 0 && beta < 1))
+        throw new RangeError(`${where}: betas[${i}] must be in [0, 1), got ${beta}`);
+    });
+  }
+
+  protected mapState(state: AdamState, copy: (tensor: Tensor) => Tensor): AdamState {
+    return {
+      step: state.step,
+      exp_avg: copy(state.exp_avg),
+      exp_avg_sq: copy(state.exp_avg_sq),
+      max_exp_avg_sq: state.max_exp_avg_sq === null ? null : copy(state.max_exp_avg_sq),
+    };
+  }
+
+  protected update(param: Tensor, grad: Tensor, group: ParamGroup<AdamOptions>): void {
+    const { lr, betas, eps, weightDecay, amsgrad, maximize } = group;
+    const [beta1, beta2] = betas;
+    const state = this.stateOf(param, () => ({
+      step: 0,
+      exp_avg: keep(param.zerosLike()),
+      exp_avg_sq: keep(param.zerosLike()),
+      max_exp_avg_sq: amsgrad ? keep(param.zerosLike()) : null,
+    }));
+    if (amsgrad && state.max_exp_avg_sq === null) state.max_exp_avg_sq = keep(param.zerosLike());
+    state.step += 1;
+    const stepSize = lr / (1 - beta1 ** state.step);
+    const correction2Sqrt = Math.sqrt(1 - beta2 ** state.step);
+    const decay = this.decoupled ? 1 - lr * weightDecay : 1;
+    const l2 = this.decoupled ? 0 : weightDecay;
+
+    const p = group.fused ? ownedCpuArray(param) : null;
+    const m = ownedCpuArray(state.exp_avg);
+    const v = ownedCpuArray(state.exp_avg_sq);
+    const vMax = amsgrad && state.max_exp_avg_sq !== null ? ownedCpuArray(state.max_exp_avg_sq) : null;
+    if (p !== null && m !== null && v !== null && (!amsgrad || vMax !== null)) {
+      const g = cpuValues(grad);
+      for (let i = 0; i < p.length; i++) {
+        let d = maximize ? -g[i] : g[i];
+        const pi = p[i] * decay;
+        if (l2 !== 0) d += l2 * pi;
+        m[i] = m[i] * beta1 + (1 - beta1) * d;
+        v[i] = v[i] * beta2 + (1 - beta2) * d * d;
+        let second = v[i];
+        if (vMax !== null) second = vMax[i] = Math.max(vMax[i], v[i]);
+        p[i] = pi - stepSize * (m[i] / (Math.sqrt(second) / correction2Sqrt + eps));
+      }
+      param.storage.version++;
+      return;
+    }
+    let d = maximize ? grad.neg() : grad;
+    if (decay !== 1) param.mul_(decay);
+    if (l2 !== 0) d = d.add(param.mul(l2));
+    state.exp_avg.mul_(beta1).add_(d, 1 - beta1);
+    state.exp_avg_sq.mul_(beta2).add_(d.mul(d), 1 - beta2);
+    let second = state.exp_avg_sq;
+    if (amsgrad && state.max_exp_avg_sq !== null) {
+      second = state.max_exp_avg_sq.copy_(state.max_exp_avg_sq.maximum(state.exp_avg_sq));
+    }
+    const denominator = second.sqrt().div(correction2Sqrt).add(eps);
+    param.sub_(state.exp_avg.div(denominator), stepSize);
+  }
+}
+
+/**
+ * Adam (Kingma & Ba), exactly as `torch.optim.Adam`. Per step t, with g = ∇p (or −∇p when
+ * maximizing):
+ *
+ *     g ← g + λ·p                                   (L2 weight decay)
+ *     m ← β₁·m + (1 − β₁)·g,   v ← β₂·v + (1 − β₂)·g²
+ *     v̂ ← max(v̂, v) with amsgrad, else v
+ *     p ← p − lr/(1 − β₁ᵗ) · m / (√v̂ / √(1 − β₂ᵗ) + ε)
+ *
+ * Defaults: lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 0, amsgrad false.
+ */
+export class Adam extends AdamBase {
+  protected readonly decoupled = false;
+
+  constructor(params: OptimizerParams<AdamOptions>, options: AdamInit = {}) {
+    super("Adam", params, defaultsOf(options, 0));
+  }
+}
+
+/**
+ * AdamW (Loshchilov & Hutter), exactly as `torch.optim.AdamW`: Adam whose weight decay is
+ * decoupled from the gradient: `p ← p·(1 − lr·λ)` first, then the Adam update without the L2
+ * term. Defaults as Adam except weightDecay 1e-2.
+ */
+export class AdamW extends AdamBase {
+  protected readonly decoupled = true;
+
+  constructor(params: OptimizerParams<AdamOptions>, options: AdamInit = {}) {
+    super("AdamW", params, defaultsOf(options, 1e-2));
+  }
+}

@@ -1,0 +1,35 @@
+// @normgrad/optim: SGD, Adam, AdamW, learning-rate schedulers and gradient clipping.
+export type { AdamInit, AdamOptions, AdamState } from "./adam.ts";
+export { Adam, AdamW } from "./adam.ts";
+export type { ClipGradNormOptions } from "./clip-grad.ts";
+export { clipGradNorm, clipGradValue } from "./clip-grad.ts";
+export type {
+  CosineAnnealingLROptions,
+  ExponentialLROptions,
+  LinearLROptions,
+  LRSchedulerStateDict,
+  MultiStepLROptions,
+  OneCycleLROptions,
+  SchedulableOptimizer,
+  StepLROptions,
+} from "./lr-scheduler.ts";
+export {
+  CosineAnnealingLR,
+  ExponentialLR,
+  LinearLR,
+  LRScheduler,
+  MultiStepLR,
+  OneCycleLR,
+  StepLR,
+} from "./lr-scheduler.ts";
+export type {
+  BaseOptions,
+  OptimizerParams,
+  OptimizerStateDict,
+  ParamGroup,
+  ParamGroupSpec,
+  ParamState,
+} from "./optimizer.ts";
+export { Optimizer } from "./optimizer.ts";
+export type { SGDOptions, SGDState } from "./sgd.ts";
+export { SGD } from "./sgd.ts";

@@ -1,0 +1,237 @@
+// The Optimizer base class: parameter groups, per-parameter state, zeroGrad, state dicts, and the CPU fast-path helpers.
+import { cpuData, formatShape, keep, noGrad, Tensor, type TypedArray, tidy } from "@normgrad/core";
+
+/** The options every optimizer has: the learning rate (what schedulers change). */
+export interface BaseOptions {
+  lr: number;
+  /**
+   * Update parameters that live on the CPU with one fused loop over their typed arrays (default
+   * true). `false` forces the tensor-op path that other devices use; both give PyTorch's numbers.
+   */
+  fused: boolean;
+}
+
+/** A parameter group as the optimizer holds it: its parameters and every option filled in. */
+export type ParamGroup<O> = O & { params: Tensor[] };
+
+/** A parameter group as given to a constructor: its parameters and the options it overrides. */
+export type ParamGroupSpec<O> = Partial<O> & { readonly params: Iterable<Tensor> };
+
+/** What an optimizer takes: parameters (one group with the defaults) or parameter groups. */
+export type OptimizerParams<O> = Iterable<Tensor> | readonly ParamGroupSpec<O>[];
+
+/** Per-parameter state: tensors (moments, momentum buffers) and numbers (step counts). */
+export type ParamState = { readonly [key: string]: Tensor | number | null };
+
+/**
+ * An optimizer's resumable state, in PyTorch's layout: `state` is keyed by each parameter's
+ * position across all groups (0, 1, … in group order) and holds copies of its state;
+ * `paramGroups` holds each group's options and the positions of its parameters.
+ */
+export interface OptimizerStateDict<O, S extends ParamState> {
+  state: Record<number, S>;
+  paramGroups: (O & { params: number[] })[];
+}
+
+function isTensor(value: unknown): value is Tensor {
+  return value instanceof Tensor;
+}
+
+/**
+ * Base class of the optimizers. Subclasses supply the defaults, validate options, and update one
+ * parameter at a time; the base class owns the groups, the state map, `step`'s bookkeeping
+ * (`noGrad`, `tidy`, skipping parameters without a gradient), `zeroGrad` and the state dict.
+ */
+export abstract class Optimizer<O extends BaseOptions, S extends ParamState> {
+  /** The parameter groups, each with all of its options (schedulers write `lr` here). */
+  readonly paramGroups: ParamGroup<O>[] = [];
+  /** Per-parameter state (PyTorch's `optimizer.state[p]`), created on a parameter's first update. */
+  readonly state = new Map<Tensor, S>();
+  /** The options a group gets when it does not set them. */
+  readonly defaults: O;
+
+  constructor(
+    readonly name: string,
+    params: OptimizerParams<O>,
+    defaults: O,
+  ) {
+    this.defaults = defaults;
+    const items = [...params];
+    if (items.length === 0) throw new Error(`${name}: got an empty parameter list`);
+    const tensors = items.filter(isTensor);
+    const groups = items.filter((item): item is ParamGroupSpec<O> => !isTensor(item));
+    if (groups.length === 0) this.#addGroup(tensors, {});
+    else if (tensors.length === 0) for (const group of groups) this.addParamGroup(group);
+    else {
+      throw new TypeError(
+        `${name}: params must be all tensors or all parameter groups { params, ...options }`,
+      );
+    }
+  }
+
+  /** Checks one group's options, throwing with the offending value (called for every group). */
+  protected abstract validate(options: O, where: string): void;
+
+  /** Updates `param` in place from `grad` (called under `noGrad` inside `tidy`). */
+  protected abstract update(param: Tensor, grad: Tensor, group: ParamGroup<O>): void;
+
+  /** `state` with every tensor replaced by `copy(tensor)` (for state dicts). */
+  protected abstract mapState(state: S, copy: (tensor: Tensor) => Tensor): S;
+
+  /** Adds a group of parameters with its own options (the others come from `defaults`). */
+  addParamGroup(spec: ParamGroupSpec<O>): void {
+    this.#addGroup([...spec.params], spec);
+  }
+
+  #addGroup(params: Tensor[], overrides: Partial<O>): void {
+    const where = `${this.name}: parameter group ${this.paramGroups.length}`;
+    params.forEach((param, i) => {
+      if (!isTensor(param)) throw new TypeError(`${where}: parameter ${i} is not a Tensor`);
+      if (param.dtype === "int32") {
+        throw new TypeError(`${where}: parameter ${i} is int32; only float tensors can be optimized`);
+      }
+      if (!param.isLeaf) {
+        throw new Error(`${where}: parameter ${i} is not a leaf tensor; optimize the leaf (detach() it)`);
+      }
+    });
+    const seen = new Set(this.paramGroups.flatMap((group) => group.params));
+    if (params.some((param) => seen.has(param)) || new Set(params).size !== params.length) {
+      throw new Error(`${where}: some parameters appear more than once (in this group or an earlier one)`);
+    }
+    const group: ParamGroup<O> = { ...this.defaults, ...definedOptions(overrides), params };
+    this.validate(group, where);
+    this.paramGroups.push(group);
+  }
+
+  /** Applies one update to every parameter that has a gradient. */
+  step(): void {
+    noGrad(() =>
+      tidy(() => {
+        for (const group of this.paramGroups) {
+          for (const param of group.params) {
+            if (param.grad !== null) this.update(param, param.grad, group);
+          }
+        }
+      }),
+    );
+  }
+
+  /**
+   * Clears the gradients of every parameter. With `setToNone` (default, as PyTorch 2) the
+   * gradient tensors are disposed and set to null, so memory stays flat on every device;
+   * `setToNone: false` zeroes them in place instead.
+   */
+  zeroGrad({ setToNone = true }: { setToNone?: boolean } = {}): void {
+    for (const group of this.paramGroups) {
+      for (const param of group.params) {
+        const grad = param.grad;
+        if (grad === null) continue;
+        if (setToNone) {
+          param.grad = null;
+          grad.dispose();
+        } else noGrad(() => grad.zero_());
+      }
+    }
+  }
+
+  /** The state of `param`, created by `init` on its first update and kept alive past `tidy`. */
+  protected stateOf(param: Tensor, init: () => S): S {
+    let state = this.state.get(param);
+    if (state === undefined) {
+      state = init();
+      this.state.set(param, state);
+    }
+    return state;
+  }
+
+  /** A snapshot of the optimizer (copies of the state tensors) that `loadStateDict` restores. */
+  stateDict(): OptimizerStateDict<O, S> {
+    const state: Record<number, S> = {};
+    let index = 0;
+    const paramGroups = this.paramGroups.map((group) => {
+      const indices = group.params.map((param) => {
+        const paramState = this.state.get(param);
+        if (paramState !== undefined)
+          state[index] = this.mapState(paramState, (t) => noGrad(() => t.clone()));
+        return index++;
+      });
+      return { ...group, params: indices };
+    });
+    return { state, paramGroups };
+  }
+
+  /**
+   * Restores a `stateDict()`: group options and per-parameter state (copied, cast to each
+   * parameter's dtype and device). The groups must have the same sizes as this optimizer's.
+   */
+  loadStateDict(dict: OptimizerStateDict<O, S>): void {
+    if (dict.paramGroups.length !== this.paramGroups.length) {
+      throw new Error(
+        `${this.name}.loadStateDict: the state dict has ${dict.paramGroups.length} parameter group(s), ` +
+          `this optimizer ${this.paramGroups.length}`,
+      );
+    }
+    dict.paramGroups.forEach((saved, g) => {
+      if (saved.params.length !== this.paramGroups[g].params.length) {
+        throw new Error(
+          `${this.name}.loadStateDict: parameter group ${g} has ${saved.params.length} parameter(s) in the ` +
+            `state dict but ${this.paramGroups[g].params.length} here`,
+        );
+      }
+      this.validate({ ...saved }, `${this.name}.loadStateDict: parameter group ${g}`);
+    });
+    this.state.clear();
+    dict.paramGroups.forEach((saved, g) => {
+      const group = this.paramGroups[g];
+      const { params: indices, ...options } = saved;
+      indices.forEach((index, i) => {
+        const param = group.params[i];
+        const paramState = dict.state[index];
+        if (paramState === undefined) return;
+        const copy = (t: Tensor): Tensor => {
+          if (t.size !== param.size) {
+            throw new Error(
+              `${this.name}.loadStateDict: state of parameter ${index} has shape ${formatShape(t.shape)}, ` +
+                `the parameter ${formatShape(param.shape)}`,
+            );
+          }
+          return keep(noGrad(() => t.to(param.device).to(param.dtype).clone().reshape(param.shape)));
+        };
+        this.state.set(param, this.mapState(paramState, copy));
+      });
+      Object.assign(group, options);
+    });
+  }
+}
+
+/**
+ * The typed array behind `tensor` when it lives on the CPU and owns its whole storage, else
+ * null. The fused CPU updates write here directly: one pass per parameter instead of ~6 tensor
+ * ops that each allocate a temporary. Callers bump `storage.version` after writing, as `copy_` does.
+ */
+export function ownedCpuArray(tensor: Tensor): TypedArray | null {
+  if (tensor.device !== "cpu" || !tensor.isContiguous() || tensor.offset !== 0) return null;
+  if (tensor.size !== tensor.storage.buffer.size) return null;
+  return cpuData(tensor.storage.buffer);
+}
+
+/** The values of `tensor` as a CPU typed array: its own storage when possible, else a copy. */
+export function cpuValues(tensor: Tensor): TypedArray {
+  return ownedCpuArray(tensor) ?? tensor.dataSync();
+}
+
+/** `options` without its undefined entries, so that `{ momentum: undefined }` keeps the default. */
+export function definedOptions<T extends object>(options: T): Partial<T> {
+  const defined: Partial<T> = {};
+  for (const key in options) {
+    if (options[key] !== undefined) defined[key] = options[key];
+  }
+  return defined;
+}
+
+/** Throws unless `value` is a finite number ≥ 0, naming the option and the value. */
+export function assertNonNegative(where: string, option: string, value: number): void {
+  if (!(value >= 0) || !Number.isFinite(value)) {
+    throw new RangeError(`${where}: ${option} must be a finite number >= 0, got ${value}`);
+  }
+}

@@ -1,0 +1,107 @@
+// SGD with momentum, dampening, Nesterov momentum, weight decay and maximize (PyTorch's update rule).
+import { keep, type Tensor } from "@normgrad/core";
+import {
+  assertNonNegative,
+  type BaseOptions,
+  cpuValues,
+  definedOptions,
+  Optimizer,
+  type OptimizerParams,
+  ownedCpuArray,
+  type ParamGroup,
+} from "./optimizer.ts";
+
+/** SGD's options (PyTorch's names in camelCase). */
+export interface SGDOptions extends BaseOptions {
+  /** Momentum factor μ (default 0: plain SGD). */
+  momentum: number;
+  /** Dampening τ of the momentum's new-gradient term (default 0). */
+  dampening: number;
+  /** Nesterov momentum (default false; needs momentum > 0 and dampening 0). */
+  nesterov: boolean;
+  /** L2 penalty λ added to the gradient (default 0). */
+  weightDecay: number;
+  /** Ascend the objective instead of descending (default false). */
+  maximize: boolean;
+}
+
+/** SGD's per-parameter state: the momentum buffer (absent without momentum). */
+export type SGDState = { momentum_buffer: Tensor };
+
+/**
+ * Stochastic gradient descent, exactly as `torch.optim.SGD`. Per step, with g = ∇p (or −∇p
+ * when maximizing):
+ *
+ *     g ← g + λ·p
+ *     b ← g on the first step, else μ·b + (1 − τ)·g      (only when μ ≠ 0)
+ *     g ← g + μ·b if nesterov, else b
+ *     p ← p − lr·g
+ *
+ * `lr` is required; the defaults are momentum 0, dampening 0, nesterov false, weightDecay 0.
+ */
+export class SGD extends Optimizer<SGDOptions, SGDState> {
+  constructor(params: OptimizerParams<SGDOptions>, options: Partial<SGDOptions> & Pick<SGDOptions, "lr">) {
+    super("SGD", params, {
+      momentum: 0,
+      dampening: 0,
+      nesterov: false,
+      weightDecay: 0,
+      maximize: false,
+      fused: true,
+      ...definedOptions(options),
+      lr: options.lr,
+    });
+  }
+
+  protected validate(options: SGDOptions, where: string): void {
+    assertNonNegative(where, "lr", options.lr);
+    assertNonNegative(where, "momentum", options.momentum);
+    assertNonNegative(where, "weightDecay", options.weightDecay);
+    if (!Number.isFinite(options.dampening)) {
+      throw new RangeError(`${where}: dampening must be a finite number, got ${options.dampening}`);
+    }
+    if (options.nesterov && (options.momentum <= 0 || options.dampening !== 0)) {
+      throw new RangeError(
+        `${where}: Nesterov momentum needs momentum > 0 and dampening 0, got momentum ${options.momentum} ` +
+          `and dampening ${options.dampening}`,
+      );
+    }
+  }
+
+  protected mapState(state: SGDState, copy: (tensor: Tensor) => Tensor): SGDState {
+    return { momentum_buffer: copy(state.momentum_buffer) };
+  }
+
+  protected update(param: Tensor, grad: Tensor, group: ParamGroup<SGDOptions>): void {
+    const { lr, momentum, dampening, nesterov, weightDecay, maximize } = group;
+    const firstStep = momentum !== 0 && !this.state.has(param);
+    // The first momentum buffer is the gradient itself (no dampening), so it starts as a copy of it.
+    const buffer =
+      momentum === 0 ? null : this.stateOf(param, () => ({ momentum_buffer: keep(param.zerosLike()) }));
+    const p = group.fused ? ownedCpuArray(param) : null;
+    const b = buffer === null ? null : ownedCpuArray(buffer.momentum_buffer);
+    if (p !== null && (buffer === null || b !== null)) {
+      const g = cpuValues(grad);
+      for (let i = 0; i < p.length; i++) {
+        let d = maximize ? -g[i] : g[i];
+        if (weightDecay !== 0) d += weightDecay * p[i];
+        if (b !== null) {
+          b[i] = firstStep ? d : momentum * b[i] + (1 - dampening) * d;
+          d = nesterov ? d + momentum * b[i] : b[i];
+        }
+        p[i] -= lr * d;
+      }
+      param.storage.version++;
+      return;
+    }
+    let d = maximize ? grad.neg() : grad;
+    if (weightDecay !== 0) d = d.add(param.mul(weightDecay));
+    if (buffer !== null) {
+      const b = buffer.momentum_buffer;
+      if (firstStep) b.copy_(d);
+      else b.mul_(momentum).add_(d, 1 - dampening);
+      d = nesterov ? d.add(b.mul(momentum)) : b;
+    }
+    param.sub_(d, lr);
+  }
+}

@@ -1,0 +1,231 @@
+// fit and evaluate: the training loop (tidy steps, progress, schedulers, JSON Lines metrics) and evaluation in eval mode.
+import { appendFileSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { noGrad, type Tensor, tidy } from "@normgrad/core";
+import type { DataLoader } from "@normgrad/data";
+import { Module } from "@normgrad/nn";
+import { describeMetrics, EpochProgress } from "./progress.ts";
+
+/** A loss: model output and target in, a one-element mean loss out (e.g. `F.crossEntropy`). */
+export type LossFunction = (output: Tensor, target: Tensor) => Tensor;
+
+/** What `fit` needs from an optimizer (any `@normgrad/optim` optimizer). */
+export interface TrainableOptimizer {
+  readonly paramGroups: readonly { lr: number }[];
+  zeroGrad(): void;
+  step(): void;
+}
+
+/** What `fit` needs from a learning-rate scheduler (any `@normgrad/optim` scheduler). */
+export interface SteppableScheduler {
+  step(): void;
+}
+
+/** Options of `fit`. */
+export interface FitOptions {
+  /** Training batches `[input, target]`; shuffle it for SGD. */
+  train: DataLoader;
+  /** Evaluated after every epoch when given. */
+  test?: DataLoader;
+  optimizer: TrainableOptimizer;
+  /** A loss function or loss module returning the batch mean (e.g. `new CrossEntropyLoss()`). */
+  lossFn: LossFunction | Module<[Tensor, Tensor], Tensor>;
+  /** Number of passes over `train`. */
+  epochs: number;
+  /** Stepped after every epoch (default) or every batch (`schedulerInterval: "batch"`, for OneCycleLR). */
+  scheduler?: SteppableScheduler;
+  schedulerInterval?: "epoch" | "batch";
+  /** Appends one JSON object per epoch (JSON Lines) to this file; its folder is created. */
+  logFile?: string;
+  /** Show a progress bar (default true). */
+  progress?: boolean;
+  /** Where the progress goes (default `process.stderr`). */
+  progressStream?: NodeJS.WritableStream;
+}
+
+/** The metrics of one epoch, as `fit` returns them and writes them to `logFile`. */
+export interface EpochMetrics {
+  /** 1-based. */
+  epoch: number;
+  /** Sample-weighted mean of the batch losses over the epoch (measured while training). */
+  trainLoss: number;
+  /** Fraction of training samples classified right while training (null unless (N, C) outputs and int32 targets). */
+  trainAccuracy: number | null;
+  testLoss: number | null;
+  testAccuracy: number | null;
+  /** Learning rate of the first parameter group at the start of the epoch. */
+  lr: number;
+  /** Training samples per second (evaluation excluded). */
+  samplesPerSec: number;
+  /** Seconds of the training pass. */
+  seconds: number;
+}
+
+/** Evaluation results: the sample-weighted mean loss and the accuracy (null when not a classification). */
+export interface EvaluationResult {
+  loss: number;
+  accuracy: number | null;
+}
+
+function lossFunctionOf(lossFn: FitOptions["lossFn"]): LossFunction {
+  return lossFn instanceof Module ? (output, target) => lossFn.forward(output, target) : lossFn;
+}
+
+/** Correct predictions in a batch: argmax over classes equals the int32 target; null when not a classification. */
+function countCorrect(output: Tensor, target: Tensor): number | null {
+  if (output.ndim !== 2 || target.ndim !== 1 || target.dtype !== "int32") return null;
+  return output.argmax(1).eq(target).sum().item();
+}
+
+/** Splits a batch into input and target, with an error naming what the loader gave instead. */
+function inputAndTarget(batch: Tensor[]): [Tensor, Tensor] {
+  if (batch.length !== 2) {
+    throw new Error(
+      `fit/evaluate need batches of [input, target], the loader gave ${batch.length} tensor(s)`,
+    );
+  }
+  return [batch[0], batch[1]];
+}
+
+/** Running sums over the batches of a pass. */
+class Tally {
+  samples = 0;
+  lossSum = 0;
+  correct: number | null = 0;
+
+  add(batchSize: number, loss: number, correct: number | null): void {
+    this.samples += batchSize;
+    this.lossSum += loss * batchSize;
+    this.correct = correct === null || this.correct === null ? null : this.correct + correct;
+  }
+
+  get loss(): number {
+    return this.lossSum / this.samples;
+  }
+
+  get accuracy(): number | null {
+    return this.correct === null ? null : this.correct / this.samples;
+  }
+}
+
+/**
+ * Evaluates `model` on every batch of `loader` in eval mode (BatchNorm uses running statistics,
+ * Dropout is off) under `noGrad`, then restores the model's previous mode. Returns the
+ * sample-weighted mean loss and, for (N, C) outputs with int32 targets, the accuracy.
+ */
+export function evaluate(
+  model: Module<[Tensor], Tensor>,
+  loader: DataLoader,
+  lossFn: FitOptions["lossFn"],
+): EvaluationResult {
+  const computeLoss = lossFunctionOf(lossFn);
+  const wasTraining = model.training;
+  model.eval();
+  const tally = new Tally();
+  try {
+    noGrad(() => {
+      for (const batch of loader) {
+        const [input, target] = inputAndTarget(batch);
+        tidy(() => {
+          const output = model.forward(input);
+          tally.add(input.shape[0], computeLoss(output, target).item(), countCorrect(output, target));
+        });
+        for (const t of batch) t.dispose();
+      }
+    });
+  } finally {
+    model.train(wasTraining);
+  }
+  if (tally.samples === 0) throw new Error("evaluate: the loader yielded no batches");
+  return { loss: tally.loss, accuracy: tally.accuracy };
+}
+
+/**
+ * Trains `model` for `epochs` passes over `train`. Each step runs inside `tidy` (so memory stays
+ * flat): `zeroGrad`, forward, loss, backward, `optimizer.step()`, then the scheduler when it
+ * steps per batch; batches are disposed after use. After each epoch: the scheduler (per-epoch),
+ * evaluation on `test` (see `evaluate`), a summary line, and a JSON line in `logFile`.
+ * The model is put in training mode for the training passes. Returns the metrics per epoch.
+ */
+export function fit(
+  model: Module<[Tensor], Tensor>,
+  {
+    train,
+    test,
+    optimizer,
+    lossFn,
+    epochs,
+    scheduler,
+    schedulerInterval = "epoch",
+    logFile,
+    progress = true,
+    progressStream = process.stderr,
+  }: FitOptions,
+): EpochMetrics[] {
+  if (!Number.isInteger(epochs) || epochs < 1) {
+    throw new RangeError(`fit: epochs must be a positive integer, got ${epochs}`);
+  }
+  if (schedulerInterval !== "epoch" && schedulerInterval !== "batch") {
+    throw new RangeError(
+      `fit: schedulerInterval must be "epoch" or "batch", got ${JSON.stringify(schedulerInterval)}`,
+    );
+  }
+  if (logFile !== undefined) mkdirSync(dirname(logFile), { recursive: true });
+  const computeLoss = lossFunctionOf(lossFn);
+  const history: EpochMetrics[] = [];
+  for (let epoch = 1; epoch <= epochs; epoch++) {
+    model.train();
+    const lr = optimizer.paramGroups[0]?.lr ?? Number.NaN;
+    const bar = progress ? new EpochProgress(progressStream, { epoch, epochs, batches: train.length }) : null;
+    const tally = new Tally();
+    const start = performance.now();
+    let batchIndex = 0;
+    for (const batch of train) {
+      const [input, target] = inputAndTarget(batch);
+      const [loss, correct] = tidy(() => {
+        optimizer.zeroGrad();
+        const output = model.forward(input);
+        const batchLoss = computeLoss(output, target);
+        batchLoss.backward();
+        optimizer.step();
+        return [batchLoss.item(), countCorrect(output, target)];
+      });
+      if (scheduler !== undefined && schedulerInterval === "batch") scheduler.step();
+      for (const t of batch) t.dispose();
+      tally.add(input.shape[0], loss, correct);
+      batchIndex++;
+      const elapsed = (performance.now() - start) / 1000;
+      bar?.update(batchIndex, {
+        loss: tally.loss,
+        accuracy: tally.accuracy,
+        samplesPerSec: tally.samples / elapsed,
+      });
+    }
+    const seconds = (performance.now() - start) / 1000;
+    bar?.stop();
+    if (tally.samples === 0) throw new Error("fit: the training loader yielded no batches");
+    if (scheduler !== undefined && schedulerInterval === "epoch") scheduler.step();
+    const evaluation = test === undefined ? null : evaluate(model, test, computeLoss);
+    model.train();
+    const metrics: EpochMetrics = {
+      epoch,
+      trainLoss: tally.loss,
+      trainAccuracy: tally.accuracy,
+      testLoss: evaluation?.loss ?? null,
+      testAccuracy: evaluation?.accuracy ?? null,
+      lr,
+      samplesPerSec: tally.samples / seconds,
+      seconds,
+    };
+    history.push(metrics);
+    if (logFile !== undefined) appendFileSync(logFile, `${JSON.stringify(metrics)}\n`);
+    if (bar !== null) {
+      const parts = [describeMetrics("train", metrics.trainLoss, metrics.trainAccuracy)];
+      if (evaluation !== null) parts.push(describeMetrics("test", evaluation.loss, evaluation.accuracy));
+      bar.log(
+        `epoch ${epoch}/${epochs}: ${parts.join(" | ")} | ${Math.round(metrics.samplesPerSec)} samples/s`,
+      );
+    }
+  }
+  return history;
+}

@@ -1,0 +1,12 @@
+// @normgrad/train: fit/evaluate, the training loop with a progress bar and JSON Lines metrics.
+export type {
+  EpochMetrics,
+  EvaluationResult,
+  FitOptions,
+  LossFunction,
+  SteppableScheduler,
+  TrainableOptimizer,
+} from "./fit.ts";
+export { evaluate, fit } from "./fit.ts";
+export type { ProgressValues } from "./progress.ts";
+export { EpochProgress } from "./progress.ts";
