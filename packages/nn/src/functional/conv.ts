@@ -1,0 +1,124 @@
+// Functional 2-D convolution: option checks, 'same'/'valid' padding, the core kernel, and the bias.
+import { type Conv2dParams, conv2d as conv2dKernel, formatShape, type Tensor } from "@normgrad/core";
+import { assertFloat, type IntPair, toPair } from "./validate.ts";
+
+/** Conv padding: an int, a `[height, width]` pair, `"valid"` (none) or `"same"` (output size = input size). */
+export type Conv2dPadding = IntPair | "same" | "valid";
+
+/** Options of `conv2d`. */
+export interface Conv2dOptions {
+  /** Added per output channel (shape [O]); default none. */
+  bias?: Tensor | null;
+  /** Default 1. */
+  stride?: IntPair;
+  /** Default 0. `"same"` needs stride 1; an odd total puts the extra row/column at the bottom/right. */
+  padding?: Conv2dPadding;
+  /** Spacing of the kernel taps; default 1. */
+  dilation?: IntPair;
+  /** Channel groups: input and output channels split into `groups` independent convolutions; default 1. */
+  groups?: number;
+}
+
+/** The (before, after) padding per spatial axis of a conv, with `"same"` resolved for `kernel` and `dilation`. */
+export function resolveConvPadding(
+  padding: Conv2dPadding,
+  kernel: readonly [number, number],
+  dilation: readonly [number, number],
+  stride: readonly [number, number],
+): [[number, number], [number, number]] {
+  if (padding === "valid")
+    return [
+      [0, 0],
+      [0, 0],
+    ];
+  if (padding === "same") {
+    if (stride[0] !== 1 || stride[1] !== 1) {
+      throw new RangeError(
+        `conv2d: padding "same" is not supported for strided convolutions (stride [${stride.join(", ")}])`,
+      );
+    }
+    const side = (axis: 0 | 1): [number, number] => {
+      const total = dilation[axis] * (kernel[axis] - 1);
+      return [Math.floor(total / 2), total - Math.floor(total / 2)];
+    };
+    return [side(0), side(1)];
+  }
+  if (typeof padding === "string") {
+    throw new RangeError(
+      `conv2d: padding must be an int, a pair, "same" or "valid", got ${JSON.stringify(padding)}`,
+    );
+  }
+  const [top, left] = toPair(padding, "conv2d padding", 0);
+  return [
+    [top, top],
+    [left, left],
+  ];
+}
+
+/**
+ * 2-D cross-correlation (what deep learning calls convolution), as PyTorch's `F.conv2d`:
+ * `y[n, o] = b[o] + Σ_c W[o, c] ⋆ x[n, g·C/G + c]` for x (N, C, H, W) or (C, H, W) and weight
+ * (O, C/groups, KH, KW); y is (N, O, OH, OW) with `OH = ⌊(H + 2·pad − dilation·(KH − 1) − 1)/stride⌋ + 1`.
+ */
+export function conv2d(
+  x: Tensor,
+  weight: Tensor,
+  { bias = null, stride = 1, padding = 0, dilation = 1, groups = 1 }: Conv2dOptions = {},
+): Tensor {
+  if (x.ndim === 3)
+    return conv2d(x.unsqueeze(0), weight, { bias, stride, padding, dilation, groups }).squeeze(0);
+  if (x.ndim !== 4) {
+    throw new RangeError(
+      `conv2d expects a (N, C, H, W) or (C, H, W) input, got shape ${formatShape(x.shape)}`,
+    );
+  }
+  assertFloat(x, "conv2d input");
+  if (weight.ndim !== 4) {
+    throw new RangeError(
+      `conv2d: weight must be 4-D (O, C/groups, KH, KW), got ${formatShape(weight.shape)}`,
+    );
+  }
+  for (const [name, tensor] of [
+    ["weight", weight],
+    ["bias", bias],
+  ] as const) {
+    if (tensor !== null && tensor.dtype !== x.dtype) {
+      throw new TypeError(`conv2d: input is ${x.dtype} but ${name} is ${tensor.dtype}; convert one of them`);
+    }
+  }
+  if (!Number.isInteger(groups) || groups < 1)
+    throw new RangeError(`conv2d: groups must be a positive integer, got ${groups}`);
+  const [outChannels, groupIn, kernelH, kernelW] = weight.shape;
+  if (x.shape[1] !== groupIn * groups) {
+    throw new RangeError(
+      `conv2d: weight ${formatShape(weight.shape)} with groups=${groups} expects ${groupIn * groups} input channels, ` +
+        `but the input ${formatShape(x.shape)} has ${x.shape[1]}`,
+    );
+  }
+  if (outChannels % groups !== 0) {
+    throw new RangeError(`conv2d: out channels ${outChannels} must be divisible by groups ${groups}`);
+  }
+  if (bias !== null && (bias.ndim !== 1 || bias.shape[0] !== outChannels)) {
+    throw new RangeError(`conv2d: bias ${formatShape(bias.shape)} must be [${outChannels}]`);
+  }
+  const strides = toPair(stride, "conv2d stride", 1);
+  const dilations = toPair(dilation, "conv2d dilation", 1);
+  const params: Conv2dParams = {
+    stride: strides,
+    padding: resolveConvPadding(padding, [kernelH, kernelW], dilations, strides),
+    dilation: dilations,
+    groups,
+  };
+  [0, 1].forEach((axis) => {
+    const padded = x.shape[2 + axis] + params.padding[axis][0] + params.padding[axis][1];
+    const span = dilations[axis] * (weight.shape[2 + axis] - 1) + 1;
+    if (padded < span) {
+      throw new RangeError(
+        `conv2d: the padded input ${axis === 0 ? "height" : "width"} ${padded} is smaller than the ` +
+          `(dilated) kernel ${span}: input ${formatShape(x.shape)}, weight ${formatShape(weight.shape)}`,
+      );
+    }
+  });
+  const y = conv2dKernel(x, weight, params);
+  return bias === null ? y : y.add(bias.reshape([outChannels, 1, 1]));
+}

@@ -1,0 +1,36 @@
+// Argument checks shared by the functional ops: (height, width) pairs, float dtypes, reductions.
+import type { Tensor } from "@normgrad/core";
+
+/** An int for both spatial dims, or `[height, width]`. */
+export type IntPair = number | readonly [number, number];
+
+/** `value` as `[height, width]`, checked to be integers ≥ `min`; errors name the op and option. */
+export function toPair(value: IntPair, what: string, min: number): [number, number] {
+  const pair: [number, number] = typeof value === "number" ? [value, value] : [value[0], value[1]];
+  if (typeof value !== "number" && value.length !== 2) {
+    throw new RangeError(`${what} must be an int or a [height, width] pair, got [${value.join(", ")}]`);
+  }
+  if (!pair.every((item) => Number.isInteger(item) && item >= min)) {
+    throw new RangeError(`${what} must be integers ≥ ${min}, got ${JSON.stringify(value)}`);
+  }
+  return pair;
+}
+
+/** Throws unless `x` is float32 or float64. */
+export function assertFloat(x: Tensor, what: string): void {
+  if (x.dtype === "int32") {
+    throw new TypeError(`${what} must be float32 or float64, got int32: convert it with .to("float32")`);
+  }
+}
+
+/** How a loss reduces its per-element values: their mean (default), their sum, or none. */
+export type Reduction = "mean" | "sum" | "none";
+
+/** Throws unless `reduction` is one of the three. */
+export function assertReduction(reduction: Reduction, what: string): void {
+  if (reduction !== "mean" && reduction !== "sum" && reduction !== "none") {
+    throw new RangeError(
+      `${what}: reduction must be "mean", "sum" or "none", got ${JSON.stringify(reduction)}`,
+    );
+  }
+}

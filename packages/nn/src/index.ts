@@ -1,0 +1,34 @@
+// @normgrad/nn: modules, layers, losses, init, and state dicts saved as safetensors.
+import * as F from "./functional/index.ts";
+import * as init from "./init.ts";
+
+export type { IntPair, Reduction } from "./functional/validate.ts";
+export type { FusionNote, FusionResult } from "./fusion.ts";
+export { fuseBnLinear, fuseConvBn, fuseLinearBn, fuseModel } from "./fusion.ts";
+export type { FanMode, InitOptions, KaimingOptions, Nonlinearity, XavierOptions } from "./init.ts";
+export { GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh } from "./layers/activation.ts";
+export type { NormLayerOptions } from "./layers/batch-norm.ts";
+export { BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, NormBase } from "./layers/batch-norm.ts";
+export type { TensorModule } from "./layers/container.ts";
+export { ModuleList, Sequential } from "./layers/container.ts";
+export type { Conv2dLayerOptions } from "./layers/conv2d.ts";
+export { Conv2d } from "./layers/conv2d.ts";
+export { Dropout } from "./layers/dropout.ts";
+export { Flatten, Identity } from "./layers/flatten.ts";
+export type { GroupNormLayerOptions } from "./layers/group-norm.ts";
+export { GroupNorm } from "./layers/group-norm.ts";
+export { InstanceNorm, InstanceNorm1d, InstanceNorm2d } from "./layers/instance-norm.ts";
+export type { LayerNormLayerOptions } from "./layers/layer-norm.ts";
+export { LayerNorm } from "./layers/layer-norm.ts";
+export type { FactoryOptions } from "./layers/linear.ts";
+export { Linear } from "./layers/linear.ts";
+export type { ClassLossOptions } from "./layers/loss.ts";
+export { BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss } from "./layers/loss.ts";
+export type { MaxPool2dOutput } from "./layers/pooling.ts";
+export { AdaptiveAvgPool2d, AvgPool2d, MaxPool2d } from "./layers/pooling.ts";
+export type { AnyModule, LoadStateDictOptions, LoadStateDictResult } from "./module.ts";
+export { Buffer, Module, Parameter, StateDict, stateKeyOf } from "./module.ts";
+export { formatPythonBool, formatPythonFloat, formatPythonTuple, indentNested } from "./repr.ts";
+export type { SaveOptions, SaveSource } from "./safetensors.ts";
+export { fromBytes, load, MAX_HEADER_BYTES, SafetensorsError, save, toBytes } from "./safetensors.ts";
+export { F, init };

@@ -1,0 +1,104 @@
+// The Conv2d layer: 2-D convolution with stride, padding ('same'/'valid'), dilation, groups and bias.
+import { type Generator, type Tensor, zeros } from "@normgrad/core";
+import { type Conv2dPadding, conv2d, resolveConvPadding } from "../functional/conv.ts";
+import { type IntPair, toPair } from "../functional/validate.ts";
+import { calculateFanInAndFanOut, kaimingUniform_, uniform_ } from "../init.ts";
+import { Module, Parameter } from "../module.ts";
+import { formatPythonTuple } from "../repr.ts";
+import { assertPositiveInt, type FactoryOptions } from "./linear.ts";
+
+/** Options of `Conv2d`. */
+export interface Conv2dLayerOptions extends FactoryOptions {
+  /** Default 1. */
+  stride?: IntPair;
+  /** An int, `[height, width]`, `"valid"` or `"same"` (stride 1 only); default 0. */
+  padding?: Conv2dPadding;
+  /** Default 1. */
+  dilation?: IntPair;
+  /** Both channel counts must be divisible by it; `groups = inChannels` is a depthwise conv. Default 1. */
+  groups?: number;
+  /** Default true. */
+  bias?: boolean;
+}
+
+/**
+ * 2-D convolution over (N, C, H, W) or (C, H, W) input (see `F.conv2d`). `weight` is
+ * (outChannels, inChannels/groups, KH, KW) and `bias` (outChannels), both initialized as
+ * PyTorch: U(±1/√fanIn) with fanIn = inChannels/groups·KH·KW (Kaiming uniform, a = √5).
+ */
+export class Conv2d extends Module {
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number] | "same" | "valid";
+  readonly dilation: [number, number];
+  readonly groups: number;
+  weight: Parameter;
+  bias: Parameter | null;
+
+  constructor(
+    inChannels: number,
+    outChannels: number,
+    kernelSize: IntPair,
+    options: Conv2dLayerOptions = {},
+  ) {
+    super();
+    const { stride = 1, padding = 0, dilation = 1, groups = 1, bias = true } = options;
+    const { dtype = "float32", device = "cpu", generator } = options;
+    assertPositiveInt(inChannels, "Conv2d inChannels");
+    assertPositiveInt(outChannels, "Conv2d outChannels");
+    assertPositiveInt(groups, "Conv2d groups");
+    if (inChannels % groups !== 0 || outChannels % groups !== 0) {
+      throw new RangeError(
+        `Conv2d: inChannels ${inChannels} and outChannels ${outChannels} must both be divisible by groups ${groups}`,
+      );
+    }
+    this.inChannels = inChannels;
+    this.outChannels = outChannels;
+    this.kernelSize = toPair(kernelSize, "Conv2d kernelSize", 1);
+    this.stride = toPair(stride, "Conv2d stride", 1);
+    this.dilation = toPair(dilation, "Conv2d dilation", 1);
+    this.padding = typeof padding === "string" ? padding : toPair(padding, "Conv2d padding", 0);
+    // Checks the padding now (e.g. "same" with a stride) rather than at the first forward.
+    resolveConvPadding(padding, this.kernelSize, this.dilation, this.stride);
+    this.groups = groups;
+    const shape = [outChannels, inChannels / groups, ...this.kernelSize];
+    this.weight = new Parameter(zeros(shape, { dtype, device }));
+    this.bias = bias ? new Parameter(zeros([outChannels], { dtype, device })) : null;
+    this.resetParameters({ generator });
+  }
+
+  /** Re-draws weight and bias with the default initialization. */
+  resetParameters({ generator }: { generator?: Generator } = {}): void {
+    kaimingUniform_(this.weight, { a: Math.sqrt(5), generator });
+    if (this.bias !== null) {
+      const bound = 1 / Math.sqrt(calculateFanInAndFanOut(this.weight)[0]);
+      uniform_(this.bias, -bound, bound, { generator });
+    }
+  }
+
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight, {
+      bias: this.bias,
+      stride: this.stride,
+      padding: this.padding,
+      dilation: this.dilation,
+      groups: this.groups,
+    });
+  }
+
+  override extraRepr(): string {
+    const parts = [
+      `${this.inChannels}, ${this.outChannels}, kernel_size=${formatPythonTuple(this.kernelSize)}`,
+      `stride=${formatPythonTuple(this.stride)}`,
+    ];
+    const padding = this.padding;
+    if (typeof padding === "string") parts.push(`padding=${padding}`);
+    else if (padding.some((pad) => pad !== 0)) parts.push(`padding=${formatPythonTuple(padding)}`);
+    if (this.dilation.some((step) => step !== 1)) parts.push(`dilation=${formatPythonTuple(this.dilation)}`);
+    if (this.groups !== 1) parts.push(`groups=${this.groups}`);
+    if (this.bias === null) parts.push("bias=False");
+    return parts.join(", ");
+  }
+}

@@ -1,0 +1,66 @@
+// The Linear layer: y = x·Wᵀ + b with PyTorch's default initialization.
+import { type Device, type DType, type Generator, type Tensor, zeros } from "@normgrad/core";
+import { linear } from "../functional/linear.ts";
+import { kaimingUniform_, uniform_ } from "../init.ts";
+import { Module, Parameter } from "../module.ts";
+import { formatPythonBool } from "../repr.ts";
+
+/** Options shared by layers that create parameters. */
+export interface FactoryOptions {
+  /** Default float32. */
+  dtype?: DType;
+  /** Default "cpu". */
+  device?: Device;
+  /** Draws the initial values (default: the global generator). */
+  generator?: Generator;
+}
+
+/** Throws unless `value` is a positive integer (a feature or channel count). */
+export function assertPositiveInt(value: number, what: string): void {
+  if (!Number.isInteger(value) || value < 1)
+    throw new RangeError(`${what} must be a positive integer, got ${value}`);
+}
+
+/**
+ * Applies `y = x·Wᵀ + b` to the last dim of x (…, inFeatures) → (…, outFeatures).
+ * `weight` (outFeatures, inFeatures) and `bias` (outFeatures) start as PyTorch's: Kaiming
+ * uniform with a = √5, i.e. U(±1/√inFeatures), for both. `bias: false` leaves `bias` null.
+ */
+export class Linear extends Module {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  weight: Parameter;
+  bias: Parameter | null;
+
+  constructor(
+    inFeatures: number,
+    outFeatures: number,
+    { bias = true, dtype = "float32", device = "cpu", generator }: FactoryOptions & { bias?: boolean } = {},
+  ) {
+    super();
+    assertPositiveInt(inFeatures, "Linear inFeatures");
+    assertPositiveInt(outFeatures, "Linear outFeatures");
+    this.inFeatures = inFeatures;
+    this.outFeatures = outFeatures;
+    this.weight = new Parameter(zeros([outFeatures, inFeatures], { dtype, device }));
+    this.bias = bias ? new Parameter(zeros([outFeatures], { dtype, device })) : null;
+    this.resetParameters({ generator });
+  }
+
+  /** Re-draws weight and bias with the default initialization. */
+  resetParameters({ generator }: { generator?: Generator } = {}): void {
+    kaimingUniform_(this.weight, { a: Math.sqrt(5), generator });
+    if (this.bias !== null) {
+      const bound = 1 / Math.sqrt(this.inFeatures);
+      uniform_(this.bias, -bound, bound, { generator });
+    }
+  }
+
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+
+  override extraRepr(): string {
+    return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${formatPythonBool(this.bias !== null)}`;
+  }
+}

@@ -1,0 +1,201 @@
+// Layers and losses against PyTorch 1.13.1: outputs and gradients (input and every parameter), float64 and float32.
+import type { DType, Tensor } from "@normgrad/core";
+import { describe, expect, it } from "vitest";
+import {
+  AvgPool2d,
+  Conv2d,
+  CrossEntropyLoss,
+  Linear,
+  LogSoftmax,
+  MaxPool2d,
+  type Module,
+  MSELoss,
+  type Reduction,
+} from "../src/index.ts";
+import {
+  expectClose,
+  FLOAT_DTYPES,
+  fixturesStartingWith,
+  type OpFixture,
+  TOLERANCE,
+  toTensor,
+} from "./torch-fixtures.ts";
+
+/** What a case builds from a fixture: the computation and the tensors whose gradients are checked, by fixture name. */
+interface Run {
+  output: () => Tensor;
+  gradOf: Record<string, () => Tensor | null>;
+  indices?: () => Tensor;
+}
+
+type Spatial = number | [number, number];
+
+function reductionOf(value: unknown): Reduction {
+  if (value === "mean" || value === "sum" || value === "none") return value;
+  throw new Error(`fixture reduction ${JSON.stringify(value)} is not mean, sum or none`);
+}
+
+function spatial(value: unknown): Spatial {
+  if (typeof value === "number") return value;
+  if (Array.isArray(value) && value.length === 2) return [Number(value[0]), Number(value[1])];
+  throw new Error(`fixture value ${JSON.stringify(value)} is not an int or a pair`);
+}
+
+/** Loads the fixture's params into `module` through loadStateDict (so state dicts are exercised too). */
+function withParams<M extends Module<never[], unknown>>(module: M, fixture: OpFixture, dtype: DType): M {
+  const state = Object.fromEntries(
+    Object.entries(fixture.params).map(([key, value]) => [key, toTensor(value, dtype)]),
+  );
+  module.loadStateDict(state);
+  return module;
+}
+
+const cases: { prefix: string; build: (fixture: OpFixture, dtype: DType) => Run }[] = [
+  {
+    prefix: "linear_",
+    build: (fixture, dtype) => {
+      const x = toTensor(fixture.inputs.x, dtype, true);
+      const [out, inFeatures] = fixture.params.weight.shape;
+      const layer = withParams(
+        new Linear(inFeatures, out, { bias: "bias" in fixture.params, dtype }),
+        fixture,
+        dtype,
+      );
+      return {
+        output: () => layer.forward(x),
+        gradOf: { x: () => x.grad, weight: () => layer.weight.grad, bias: () => layer.bias?.grad ?? null },
+      };
+    },
+  },
+  {
+    prefix: "conv2d_",
+    build: (fixture, dtype) => {
+      const x = toTensor(fixture.inputs.x, dtype, true);
+      const { stride, padding, dilation, groups, kernel_size: kernel } = fixture.config;
+      const [out, , kernelH, kernelW] = fixture.params.weight.shape;
+      expect(kernel === kernelH || JSON.stringify(kernel) === JSON.stringify([kernelH, kernelW])).toBe(true);
+      const layer = withParams(
+        new Conv2d(x.shape[1], out, [kernelH, kernelW], {
+          stride: spatial(stride),
+          padding: padding === "same" || padding === "valid" ? padding : spatial(padding),
+          dilation: spatial(dilation),
+          groups: Number(groups),
+          bias: "bias" in fixture.params,
+          dtype,
+        }),
+        fixture,
+        dtype,
+      );
+      return {
+        output: () => layer.forward(x),
+        gradOf: { x: () => x.grad, weight: () => layer.weight.grad, bias: () => layer.bias?.grad ?? null },
+      };
+    },
+  },
+  {
+    prefix: "max_pool2d_",
+    build: (fixture, dtype) => {
+      const x = toTensor(fixture.inputs.x, dtype, true);
+      const { kernel_size: kernel, stride, padding, dilation, ceil_mode: ceilMode } = fixture.config;
+      const pool = new MaxPool2d(spatial(kernel), {
+        stride: stride === null ? null : spatial(stride),
+        padding: spatial(padding),
+        dilation: spatial(dilation),
+        ceilMode: ceilMode === true,
+        returnIndices: true,
+      });
+      let indices: Tensor | null = null;
+      return {
+        output: () => {
+          const [values, found] = pool.forward(x);
+          indices = found;
+          return values;
+        },
+        gradOf: { x: () => x.grad },
+        indices: () => {
+          if (indices === null) throw new Error("forward did not run");
+          return indices;
+        },
+      };
+    },
+  },
+  {
+    prefix: "avg_pool2d_",
+    build: (fixture, dtype) => {
+      const x = toTensor(fixture.inputs.x, dtype, true);
+      const {
+        kernel_size: kernel,
+        stride,
+        padding,
+        ceil_mode: ceilMode,
+        count_include_pad: include,
+      } = fixture.config;
+      const pool = new AvgPool2d(spatial(kernel), {
+        stride: stride === null ? null : spatial(stride),
+        padding: spatial(padding),
+        ceilMode: ceilMode === true,
+        countIncludePad: include === true,
+      });
+      return { output: () => pool.forward(x), gradOf: { x: () => x.grad } };
+    },
+  },
+  {
+    prefix: "log_softmax_",
+    build: (fixture, dtype) => {
+      const x = toTensor(fixture.inputs.x, dtype, true);
+      const layer = new LogSoftmax(Number(fixture.config.dim));
+      return { output: () => layer.forward(x), gradOf: { x: () => x.grad } };
+    },
+  },
+  {
+    prefix: "cross_entropy_",
+    build: (fixture, dtype) => {
+      const logits = toTensor(fixture.inputs.logits, dtype, true);
+      const target = toTensor(fixture.inputs.target, dtype);
+      const { reduction, label_smoothing: labelSmoothing, ignore_index: ignoreIndex } = fixture.config;
+      const loss = new CrossEntropyLoss({
+        weight: fixture.inputs.weight === undefined ? null : toTensor(fixture.inputs.weight, dtype),
+        reduction: reductionOf(reduction),
+        labelSmoothing: Number(labelSmoothing),
+        ignoreIndex: ignoreIndex === undefined ? -100 : Number(ignoreIndex),
+      });
+      return { output: () => loss.forward(logits, target), gradOf: { logits: () => logits.grad } };
+    },
+  },
+  {
+    prefix: "mse_loss_",
+    build: (fixture, dtype) => {
+      const input = toTensor(fixture.inputs.input, dtype, true);
+      const target = toTensor(fixture.inputs.target, dtype, true);
+      const loss = new MSELoss({ reduction: reductionOf(fixture.config.reduction) });
+      return {
+        output: () => loss.forward(input, target),
+        gradOf: { input: () => input.grad, target: () => target.grad },
+      };
+    },
+  },
+];
+
+describe.each(cases)("$prefix fixtures", ({ prefix, build }) => {
+  const fixtures = fixturesStartingWith(prefix);
+  it("has fixtures", () => {
+    expect(fixtures.length).toBeGreaterThan(0);
+  });
+  describe.each(FLOAT_DTYPES)("%s", (dtype) => {
+    it.each(fixtures.map((fixture) => [fixture.name, fixture] as const))("%s", (_, fixture) => {
+      const run = build(fixture, dtype);
+      const output = run.output();
+      expect(output.dtype).toBe(dtype);
+      expectClose(output, fixture.expected.output, TOLERANCE[dtype], "output");
+      output.backward(toTensor(fixture.inputs.dy, dtype));
+      for (const [name, expected] of Object.entries(fixture.expected.grads)) {
+        const grad = run.gradOf[name];
+        if (grad === undefined) throw new Error(`no gradient accessor for ${name}`);
+        expectClose(grad(), expected, TOLERANCE[dtype], `grad of ${name}`);
+      }
+      if (fixture.expected.indices !== undefined) {
+        expect(run.indices?.().tolist()).toEqual(toTensor(fixture.expected.indices, "int32").tolist());
+      }
+    });
+  });
+});
