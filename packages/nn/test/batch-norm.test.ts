@@ -1,5 +1,15 @@
 // BatchNorm1d/2d/3d and F.batchNorm: every batch_norm fixture (K training steps, then eval) in float64 and float32, bookkeeping and errors.
-import { fromValues, liveBuffers, noGrad, ones, randn, type Tensor, tensor, tidy, zeros } from "@normgrad/core";
+import {
+  fromValues,
+  liveBuffers,
+  noGrad,
+  ones,
+  randn,
+  type Tensor,
+  tensor,
+  tidy,
+  zeros,
+} from "@normgrad/core";
 import { describe, expect, it } from "vitest";
 import { batchNorm } from "../src/functional/batch-norm.ts";
 import { type BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d } from "../src/layers/batch-norm.ts";
