@@ -155,7 +155,7 @@ export class Tensor {
     }
   }
 
-  /** @internal true when this tensor is the whole of its storage, so in-place writes are allowed. */
+  /** True when this tensor spans its whole storage contiguously: what in-place ops require. */
   ownsStorage(): boolean {
     return this.isContiguous() && this.offset === 0 && this.size === this.storage.buffer.size;
   }

@@ -13,8 +13,7 @@ import { indentNested } from "./repr.ts";
 
 /** A tensor that owns its whole storage (in-place updates need it); copies views and expanded tensors. */
 function ownedCopyIfView(data: Tensor): Tensor {
-  const owns = data.isContiguous() && data.offset === 0 && data.size === data.storage.buffer.size;
-  return owns ? data : noGrad(() => data.clone());
+  return data.ownsStorage() ? data : noGrad(() => data.clone());
 }
 
 /**

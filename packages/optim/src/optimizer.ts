@@ -210,8 +210,7 @@ export abstract class Optimizer<O extends BaseOptions, S extends ParamState> {
  * ops that each allocate a temporary. Callers bump `storage.version` after writing, as `copy_` does.
  */
 export function ownedCpuArray(tensor: Tensor): TypedArray | null {
-  if (tensor.device !== "cpu" || !tensor.isContiguous() || tensor.offset !== 0) return null;
-  if (tensor.size !== tensor.storage.buffer.size) return null;
+  if (tensor.device !== "cpu" || !tensor.ownsStorage()) return null;
   return cpuData(tensor.storage.buffer);
 }
 
