@@ -1,0 +1,102 @@
+// The normgrad configurations a benchmark runs on: the CPU backend, and GPU.js modes when @normgrad/gpu exists.
+import type { Device, Tensor } from "@normgrad/core";
+
+/** The `--backend` names. */
+export type BackendName = "cpu" | "gpu-webasm" | "gpu-webasm-async" | "gpu-headlessgl";
+
+/** The GPU.js modes the GPU backend is benchmarked in. */
+type GpuMode = "webasm" | "headlessgl";
+
+/** One normgrad configuration: where tensors live and how a timed call waits for its results. */
+export interface BackendConfig {
+  name: BackendName;
+  /** The `config` of its result file (`normgrad-cpu`, …), as the peers name theirs. */
+  config: string;
+  device: Device;
+  /** Threads the computation uses (the CPU backend is single-threaded JavaScript). */
+  threads: number;
+  description: string;
+  /** Gets the device ready; resolves to null when it is, or to the reason it cannot run here. */
+  prepare(): Promise<string | null>;
+  /**
+   * Waits until `tensors` are computed: nothing on the eager CPU backend, a read on GPU modes
+   * (their kernels stay queued or resident until read), awaited in the asynchronous mode.
+   */
+  settle(tensors: readonly Tensor[]): void | Promise<void>;
+}
+
+const cpuConfig: BackendConfig = {
+  name: "cpu",
+  config: "normgrad-cpu",
+  device: "cpu",
+  threads: 1,
+  description: "normgrad CPU backend, float32, 1 thread",
+  prepare: () => Promise.resolve(null),
+  settle: () => {},
+};
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Loads `@normgrad/gpu` at run time (it is optional and not a dependency of this package yet, so
+ * it is never imported statically) and starts it with `initGpu({ mode, threads })`, which
+ * registers the `gpu` backend. A mode that cannot start, or that GPU.js silently replaced by
+ * another one, is a skip reason rather than a mislabelled result.
+ */
+async function prepareGpu(mode: GpuMode, threads: boolean): Promise<string | null> {
+  const specifier = "@normgrad/gpu";
+  let gpuModule: unknown;
+  try {
+    gpuModule = await import(specifier);
+  } catch (error) {
+    return `@normgrad/gpu cannot be loaded from benchmarks (add it to its dependencies): ${errorMessage(error)}`;
+  }
+  if (!isObject(gpuModule) || typeof gpuModule.initGpu !== "function") {
+    return "@normgrad/gpu does not export initGpu({ mode, threads })";
+  }
+  try {
+    const started: unknown = await gpuModule.initGpu({ mode, threads });
+    const ran = isObject(started) ? started.mode : undefined;
+    return ran === mode ? null : `GPU.js was asked for ${mode} but ran ${String(ran)}`;
+  } catch (error) {
+    return errorMessage(error);
+  }
+}
+
+function gpuConfig(name: BackendName, mode: GpuMode, asynchronous: boolean): BackendConfig {
+  // GPU.js's webasm mode reads results asynchronously exactly when it runs on its worker pool.
+  return {
+    name,
+    config: `normgrad-${name}`,
+    device: "gpu",
+    threads: 1,
+    description: `normgrad GPU.js backend, ${mode} mode${asynchronous ? " on its worker pool (asynchronous reads)" : ""}, float32`,
+    prepare: () => prepareGpu(mode, asynchronous),
+    settle: asynchronous
+      ? async (tensors) => {
+          await Promise.all(tensors.map((t) => t.data()));
+        }
+      : (tensors) => {
+          for (const t of tensors) t.dataSync();
+        },
+  };
+}
+
+/** Every configuration `pnpm bench` tries, in the order it runs them. */
+export const BACKEND_CONFIGS: readonly BackendConfig[] = [
+  cpuConfig,
+  gpuConfig("gpu-webasm", "webasm", false),
+  gpuConfig("gpu-webasm-async", "webasm", true),
+  gpuConfig("gpu-headlessgl", "headlessgl", false),
+];
+
+/** True when `name` is one of the `--backend` names. */
+export function isBackendName(name: string): name is BackendName {
+  return BACKEND_CONFIGS.some((config) => config.name === name);
+}
