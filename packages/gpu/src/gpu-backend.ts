@@ -1,0 +1,699 @@
+// The GPU.js backend: normgrad's Backend interface on GPU.js kernels, in whichever mode starts here.
+import {
+  type AvgPool2dParams,
+  type Backend,
+  type BinaryOp,
+  type Conv2dParams,
+  contiguousStrides,
+  type DeviceBuffer,
+  type DType,
+  type NormBackwardOptions,
+  type NormForwardOptions,
+  type NormLayout,
+  type NormStatistics,
+  type Padding,
+  type Pool2dParams,
+  type ReduceOp,
+  type Shape,
+  shapeSize,
+  type TypedArray,
+  type UnaryOp,
+  type View,
+} from "@normgrad/core";
+import { GpuBuffer, isDeviceHandle, type Resident } from "./gpu-buffer.ts";
+import { assertSize, KernelRunner, MAX_ELEMENTS, type OutputGrid } from "./kernel-runner.ts";
+import { KernelSource, planeGrid } from "./kernel-source.ts";
+import {
+  conv2dInputGradSource,
+  conv2dSource,
+  conv2dWeightGradSource,
+  convGeometry,
+} from "./kernels/conv2d.ts";
+import {
+  binarySource,
+  copySource,
+  fillSource,
+  type Operand,
+  unarySource,
+  whereSource,
+} from "./kernels/elementwise.ts";
+import { matmulSource } from "./kernels/matmul.ts";
+import { catSource, gatherSource, padSource, scatterAddSource } from "./kernels/movement.ts";
+import {
+  type Centring,
+  NORM_BLOCK,
+  normChannelSumsSource,
+  normGeometry,
+  normGroupSumsSource,
+  normInputGradSource,
+  normMeanSource,
+  normMergeSource,
+  normOutputSource,
+  normPartialSource,
+} from "./kernels/norm.ts";
+import {
+  type AdamStepOptions,
+  adamMomentSource,
+  adamParameterSource,
+  elementwiseMaxSource,
+  type SgdStepOptions,
+  sgdMomentumSource,
+  sgdParameterSource,
+} from "./kernels/optimizer.ts";
+import {
+  avgPoolBackwardSource,
+  avgPoolSource,
+  maxPoolBackwardSource,
+  maxPoolIndexSource,
+  takeByIndexSource,
+} from "./kernels/pool2d.ts";
+import { reduceSource } from "./kernels/reduce.ts";
+import { type ActiveMode, autoMode, type GpuMode, kernelMode, modeUnavailableReason } from "./modes.ts";
+
+/** Options of the GPU backend. */
+export interface GpuBackendOptions {
+  /** The GPU.js mode (default `auto`: headlessgl or webgl2 where a GL context exists, else webasm). */
+  mode?: GpuMode;
+  /**
+   * webasm only: run kernels on a worker pool (GPU.js's async contract). Results then arrive
+   * asynchronously, so values must be read with `await tensor.data()`. Default false.
+   */
+  threads?: boolean;
+  /**
+   * GL modes only: compile each kernel per input size as well as per source (default true).
+   * GPU.js's `dynamicArguments` makes every texture read compute its coordinates from uniforms:
+   * a 512 matmul on llvmpipe took 742 ms with it and 338 ms without. The price is one compile
+   * (0.1–0.6 s) per new shape, paid once in a training loop; false shares kernels across shapes.
+   */
+  specializeInputSizes?: boolean;
+}
+
+let warnedFallback = false;
+
+/** Comparisons return int32 masks; everything else computes in the requested dtype. */
+function resultDtype(op: BinaryOp, dtype: DType): DType {
+  return op === "eq" || op === "ne" || op === "lt" || op === "le" || op === "gt" || op === "ge"
+    ? "int32"
+    : dtype;
+}
+
+function isContiguousView(view: View): boolean {
+  let expected = 1;
+  for (let axis = view.shape.length - 1; axis >= 0; axis--) {
+    if (view.shape[axis] !== 1 && view.strides[axis] !== expected) return false;
+    expected *= view.shape[axis];
+  }
+  return true;
+}
+
+function float64Refused(what: string): TypeError {
+  return new TypeError(
+    `${what}: the GPU backend computes in float32 only (GPU.js has no float64) and never downcasts ` +
+      'silently: keep float64 tensors on the CPU backend (device "cpu"), or convert with .to("float32") first',
+  );
+}
+
+/**
+ * The GPU.js backend. Every buffer holds float32 values (int32 tensors are stored as floats,
+ * exact up to 2^24); results stay on the device between kernels and are freed through
+ * `dispose`/`tidy`. Kernels are compiled once per distinct source (op, rank, structure), and in
+ * the GL modes per input size too; sizes, strides and offsets are kernel arguments.
+ */
+export class GpuBackend implements Backend {
+  readonly device = "gpu";
+  readonly dtypes: readonly DType[] = ["float32", "int32"];
+  /** Why `auto` did not get a GL mode, or null. */
+  readonly fallbackReason: string | null;
+  readonly #runner: KernelRunner;
+  #live = 0;
+  /** The geometry behind max-pool indices this backend produced, so the backward can find each window directly. */
+  readonly #poolParams = new WeakMap<GpuBuffer, Pool2dParams>();
+  readonly #probe: GpuBuffer;
+
+  constructor({ mode = "auto", threads = false, specializeInputSizes = true }: GpuBackendOptions = {}) {
+    let requested: Exclude<GpuMode, "auto">;
+    if (mode === "auto") {
+      const chosen = autoMode();
+      requested = chosen.mode;
+      this.fallbackReason = chosen.fallbackReason;
+      if (chosen.fallbackReason !== null && !warnedFallback) {
+        warnedFallback = true;
+        console.warn(
+          `@normgrad/gpu: no GL context (${chosen.fallbackReason}); running GPU.js in webasm mode`,
+        );
+      }
+    } else {
+      const reason = modeUnavailableReason(mode);
+      if (reason !== null) throw new Error(`GPU.js mode "${mode}" cannot start here: ${reason}`);
+      requested = mode;
+      this.fallbackReason = null;
+    }
+    if (threads && requested !== "webasm") {
+      throw new RangeError(`threads: true is a webasm option, but the mode is ${requested}`);
+    }
+    this.#runner = new KernelRunner(requested, { threads, specializeInputSizes });
+    // One tiny kernel now: it proves the mode starts and tells which kernel class runs.
+    this.#probe = new GpuBuffer("float32", 1, this.#runner.run(fillSource(0), 1));
+  }
+
+  /** The mode asked of GPU.js (auto resolved). */
+  get requestedMode(): Exclude<GpuMode, "auto"> {
+    return this.#runner.mode;
+  }
+
+  /** True where results arrive asynchronously (webgpu, webasm with threads): read with `await data()`. */
+  get asynchronous(): boolean {
+    return this.#runner.asynchronous;
+  }
+
+  /** Resolves once the first kernel ran (it throws if the mode could not start). */
+  async ready(): Promise<void> {
+    await this.#probe.settled();
+  }
+
+  /** The mode kernels actually run in, read from the compiled kernel's class. Null before the first kernel ran. */
+  get activeMode(): ActiveMode | null {
+    const kernel = this.#runner.firstKernel;
+    return kernel === null ? null : kernelMode(kernel);
+  }
+
+  /** The GPU.js kernel class that ran (e.g. `WebAssemblyKernel`, `HeadlessGLKernel`). Null before the first kernel ran. */
+  get kernelClass(): string | null {
+    return this.#runner.firstKernel?.constructor.name ?? null;
+  }
+
+  /** Distinct kernels compiled so far (each costs 50–600 ms the first time). */
+  get compiledKernels(): number {
+    return this.#runner.compiledKernels;
+  }
+
+  /** Frees every kernel and the GPU.js instance (buffers should be disposed first). */
+  async destroy(): Promise<void> {
+    this.#free(this.#probe);
+    await this.#runner.destroy();
+  }
+
+  // ---- storage ------------------------------------------------------------------------------
+
+  #wrap(dtype: DType, size: number, value: Resident | Promise<Resident>): GpuBuffer {
+    this.#live++;
+    return new GpuBuffer(dtype, size, value);
+  }
+
+  /** Runs a kernel over `grid` (a number: that many outputs) into a new buffer; no kernel for an empty result. */
+  #launch(source: KernelSource, grid: number | OutputGrid, dtype: DType): GpuBuffer {
+    this.#live++;
+    return this.#run(source, grid, dtype);
+  }
+
+  /** `#launch` for a temporary this backend frees itself with `#free` (not counted as live). */
+  #run(source: KernelSource, grid: number | OutputGrid, dtype: DType): GpuBuffer {
+    if (dtype === "float64") throw float64Refused("a kernel asked for a float64 result");
+    const size = typeof grid === "number" ? grid : grid.reduce((product, extent) => product * extent, 1);
+    return new GpuBuffer(dtype, size, size === 0 ? new Float32Array(0) : this.#runner.run(source, grid));
+  }
+
+  #buffer(buffer: DeviceBuffer): GpuBuffer {
+    if (!(buffer instanceof GpuBuffer)) {
+      throw new Error(
+        `the GPU backend was given a ${buffer.device} buffer: move the tensor with .to("gpu") first`,
+      );
+    }
+    return buffer;
+  }
+
+  #operand(view: View): Operand {
+    return { buffer: this.#buffer(view.buffer), strides: view.strides, offset: view.offset };
+  }
+
+  /** Frees a buffer this backend made for its own use (a temporary). */
+  #free(buffer: GpuBuffer): void {
+    const value = buffer.take();
+    if (value !== null) this.#runner.free(value);
+    if (buffer.centring !== null) this.#free(buffer.centring);
+  }
+
+  /** The view as a whole contiguous buffer: the buffer itself when it already is one, else a copy (temporary). */
+  #whole(view: View): { buffer: GpuBuffer; temporary: boolean } {
+    const buffer = this.#buffer(view.buffer);
+    if (view.offset === 0 && shapeSize(view.shape) === buffer.size && isContiguousView(view)) {
+      return { buffer, temporary: false };
+    }
+    const copy = this.#run(
+      copySource(this.#operand(view), view.shape, buffer.dtype),
+      shapeSize(view.shape),
+      buffer.dtype,
+    );
+    return { buffer: copy, temporary: true };
+  }
+
+  upload(values: TypedArray): DeviceBuffer {
+    if (values instanceof Float64Array) throw float64Refused("upload of a float64 array");
+    const dtype: DType = values instanceof Int32Array ? "int32" : "float32";
+    assertSize(values.length);
+    if (dtype === "int32") {
+      for (const value of values) {
+        if (Math.abs(value) > MAX_ELEMENTS) {
+          throw new RangeError(
+            `int32 value ${value} cannot be stored exactly on the GPU backend (float32 storage holds integers ` +
+              "up to ±2^24): keep this tensor on the CPU backend",
+          );
+        }
+      }
+    }
+    const floats = Float32Array.from(values);
+    if (!this.#runner.deviceResident || floats.length === 0) return this.#wrap(dtype, floats.length, floats);
+    const source = new KernelSource();
+    source.line(`return ${source.array(new GpuBuffer("float32", floats.length, floats))}[this.thread.x];`);
+    return this.#launch(source, floats.length, dtype);
+  }
+
+  full(size: number, value: number, dtype: DType): DeviceBuffer {
+    if (dtype === "float64") throw float64Refused("full(…, float64)");
+    assertSize(size);
+    if (!this.#runner.deviceResident) return this.#wrap(dtype, size, new Float32Array(size).fill(value));
+    return this.#launch(fillSource(value), size, dtype);
+  }
+
+  /** The view's values as a fresh Float32Array, or a promise of them. */
+  #values(view: View): Float32Array | Promise<Float32Array> {
+    const { buffer, temporary } = this.#whole(view);
+    const size = buffer.size;
+    const ready = buffer.ready;
+    const result =
+      ready === null
+        ? buffer.settled().then((value) => this.#runner.read(value, size))
+        : this.#runner.read(ready, size);
+    if (temporary) this.#free(buffer);
+    // webasm and cpu keep results as plain arrays: never hand out the buffer's own storage.
+    return result instanceof Promise ? result.then((values) => values.slice()) : result.slice();
+  }
+
+  read(view: View): TypedArray {
+    const buffer = this.#buffer(view.buffer);
+    if (this.#runner.asynchronous) {
+      throw new Error(
+        `GPU.js runs ${this.#runner.mode}${this.#runner.mode === "webasm" ? " with threads" : ""} asynchronously, ` +
+          "so values cannot be read synchronously (dataSync, item, tolist, toString): use `await tensor.data()`",
+      );
+    }
+    const values = this.#values(view);
+    if (values instanceof Promise) throw new Error("a GPU.js result could not be read synchronously");
+    return buffer.dtype === "int32" ? Int32Array.from(values) : values;
+  }
+
+  async readAsync(view: View): Promise<TypedArray> {
+    const values = await this.#values(view);
+    return this.#buffer(view.buffer).dtype === "int32" ? Int32Array.from(values) : values;
+  }
+
+  release(buffer: DeviceBuffer): void {
+    const gpuBuffer = this.#buffer(buffer);
+    if (gpuBuffer.released) return;
+    this.#free(gpuBuffer);
+    this.#live--;
+  }
+
+  liveBuffers(): number {
+    return this.#live;
+  }
+
+  writeInto(target: DeviceBuffer, source: DeviceBuffer): void {
+    const [into, from] = [this.#buffer(target), this.#buffer(source)];
+    // Kernels never write a result in place, so sharing the memory (a reference-counted handle) is safe.
+    const share = (value: Resident): Resident => (isDeviceHandle(value) ? value.clone() : value);
+    const ready = from.ready;
+    this.#runner.free(into.swap(ready === null ? from.settled().then(share) : share(ready)));
+    if (into.centring !== null) {
+      this.#free(into.centring);
+      into.centring = null;
+    }
+  }
+
+  // ---- elementwise, reductions, matmul ----------------------------------------------------------
+
+  unary(op: UnaryOp, x: View, dtype: DType): DeviceBuffer {
+    return this.#launch(unarySource(op, this.#operand(x), x.shape), shapeSize(x.shape), dtype);
+  }
+
+  binary(op: BinaryOp, a: View, b: View, dtype: DType): DeviceBuffer {
+    const source = binarySource(op, this.#operand(a), this.#operand(b), a.shape, dtype);
+    return this.#launch(source, shapeSize(a.shape), resultDtype(op, dtype));
+  }
+
+  where(condition: View, a: View, b: View, dtype: DType): DeviceBuffer {
+    const source = whereSource(this.#operand(condition), this.#operand(a), this.#operand(b), a.shape);
+    return this.#launch(source, shapeSize(a.shape), dtype);
+  }
+
+  reduce(op: ReduceOp, x: View, axes: readonly number[]): DeviceBuffer {
+    const size = shapeSize(x.shape.filter((_, axis) => !axes.includes(axis)));
+    const dtype = op === "argmax" || op === "argmin" ? "int32" : x.buffer.dtype;
+    // A sum over nothing is 0 (the frontend refuses the other reductions over empty dims).
+    if (shapeSize(x.shape) === 0) return this.full(size, 0, dtype);
+    return this.#launch(reduceSource(op, this.#operand(x), x.shape, axes), size, dtype);
+  }
+
+  /**
+   * Batched `a @ b` on an (N, M, batch) grid. When b's rows are not contiguous along k (a plain
+   * row-major b), it is first copied transposed, so every thread reads both operands along k;
+   * `x.matmul(w.mT)` (Linear) already is.
+   */
+  matmul(a: View, b: View, dtype: DType): DeviceBuffer {
+    const rank = a.shape.length;
+    const [m, k, n] = [a.shape[rank - 2], a.shape[rank - 1], b.shape[rank - 1]];
+    const grid: OutputGrid = [n, m, shapeSize(a.shape.slice(0, -2))];
+    if (k === 0) return this.full(shapeSize(grid), 0, dtype);
+    let right = this.#operand(b);
+    let transposed: GpuBuffer | null = null;
+    if (b.strides[rank - 2] !== 1 && k > 1 && m > 4 && shapeSize(grid) > 0) {
+      const shape = [...b.shape.slice(0, -2), n, k];
+      const strides = [...b.strides.slice(0, -2), b.strides[rank - 1], b.strides[rank - 2]];
+      transposed = this.#run(
+        copySource({ ...right, strides }, shape, b.buffer.dtype),
+        shapeSize(shape),
+        b.buffer.dtype,
+      );
+      const packed = contiguousStrides(shape);
+      right = { buffer: transposed, strides: [...packed.slice(0, -2), 1, k], offset: 0 };
+    }
+    const flat = this.#runner.deviceResident;
+    const source = matmulSource(this.#operand(a), right, a.shape, n, { grid: !flat });
+    const result = this.#launch(source, flat ? shapeSize(grid) : grid, dtype);
+    if (transposed !== null) this.#free(transposed);
+    return result;
+  }
+
+  copy(x: View, dtype: DType): DeviceBuffer {
+    return this.#launch(copySource(this.#operand(x), x.shape, dtype), shapeSize(x.shape), dtype);
+  }
+
+  pad(x: View, padding: Padding, value: number): DeviceBuffer {
+    const size = shapeSize(x.shape.map((dim, axis) => dim + padding[axis][0] + padding[axis][1]));
+    if (shapeSize(x.shape) === 0) return this.full(size, value, x.buffer.dtype);
+    return this.#launch(padSource(this.#operand(x), x.shape, padding, value), size, x.buffer.dtype);
+  }
+
+  cat(xs: readonly View[], axis: number, dtype: DType): DeviceBuffer {
+    const outShape = xs[0].shape.slice();
+    outShape[axis] = xs.reduce((sum, x) => sum + x.shape[axis], 0);
+    const placed: { operand: Operand; shape: Shape; start: number }[] = [];
+    let start = 0;
+    for (const x of xs) {
+      if (x.shape[axis] > 0) placed.push({ operand: this.#operand(x), shape: x.shape, start });
+      start += x.shape[axis];
+    }
+    // Six inputs per kernel, each call drawing over the previous one's result (seven arrays at most).
+    let previous: GpuBuffer | null = null;
+    for (let first = 0; first < placed.length || previous === null; first += 6) {
+      const chunk = placed.slice(first, first + 6);
+      const operand: Operand | null = previous && { buffer: previous, strides: [1], offset: 0 };
+      const next = this.#run(catSource(chunk, operand, outShape, axis), shapeSize(outShape), dtype);
+      if (previous !== null) this.#free(previous);
+      previous = next;
+    }
+    this.#live++;
+    return previous;
+  }
+
+  gather(x: View, axis: number, index: View): DeviceBuffer {
+    const source = gatherSource(this.#operand(x), axis, this.#operand(index), index.shape);
+    return this.#launch(source, shapeSize(index.shape), x.buffer.dtype);
+  }
+
+  scatterAdd(source: View, axis: number, index: View, shape: Shape): DeviceBuffer {
+    if (shapeSize(index.shape) === 0) return this.full(shapeSize(shape), 0, source.buffer.dtype);
+    const kernel = scatterAddSource(this.#operand(source), axis, this.#operand(index), index.shape, shape);
+    return this.#launch(kernel, shapeSize(shape), source.buffer.dtype);
+  }
+
+  // ---- convolution and pooling ------------------------------------------------------------------
+
+  /**
+   * The grid an NCHW-shaped output runs on: (W, H, N·C) where webasm's SIMD benefits (see
+   * `emitPlaneCoordinates`), flat in the GL modes, whose results must all be 1-D textures.
+   */
+  #plane(shape: Shape): { grid: boolean; launch: number | OutputGrid } {
+    const grid = !this.#runner.deviceResident;
+    return { grid, launch: grid ? planeGrid(shape) : shapeSize(shape) };
+  }
+
+  conv2d(x: View, weight: View, params: Conv2dParams): DeviceBuffer {
+    const g = convGeometry(x.shape, weight.shape, params);
+    const { grid, launch } = this.#plane([g.batch, g.outChannels, g.outH, g.outW]);
+    const source = conv2dSource(this.#operand(x), this.#operand(weight), g, params, grid);
+    return this.#launch(source, launch, x.buffer.dtype);
+  }
+
+  conv2dInputGrad(dy: View, weight: View, inputShape: Shape, params: Conv2dParams): DeviceBuffer {
+    const g = convGeometry(inputShape, weight.shape, params);
+    const { grid, launch } = this.#plane(inputShape);
+    const source = conv2dInputGradSource(this.#operand(dy), this.#operand(weight), g, params, grid);
+    return this.#launch(source, launch, dy.buffer.dtype);
+  }
+
+  conv2dWeightGrad(x: View, dy: View, weightShape: Shape, params: Conv2dParams): DeviceBuffer {
+    if (shapeSize(dy.shape) === 0) return this.full(shapeSize(weightShape), 0, x.buffer.dtype);
+    const g = convGeometry(x.shape, weightShape, params);
+    const source = conv2dWeightGradSource(this.#operand(x), this.#operand(dy), g, params);
+    return this.#launch(source, shapeSize(weightShape), x.buffer.dtype);
+  }
+
+  maxPool2d(x: View, params: Pool2dParams): { values: DeviceBuffer; indices: DeviceBuffer } {
+    const [batch, channels, height, width] = x.shape;
+    const planes = { planes: batch * channels, height, width };
+    const outputPlane = params.outputSize[0] * params.outputSize[1];
+    const { grid, launch } = this.#plane([planes.planes, ...params.outputSize]);
+    const indices = this.#launch(maxPoolIndexSource(this.#operand(x), planes, params, grid), launch, "int32");
+    const take = takeByIndexSource(
+      this.#operand(x),
+      { buffer: indices, strides: [1], offset: 0 },
+      height * width,
+      outputPlane,
+    );
+    const values = this.#launch(take, planes.planes * outputPlane, x.buffer.dtype);
+    this.#poolParams.set(indices, params);
+    return { values, indices };
+  }
+
+  maxPool2dBackward(dy: View, indices: View, inputShape: Shape): DeviceBuffer {
+    const [batch, channels, height, width] = inputShape;
+    const indexBuffer = this.#buffer(indices.buffer);
+    const whole = indices.offset === 0 && shapeSize(indices.shape) === indexBuffer.size;
+    const params = whole ? (this.#poolParams.get(indexBuffer) ?? null) : null;
+    const outputSize: [number, number] = [dy.shape[2], dy.shape[3]];
+    const planes = { planes: batch * channels, height, width };
+    const { grid, launch } = this.#plane([planes.planes, height, width]);
+    const source = maxPoolBackwardSource(
+      this.#operand(dy),
+      this.#operand(indices),
+      planes,
+      outputSize,
+      params,
+      grid,
+    );
+    return this.#launch(source, launch, dy.buffer.dtype);
+  }
+
+  avgPool2d(x: View, params: AvgPool2dParams): DeviceBuffer {
+    const [batch, channels, height, width] = x.shape;
+    const planes = { planes: batch * channels, height, width };
+    const { grid, launch } = this.#plane([planes.planes, ...params.outputSize]);
+    return this.#launch(avgPoolSource(this.#operand(x), planes, params, grid), launch, x.buffer.dtype);
+  }
+
+  avgPool2dBackward(dy: View, inputShape: Shape, params: AvgPool2dParams): DeviceBuffer {
+    const [batch, channels, height, width] = inputShape;
+    const planes = { planes: batch * channels, height, width };
+    const { grid, launch } = this.#plane([planes.planes, height, width]);
+    return this.#launch(
+      avgPoolBackwardSource(this.#operand(dy), planes, params, grid),
+      launch,
+      dy.buffer.dtype,
+    );
+  }
+
+  // ---- fused normalization ----------------------------------------------------------------------
+
+  /**
+   * Fused normalization forward. Statistics: each statistic's elements are shifted by its first
+   * element (exact), blocks of 256 give a two-pass mean and M₂ each, and the blocks are merged
+   * by Chan's formula (never E[x²] − E[x]²). The mean's shifted part rides along with the mean
+   * buffer so the backward centres x exactly too.
+   */
+  normForward(
+    x: View,
+    layout: NormLayout,
+    weight: View | null,
+    bias: View | null,
+    { eps, statistics }: NormForwardOptions,
+  ): { output: DeviceBuffer; statistics: NormStatistics<DeviceBuffer> | null } {
+    const g = normGeometry(layout);
+    const temporaries: GpuBuffer[] = [];
+    const whole = (view: View): GpuBuffer => {
+      const { buffer, temporary } = this.#whole(view);
+      if (temporary) temporaries.push(buffer);
+      return buffer;
+    };
+    const input = whole(x);
+    const [gamma, beta] = [weight && whole(weight), bias && whole(bias)];
+    const size = shapeSize(x.shape);
+    const dtype = x.buffer.dtype;
+    let computed: NormStatistics<GpuBuffer> | null = null;
+    let centring: Centring;
+    let variance: GpuBuffer;
+    if (statistics === null) {
+      const blocks = Math.max(1, Math.ceil(g.count / NORM_BLOCK));
+      const partials = g.statistics * blocks;
+      const blockMeans = this.#run(normPartialSource(input, null, g, blocks), partials, "float32");
+      const blockSquares = this.#run(normPartialSource(input, blockMeans, g, blocks), partials, "float32");
+      // The shifted mean lives as long as the mean it belongs to (freed with it, not counted).
+      const shiftedMean = this.#run(
+        normMergeSource(blockMeans, blockSquares, g, blocks, false),
+        g.statistics,
+        "float32",
+      );
+      variance = this.#launch(
+        normMergeSource(blockMeans, blockSquares, g, blocks, true),
+        g.statistics,
+        "float32",
+      );
+      this.#free(blockMeans);
+      this.#free(blockSquares);
+      const mean = this.#launch(normMeanSource(input, shiftedMean, g), g.statistics, "float32");
+      mean.centring = shiftedMean;
+      centring = { kind: "shifted", shiftedMean };
+      computed = { mean, variance };
+    } else {
+      centring = { kind: "mean", mean: whole(statistics.mean) };
+      variance = whole(statistics.variance);
+    }
+    const output = this.#launch(
+      normOutputSource(input, g, centring, variance, gamma, beta, eps),
+      size,
+      dtype,
+    );
+    for (const temporary of temporaries) this.#free(temporary);
+    return { output, statistics: computed };
+  }
+
+  /**
+   * Fused normalization backward: one kernel for the per-channel sums Σdy and Σdy·x̂ (dbias,
+   * dweight; for BatchNorm also the sums dx needs), one for the per-group sums Σĝ, Σĝx̂ (other
+   * layouts), one for dx. x̂ is recomputed from x, centred exactly when the mean came from
+   * `normForward` here.
+   */
+  normBackward(
+    dy: View,
+    x: View,
+    layout: NormLayout,
+    weight: View | null,
+    statistics: NormStatistics<View>,
+    { eps, statisticsFromInput, needs }: NormBackwardOptions,
+  ): { dx: DeviceBuffer | null; dweight: DeviceBuffer | null; dbias: DeviceBuffer | null } {
+    const g = normGeometry(layout);
+    const temporaries: GpuBuffer[] = [];
+    const whole = (view: View): GpuBuffer => {
+      const { buffer, temporary } = this.#whole(view);
+      if (temporary) temporaries.push(buffer);
+      return buffer;
+    };
+    const [gradient, input, gamma] = [whole(dy), whole(x), weight && whole(weight)];
+    const shiftedMean = this.#buffer(statistics.mean.buffer).centring;
+    const centring: Centring =
+      statisticsFromInput && shiftedMean !== null && statistics.mean.offset === 0
+        ? { kind: "shifted", shiftedMean }
+        : { kind: "mean", mean: whole(statistics.mean) };
+    const variance = whole(statistics.variance);
+    const dtype = dy.buffer.dtype;
+    const needChannelSums =
+      needs.weight || needs.bias || (needs.input && statisticsFromInput && g.perChannel);
+    const channelSums = needChannelSums
+      ? this.#run(
+          normChannelSumsSource(gradient, input, g, centring, variance, eps),
+          2 * g.channels,
+          "float32",
+        )
+      : null;
+    const slice = (from: GpuBuffer, start: number, length: number): GpuBuffer =>
+      this.#launch(copySource({ buffer: from, strides: [1], offset: start }, [length], dtype), length, dtype);
+    const dbias = needs.bias && channelSums !== null ? slice(channelSums, 0, g.channels) : null;
+    const dweight = needs.weight && channelSums !== null ? slice(channelSums, g.channels, g.channels) : null;
+    let dx: GpuBuffer | null = null;
+    if (needs.input) {
+      let sums: GpuBuffer | null = null;
+      if (statisticsFromInput) {
+        sums = g.perChannel
+          ? channelSums
+          : this.#run(
+              normGroupSumsSource(gradient, input, g, centring, variance, gamma, eps),
+              2 * g.statistics,
+              "float32",
+            );
+      }
+      const source = normInputGradSource(gradient, input, g, centring, variance, gamma, sums, eps);
+      dx = this.#launch(source, shapeSize(x.shape), dtype);
+      if (sums !== null && sums !== channelSums) this.#free(sums);
+    }
+    if (channelSums !== null) this.#free(channelSums);
+    for (const temporary of temporaries) this.#free(temporary);
+    return { dx, dweight, dbias };
+  }
+
+  // ---- fused optimizer updates ------------------------------------------------------------------
+
+  /** Replaces `target`'s value by a temporary's (an in-place update computed out of place). */
+  #overwrite(target: GpuBuffer, result: GpuBuffer): void {
+    const value = result.take();
+    if (value !== null) this.#runner.free(target.swap(value));
+  }
+
+  /**
+   * One SGD step in place, as torch.optim.SGD: with g = ±∇p + λ·p,
+   * `b ← g` (first step) or `μ·b + (1 − τ)·g`, then `p ← p − lr·(g + μ·b if nesterov, else b)`;
+   * without momentum (`momentumBuffer` null) `p ← p − lr·g`. Two kernels instead of six ops.
+   * `param` and `momentumBuffer` are whole buffers (tensors owning their storage).
+   */
+  sgdStep(
+    param: DeviceBuffer,
+    grad: View,
+    momentumBuffer: DeviceBuffer | null,
+    options: SgdStepOptions,
+  ): void {
+    const p = this.#buffer(param);
+    const { buffer: g, temporary } = this.#whole(grad);
+    const buffer = momentumBuffer && this.#buffer(momentumBuffer);
+    const updatedBuffer = buffer && this.#run(sgdMomentumSource(p, g, buffer, options), p.size, p.dtype);
+    const updated = this.#run(sgdParameterSource(p, g, updatedBuffer, options), p.size, p.dtype);
+    if (buffer !== null && updatedBuffer !== null) this.#overwrite(buffer, updatedBuffer);
+    this.#overwrite(p, updated);
+    if (temporary) this.#free(g);
+  }
+
+  /**
+   * One Adam/AdamW step in place, as torch.optim.Adam/AdamW: with g = ±∇p (+ λ·p for Adam),
+   * `m ← β₁m + (1 − β₁)g`, `v ← β₂v + (1 − β₂)g²`, `v̂ ← max(v̂, v)` with AMSGrad, then
+   * `p ← p·(1 − lr·λ)` (AdamW) `− lr/(1 − β₁ᵗ)·m/(√v/√(1 − β₂ᵗ) + eps)`. One kernel per updated tensor.
+   */
+  adamStep(
+    param: DeviceBuffer,
+    grad: View,
+    state: { expAvg: DeviceBuffer; expAvgSq: DeviceBuffer; maxExpAvgSq: DeviceBuffer | null },
+    options: AdamStepOptions,
+  ): void {
+    const p = this.#buffer(param);
+    const { buffer: g, temporary } = this.#whole(grad);
+    const [m, v] = [this.#buffer(state.expAvg), this.#buffer(state.expAvgSq)];
+    const maxV = state.maxExpAvgSq && this.#buffer(state.maxExpAvgSq);
+    const newM = this.#run(adamMomentSource(p, g, m, false, options), p.size, p.dtype);
+    const newV = this.#run(adamMomentSource(p, g, v, true, options), p.size, p.dtype);
+    const newMax =
+      options.amsgrad && maxV !== null ? this.#run(elementwiseMaxSource(maxV, newV), p.size, p.dtype) : null;
+    const updated = this.#run(adamParameterSource(p, newM, newMax ?? newV, options), p.size, p.dtype);
+    this.#overwrite(m, newM);
+    this.#overwrite(v, newV);
+    if (maxV !== null && newMax !== null) this.#overwrite(maxV, newMax);
+    this.#overwrite(p, updated);
+    if (temporary) this.#free(g);
+  }
+}

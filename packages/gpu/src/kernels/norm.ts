@@ -1,0 +1,322 @@
+// Fused normalization kernels (BatchNorm, LayerNorm, GroupNorm, InstanceNorm): block-wise shifted statistics, Chan merges, normalize, backward.
+import type { NormLayout } from "@normgrad/core";
+import type { GpuBuffer } from "../gpu-buffer.ts";
+import { emitCoordinates, emitDivision, KernelSource } from "../kernel-source.ts";
+
+/**
+ * Elements each first-pass thread reduces. The statistics run in two passes: blocks of this many
+ * elements give (mean, M₂) each, then every statistic merges its blocks with Chan's formula.
+ */
+export const NORM_BLOCK = 256;
+
+/**
+ * A layout as uniforms shared by every norm kernel, for contiguous x seen as (outer, channels, inner):
+ * - element e of statistic k lives at `k·base + ⌊e/segment⌋·segmentStride + e mod segment`;
+ * - element (o, c, t) belongs to statistic `o·outerStride + ⌊c/channelsPerStatistic⌋`.
+ * BatchNorm: base = inner, segment = inner, segmentStride = C·inner, outerStride = 0, one channel
+ * per statistic. Per-group: base = segment = the group's run, outerStride = groups.
+ */
+export interface NormGeometry {
+  readonly outer: number;
+  readonly channels: number;
+  readonly inner: number;
+  readonly statistics: number;
+  /** Elements per statistic (m). */
+  readonly count: number;
+  readonly base: number;
+  readonly segment: number;
+  readonly segmentStride: number;
+  readonly outerStride: number;
+  readonly channelsPerStatistic: number;
+  readonly perChannel: boolean;
+}
+
+export function normGeometry(layout: NormLayout): NormGeometry {
+  const { outer, channels, inner } = layout;
+  switch (layout.kind) {
+    case "per-channel":
+      return {
+        outer,
+        channels,
+        inner,
+        statistics: channels,
+        count: outer * inner,
+        base: inner,
+        segment: inner,
+        segmentStride: channels * inner,
+        outerStride: 0,
+        channelsPerStatistic: 1,
+        perChannel: true,
+      };
+    case "per-group": {
+      const run = (channels / layout.groups) * inner;
+      return {
+        outer,
+        channels,
+        inner,
+        statistics: outer * layout.groups,
+        count: run,
+        base: run,
+        segment: run,
+        segmentStride: 0,
+        outerStride: layout.groups,
+        channelsPerStatistic: channels / layout.groups,
+        perChannel: false,
+      };
+    }
+    default:
+      return layout satisfies never;
+  }
+}
+
+/** Emits `addr` = the address of element `e` of statistic `k`. */
+function emitElementAddress(source: KernelSource, g: NormGeometry, k: string, e: string, name: string): void {
+  emitDivision(source, e, source.number(g.segment), `${name}s`, `${name}t`);
+  source.line(
+    `const ${name} = ${k} * ${source.number(g.base)} + ${name}s * ${source.number(g.segmentStride)} + ${name}t;`,
+  );
+}
+
+/**
+ * First pass, one thread per (statistic k, block b): over the block's elements d = x − x_k0
+ * (x_k0 = the statistic's first element, so d is exact where the data sit far from zero), the
+ * block mean (`which` 0) or its M₂ = Σ(d − mean)² − (Σ(d − mean))²/n (`which` 1, reading the
+ * means from the first call).
+ */
+export function normPartialSource(
+  x: GpuBuffer,
+  means: GpuBuffer | null,
+  g: NormGeometry,
+  blocks: number,
+): KernelSource {
+  const source = new KernelSource();
+  const xs = source.array(x);
+  const ms = means && source.array(means);
+  const count = source.number(g.count);
+  source.line("const i = this.thread.x;");
+  emitDivision(source, "i", source.number(blocks), "k", "b");
+  source.line(
+    `const shift = ${xs}[k * ${source.number(g.base)}];`,
+    `const start = b * ${NORM_BLOCK};`,
+    `const n = Math.min(${NORM_BLOCK}, ${count} - start);`,
+    `const centre = ${ms === null ? "0" : `${ms}[i]`};`,
+    "let sum = 0;",
+    "let squares = 0;",
+    `for (let t = 0; t < ${NORM_BLOCK}; t++) {`,
+    "const e = Math.min(start + t, start + n - 1);",
+  );
+  emitElementAddress(source, g, "k", "e", "at");
+  source.line(
+    `const d = ${xs}[at] - shift - centre;`,
+    "const inBlock = t < n ? 1 : 0;",
+    "sum += inBlock === 1 ? d : 0;",
+    "squares += inBlock === 1 ? d * d : 0;",
+    "}",
+    `return ${ms === null ? "sum / n" : "Math.max(squares - (sum * sum) / n, 0)"};`,
+  );
+  return source;
+}
+
+/**
+ * Second pass, one thread per statistic: Chan's merge of its blocks,
+ * `δ = μ_b − μ, μ += δ·n_b/n, M₂ += M₂_b + δ²·n_a·n_b/n`. Returns the shifted mean
+ * (`variance` false) or the biased variance M₂/m (true).
+ */
+export function normMergeSource(
+  means: GpuBuffer,
+  squares: GpuBuffer,
+  g: NormGeometry,
+  blocks: number,
+  variance: boolean,
+): KernelSource {
+  const source = new KernelSource();
+  const [ms, ss] = [source.array(means), source.array(squares)];
+  const [count, blockCount] = [source.number(g.count), source.number(blocks)];
+  source.line(
+    "const k = this.thread.x;",
+    "let n = 0;",
+    "let mean = 0;",
+    "let m2 = 0;",
+    `for (let b = 0; b < ${blockCount}; b++) {`,
+    `const nb = Math.min(${NORM_BLOCK}, ${count} - b * ${NORM_BLOCK});`,
+    `const at = k * ${blockCount} + b;`,
+    "const total = n + nb;",
+    `const delta = ${ms}[at] - mean;`,
+    "mean += (delta * nb) / total;",
+    `m2 += ${ss}[at] + (delta * delta * n * nb) / total;`,
+    "n = total;",
+    "}",
+    `return ${variance ? `Math.max(m2 / ${count}, 0)` : "mean"};`,
+  );
+  return source;
+}
+
+/** `mean = x_k0 + shifted mean`, per statistic (float32: the part the output keeps). */
+export function normMeanSource(x: GpuBuffer, shiftedMean: GpuBuffer, g: NormGeometry): KernelSource {
+  const source = new KernelSource();
+  const [xs, ms] = [source.array(x), source.array(shiftedMean)];
+  source.line(`return ${xs}[this.thread.x * ${source.number(g.base)}] + ${ms}[this.thread.x];`);
+  return source;
+}
+
+/** How x is centred: by the statistic's first element and shifted mean (exact), or by a given mean. */
+export type Centring =
+  | { readonly kind: "shifted"; readonly shiftedMean: GpuBuffer }
+  | { readonly kind: "mean"; readonly mean: GpuBuffer };
+
+/**
+ * Emits, for the element at `at` (x value `x`, channel `c`, outer index `o`): `k` (its statistic)
+ * and `xhat` = (x − μ_k)/√(σ²_k + eps).
+ */
+function emitNormalized(
+  source: KernelSource,
+  g: NormGeometry,
+  xs: string,
+  centring: Centring,
+  variance: string,
+  eps: string,
+  o: string,
+  c: string,
+  x: string,
+): void {
+  const centre = source.array(centring.kind === "shifted" ? centring.shiftedMean : centring.mean);
+  emitDivision(source, c, source.number(g.channelsPerStatistic), "group", "unused");
+  source.line(`const k = ${o} * ${source.number(g.outerStride)} + group;`);
+  source.line(
+    centring.kind === "shifted"
+      ? `const centred = (${x} - ${xs}[k * ${source.number(g.base)}]) - ${centre}[k];`
+      : `const centred = ${x} - ${centre}[k];`,
+    `const xhat = centred / Math.sqrt(${variance}[k] + ${eps});`,
+  );
+}
+
+/** y = x̂·weight[c] + bias[c], one element per thread (a null weight is 1, a null bias 0). */
+export function normOutputSource(
+  x: GpuBuffer,
+  g: NormGeometry,
+  centring: Centring,
+  variance: GpuBuffer,
+  weight: GpuBuffer | null,
+  bias: GpuBuffer | null,
+  eps: number,
+): KernelSource {
+  const source = new KernelSource();
+  const xs = source.array(x);
+  const vs = source.array(variance);
+  const ws = weight && source.array(weight);
+  const bs = bias && source.array(bias);
+  source.line("const i = this.thread.x;");
+  const [o, c] = emitCoordinates(source, [g.outer, g.channels, g.inner], "i", "c");
+  source.line(`const value = ${xs}[i];`);
+  emitNormalized(source, g, xs, centring, vs, source.number(eps), o, c, "value");
+  source.line(`return xhat${ws === null ? "" : ` * ${ws}[${c}]`}${bs === null ? "" : ` + ${bs}[${c}]`};`);
+  return source;
+}
+
+/**
+ * Per-channel sums over (outer, inner), `j < C`: Σdy (dbias), `j ≥ C`: Σdy·x̂ (dweight). Each
+ * outer index's run of `inner` is summed into its own partial first.
+ */
+export function normChannelSumsSource(
+  dy: GpuBuffer,
+  x: GpuBuffer,
+  g: NormGeometry,
+  centring: Centring,
+  variance: GpuBuffer,
+  eps: number,
+): KernelSource {
+  const source = new KernelSource();
+  const [ds, xs, vs] = [source.array(dy), source.array(x), source.array(variance)];
+  const epsName = source.number(eps);
+  const [channels, inner] = [source.number(g.channels), source.number(g.inner)];
+  source.line("const j = this.thread.x;");
+  emitDivision(source, "j", channels, "which", "channel");
+  source.line("let total = 0;", `for (let o = 0; o < ${source.number(g.outer)}; o++) {`, "let row = 0;");
+  source.line(
+    `for (let t = 0; t < ${inner}; t++) {`,
+    `const at = (o * ${channels} + channel) * ${inner} + t;`,
+  );
+  emitNormalized(source, g, xs, centring, vs, epsName, "o", "channel", `${xs}[at]`);
+  source.line(`row += which === 0 ? ${ds}[at] : ${ds}[at] * xhat;`, "}", "total += row;", "}");
+  source.line("return total;");
+  return source;
+}
+
+/**
+ * Per-statistic sums for dx with groups, `j < K`: Σĝ, `j ≥ K`: Σĝ·x̂, where ĝ = dy·weight[c]
+ * (a null weight is 1), over each statistic's contiguous run.
+ */
+export function normGroupSumsSource(
+  dy: GpuBuffer,
+  x: GpuBuffer,
+  g: NormGeometry,
+  centring: Centring,
+  variance: GpuBuffer,
+  weight: GpuBuffer | null,
+  eps: number,
+): KernelSource {
+  const source = new KernelSource();
+  const [ds, xs, vs] = [source.array(dy), source.array(x), source.array(variance)];
+  const ws = weight && source.array(weight);
+  const epsName = source.number(eps);
+  const [statistics, count, inner, channels] = [
+    source.number(g.statistics),
+    source.number(g.count),
+    source.number(g.inner),
+    source.number(g.channels),
+  ];
+  source.line("const j = this.thread.x;");
+  emitDivision(source, "j", statistics, "which", "stat");
+  emitDivision(source, "stat", source.number(g.outerStride), "o", "gi");
+  source.line("let total = 0;", `for (let e = 0; e < ${count}; e++) {`, `const at = stat * ${count} + e;`);
+  emitDivision(source, "at", inner, "plane", "unusedInner");
+  emitDivision(source, "plane", channels, "unusedOuter", "channel");
+  emitNormalized(source, g, xs, centring, vs, epsName, "o", "channel", `${xs}[at]`);
+  source.line(
+    `const gradient = ${ds}[at]${ws === null ? "" : ` * ${ws}[channel]`};`,
+    "total += which === 0 ? gradient : gradient * xhat;",
+    "}",
+    "return total;",
+  );
+  return source;
+}
+
+/**
+ * dx, one element per thread, with ĝ = dy·weight[c] and s = 1/√(σ² + eps):
+ * `dx = s·(ĝ − Σĝ/m − x̂·Σĝx̂/m)` when the statistics came from x (`sums` holds Σĝ then Σĝx̂ per
+ * statistic; for BatchNorm they are Σdy, Σdy·x̂ per channel, and weight[c] factors out), else
+ * `dx = s·ĝ`.
+ */
+export function normInputGradSource(
+  dy: GpuBuffer,
+  x: GpuBuffer,
+  g: NormGeometry,
+  centring: Centring,
+  variance: GpuBuffer,
+  weight: GpuBuffer | null,
+  sums: GpuBuffer | null,
+  eps: number,
+): KernelSource {
+  const source = new KernelSource();
+  const [ds, xs, vs] = [source.array(dy), source.array(x), source.array(variance)];
+  const ws = weight && source.array(weight);
+  const ss = sums && source.array(sums);
+  const epsName = source.number(eps);
+  source.line("const i = this.thread.x;");
+  const [o, c] = emitCoordinates(source, [g.outer, g.channels, g.inner], "i", "c");
+  emitNormalized(source, g, xs, centring, vs, epsName, o, c, `${xs}[i]`);
+  const scale = ws === null ? "1" : `${ws}[${c}]`;
+  source.line(`const gradient = ${ds}[i] * ${scale};`, `const s = 1 / Math.sqrt(${vs}[k] + ${epsName});`);
+  if (ss === null) {
+    source.line("return s * gradient;");
+    return source;
+  }
+  const sumScale = g.perChannel ? `${scale} * ` : "";
+  const [statistics, count] = [source.number(g.statistics), source.number(g.count)];
+  source.line(
+    `const sumG = ${sumScale}${ss}[k];`,
+    `const sumGX = ${sumScale}${ss}[${statistics} + k];`,
+    `return s * (gradient - sumG / ${count} - (xhat * sumGX) / ${count});`,
+  );
+  return source;
+}

@@ -1,0 +1,131 @@
+// Shared test helpers: the GPU.js modes the suites run in (skipped with the reason printed), seeded inputs, float32 closeness.
+import {
+  fromValues,
+  Generator,
+  noGrad,
+  registerBackend,
+  type Shape,
+  shapeSize,
+  type Tensor,
+  type TypedArray,
+} from "@normgrad/core";
+import { afterAll, beforeAll, expect } from "vitest";
+import { GpuBackend, type GpuBackendOptions, modeUnavailableReason } from "../src/index.ts";
+
+/** The modes every suite runs in: webasm always, headlessgl where a GL context can be made. */
+export const SUITE_MODES = ["webasm", "headlessgl"] as const;
+export type SuiteMode = (typeof SUITE_MODES)[number];
+
+/** The GPU.js kernel class each mode must really run (GPU.js falls back silently otherwise). */
+export const KERNEL_CLASS: { [M in SuiteMode]: string } = {
+  webasm: "WebAssemblyKernel",
+  headlessgl: "HeadlessGLKernel",
+};
+
+/**
+ * Why `mode` is skipped here (printed), or null when it can start. A mode named in the
+ * comma-separated `NORMGRAD_REQUIRE_MODES` (CI: `headlessgl`) fails instead of skipping.
+ */
+export function skipReason(mode: SuiteMode): string | null {
+  const reason = modeUnavailableReason(mode);
+  if (reason === null) return null;
+  const required = (process.env.NORMGRAD_REQUIRE_MODES ?? "").split(",").includes(mode);
+  if (required)
+    throw new Error(`GPU.js mode ${mode} is required (NORMGRAD_REQUIRE_MODES) but cannot start: ${reason}`);
+  console.warn(`[@normgrad/gpu tests] skipping GPU.js mode ${mode}: ${reason}`);
+  return reason;
+}
+
+/**
+ * Starts a backend in `mode` for the enclosing describe block and registers it as device "gpu".
+ * The op suites pass `specializeInputSizes: false`: with it, GL compiles a kernel per shape,
+ * and the suites' many shapes would cost minutes of shader compiles (the training and contract
+ * tests run the default).
+ */
+export function useGpuBackend(
+  mode: SuiteMode,
+  options: Omit<GpuBackendOptions, "mode"> = {},
+): () => GpuBackend {
+  let backend: GpuBackend | null = null;
+  beforeAll(async () => {
+    backend = new GpuBackend({ mode, ...options });
+    await backend.ready();
+    // GPU.js degrades silently: a suite must never pass on another mode than the one it names.
+    if (backend.kernelClass !== KERNEL_CLASS[mode]) {
+      throw new Error(`GPU.js mode ${mode} ran ${backend.kernelClass} kernels, not ${KERNEL_CLASS[mode]}`);
+    }
+    registerBackend(backend);
+  });
+  afterAll(async () => {
+    await backend?.destroy();
+  });
+  return () => {
+    if (backend === null) throw new Error("the GPU backend is not started yet");
+    return backend;
+  };
+}
+
+/** Where seeded input values are drawn from (kept away from kinks and poles of the op under test). */
+export type Domain = "normal" | "positive" | "nonzero";
+
+/** A seeded float64 CPU tensor requiring grad, drawn from `domain`. */
+export function seeded(shape: Shape, seed: number, domain: Domain = "normal"): Tensor {
+  const generator = new Generator(seed);
+  const draw = (): number => {
+    switch (domain) {
+      case "normal":
+        return generator.normal();
+      case "positive":
+        return 0.5 + 1.5 * generator.random();
+      case "nonzero":
+        return (generator.random() < 0.5 ? -1 : 1) * (0.3 + generator.random());
+      default:
+        return domain satisfies never;
+    }
+  };
+  return fromValues(Array.from({ length: shapeSize(shape) }, draw), shape, {
+    dtype: "float64",
+    requiresGrad: true,
+  });
+}
+
+/** A CPU tensor's copy on the GPU as a float32 leaf (int32 stays int32), requiring grad like the original. */
+export function toGpu(tensor: Tensor): Tensor {
+  const moved = noGrad(() =>
+    (tensor.dtype === "float64" ? tensor.detach().to("float32") : tensor.detach()).to("gpu"),
+  );
+  return moved.requiresGrad_(tensor.requiresGrad);
+}
+
+/** Float32 tolerance: |actual − expected| ≤ atol + rtol·|expected|. */
+export interface Tolerance {
+  rtol: number;
+  atol: number;
+}
+
+/** Asserts two arrays agree within the tolerance, naming the worst element when they do not. */
+export function expectClose(
+  actual: TypedArray,
+  expected: TypedArray,
+  { rtol, atol }: Tolerance,
+  what: string,
+): void {
+  expect(actual.length, `${what}: length`).toBe(expected.length);
+  let worst = -1;
+  let worstExcess = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const excess = Math.abs(actual[i] - expected[i]) - (atol + rtol * Math.abs(expected[i]));
+    const bothNaN = Number.isNaN(actual[i]) && Number.isNaN(expected[i]);
+    const sameInfinity = actual[i] === expected[i];
+    if (!bothNaN && !sameInfinity && !(excess <= worstExcess)) {
+      worst = i;
+      worstExcess = Number.isNaN(excess) ? Number.POSITIVE_INFINITY : excess;
+    }
+  }
+  if (worst >= 0) {
+    expect.fail(
+      `${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} ` +
+        `(tolerance ${atol} + ${rtol}·|expected|)`,
+    );
+  }
+}

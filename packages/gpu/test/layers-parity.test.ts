@@ -1,0 +1,194 @@
+// Every nn layer, moved with module.to("gpu"), forward and backward against its float64 CPU copy.
+import { Generator, noGrad, type Shape, type Tensor, tensor, tidy } from "@normgrad/core";
+import {
+  AdaptiveAvgPool2d,
+  type AnyModule,
+  AvgPool2d,
+  BatchNorm1d,
+  BatchNorm2d,
+  Conv2d,
+  CrossEntropyLoss,
+  F,
+  GELU,
+  GroupNorm,
+  InstanceNorm2d,
+  LayerNorm,
+  Linear,
+  MaxPool2d,
+  MSELoss,
+  Sequential,
+  Tanh,
+} from "@normgrad/nn";
+import { describe, expect, it } from "vitest";
+import {
+  expectClose,
+  SUITE_MODES,
+  seeded,
+  skipReason,
+  type Tolerance,
+  toGpu,
+  useGpuBackend,
+} from "./helpers.ts";
+
+const TOLERANCE: Tolerance = { rtol: 1e-4, atol: 2e-5 };
+
+/** A module whose forward takes one tensor. */
+interface Layer extends AnyModule {
+  forward(x: Tensor): Tensor;
+}
+
+interface LayerCase {
+  name: string;
+  make: (generator: Generator) => Layer;
+  input: Shape;
+  /** Run in eval mode (after one training forward, so running statistics have moved). */
+  evalMode?: boolean;
+}
+
+const CASES: readonly LayerCase[] = [
+  { name: "Linear", make: (generator) => new Linear(7, 5, { generator }), input: [4, 7] },
+  {
+    name: "Linear on 3-D input, no bias",
+    make: (generator) => new Linear(6, 3, { generator, bias: false }),
+    input: [2, 3, 6],
+  },
+  {
+    name: "Conv2d stride 2 padding 1 groups 2",
+    make: (generator) => new Conv2d(4, 6, 3, { generator, stride: 2, padding: 1, groups: 2 }),
+    input: [2, 4, 7, 7],
+  },
+  {
+    name: "Conv2d padding same, dilation 2",
+    make: (generator) => new Conv2d(2, 3, 3, { generator, padding: "same", dilation: 2 }),
+    input: [1, 2, 6, 5],
+  },
+  { name: "BatchNorm1d (N, C), training", make: () => new BatchNorm1d(5), input: [8, 5] },
+  { name: "BatchNorm1d (N, C, L), eval", make: () => new BatchNorm1d(3), input: [4, 3, 6], evalMode: true },
+  { name: "BatchNorm2d, training", make: () => new BatchNorm2d(3), input: [3, 3, 4, 4] },
+  { name: "BatchNorm2d, eval", make: () => new BatchNorm2d(2), input: [2, 2, 3, 3], evalMode: true },
+  { name: "LayerNorm over the last two dims", make: () => new LayerNorm([4, 5]), input: [3, 4, 5] },
+  { name: "GroupNorm, 2 groups", make: () => new GroupNorm(2, 6), input: [2, 6, 3, 3] },
+  {
+    name: "InstanceNorm2d, affine",
+    make: () => new InstanceNorm2d(3, { affine: true }),
+    input: [2, 3, 4, 4],
+  },
+  {
+    name: "MaxPool2d 3×3/2 pad 1, ceil mode",
+    make: () => new MaxPool2d(3, { stride: 2, padding: 1, ceilMode: true }),
+    input: [1, 2, 6, 6],
+  },
+  {
+    name: "AvgPool2d 3×3/2 pad 1, padding not counted",
+    make: () => new AvgPool2d(3, { stride: 2, padding: 1, countIncludePad: false }),
+    input: [2, 2, 5, 5],
+  },
+  { name: "AdaptiveAvgPool2d to 2×3", make: () => new AdaptiveAvgPool2d([2, 3]), input: [1, 2, 5, 7] },
+  {
+    name: "a small CNN (Sequential)",
+    make: (generator) =>
+      new Sequential(
+        new Conv2d(1, 4, 3, { generator, padding: 1 }),
+        new BatchNorm2d(4),
+        new GELU(),
+        new MaxPool2d(2),
+        new Conv2d(4, 2, 3, { generator }),
+        new Tanh(),
+      ),
+    input: [2, 1, 8, 8],
+  },
+];
+
+/** Gives every parameter seeded values (norm layers start at 1 and 0, which would hide affine mistakes). */
+function randomizeParameters(module: AnyModule, seed: number): void {
+  let k = 0;
+  noGrad(() => {
+    for (const parameter of module.parameters()) {
+      parameter.copy_(
+        seeded(parameter.shape, seed + k++)
+          .detach()
+          .mul(0.5)
+          .add(1)
+          .to(parameter.dtype),
+      );
+    }
+  });
+}
+
+function forwardPass(model: Layer, x: Tensor, evalMode: boolean): Tensor {
+  if (evalMode) {
+    tidy(() => {
+      model.train();
+      model.forward(x.detach());
+    });
+    model.eval();
+  } else {
+    model.train();
+  }
+  return model.forward(x);
+}
+
+describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
+  const reason = skipReason(mode);
+  describe.skipIf(reason !== null)("nn layers against their float64 CPU copies", () => {
+    useGpuBackend(mode, { specializeInputSizes: false });
+
+    it.each(CASES.map((c, i) => [c.name, c, i] as const))("%s", (_, { make, input, evalMode = false }, i) => {
+      const cpu = make(new Generator(i)).to("float64");
+      const gpu = make(new Generator(i)).to("gpu");
+      randomizeParameters(cpu, 100 * i);
+      randomizeParameters(gpu, 100 * i);
+      const x = seeded(input, 100 * i + 50);
+      const xGpu = toGpu(x);
+      const expected = forwardPass(cpu, x, evalMode);
+      const actual = forwardPass(gpu, xGpu, evalMode);
+      expect(actual.device).toBe("gpu");
+      expectClose(actual.dataSync(), expected.dataSync(), TOLERANCE, "output");
+      const dy = seeded(expected.shape, 100 * i + 60).detach();
+      expected.backward(dy);
+      actual.backward(toGpu(dy));
+      expectClose(
+        xGpu.grad?.dataSync() ?? new Float32Array(0),
+        x.grad?.dataSync() ?? new Float64Array(0),
+        TOLERANCE,
+        "dx",
+      );
+      const cpuParameters = [...cpu.namedParameters()];
+      [...gpu.namedParameters()].forEach(([name, parameter], k) => {
+        const want = cpuParameters[k][1].grad;
+        if (want === null || parameter.grad === null) throw new Error(`${name} has no gradient`);
+        expectClose(parameter.grad.dataSync(), want.dataSync(), TOLERANCE, `d${name}`);
+      });
+      const cpuBuffers = [...cpu.namedBuffers()];
+      [...gpu.namedBuffers()].forEach(([name, buffer], k) => {
+        expectClose(buffer.dataSync(), cpuBuffers[k][1].dataSync(), TOLERANCE, name);
+      });
+    });
+
+    it.each([
+      ["cross entropy with label smoothing", new CrossEntropyLoss({ labelSmoothing: 0.1 })],
+      ["MSE", new MSELoss()],
+    ] as const)("%s loss", (name, loss) => {
+      const logits = seeded([5, 4], name.length);
+      const target =
+        loss instanceof MSELoss ? seeded([5, 4], 7).detach() : tensor([0, 3, 1, 1, 2], { dtype: "int32" });
+      const expected = loss.forward(logits, target);
+      const actual = loss.forward(toGpu(logits), toGpu(target));
+      expectClose(actual.dataSync(), expected.dataSync(), TOLERANCE, "loss");
+    });
+
+    it("the functional cross entropy's gradient", () => {
+      const logits = seeded([6, 3], 3);
+      const logitsGpu = toGpu(logits);
+      const target = tensor([2, 0, 1, 1, 0, 2], { dtype: "int32" });
+      F.crossEntropy(logits, target).backward();
+      F.crossEntropy(logitsGpu, toGpu(target)).backward();
+      expectClose(
+        logitsGpu.grad?.dataSync() ?? new Float32Array(0),
+        logits.grad?.dataSync() ?? new Float64Array(0),
+        TOLERANCE,
+        "dlogits",
+      );
+    });
+  });
+});

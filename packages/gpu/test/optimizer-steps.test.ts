@@ -1,0 +1,122 @@
+// The fused SGD and Adam/AdamW steps against PyTorch 1.13.1's optimizers (fixtures copied from the shared set; see fixtures/README.md).
+import { type Tensor, tensor, zeros } from "@normgrad/core";
+import { describe, expect, it } from "vitest";
+import adamAmsgrad from "./fixtures/optim_adam_amsgrad.json" with { type: "json" };
+import adamWeightDecay from "./fixtures/optim_adam_wd.json" with { type: "json" };
+import adamW from "./fixtures/optim_adamw_default_betas.json" with { type: "json" };
+import sgdDampening from "./fixtures/optim_sgd_mom0p9_dampening0p5.json" with { type: "json" };
+import sgdNesterov from "./fixtures/optim_sgd_mom0p9_nesterov_wd1em2.json" with { type: "json" };
+import sgdPlain from "./fixtures/optim_sgd_plain.json" with { type: "json" };
+import { expectClose, SUITE_MODES, skipReason, type Tolerance, useGpuBackend } from "./helpers.ts";
+
+const TOLERANCE: Tolerance = { rtol: 1e-5, atol: 1e-6 };
+
+interface Fixture {
+  name: string;
+  config: { steps: number; hparams: Record<string, number | boolean | number[]> };
+  inputs: Record<string, { shape: number[]; data: number[] }>;
+  params: { param: { shape: number[]; data: number[] } };
+  expected: { param_history: { data: number[] }[] };
+}
+
+function hyperparameter(fixture: Fixture, name: string, fallback: number): number {
+  const value = fixture.config.hparams[name];
+  return typeof value === "number" ? value : fallback;
+}
+
+function flag(fixture: Fixture, name: string): boolean {
+  return fixture.config.hparams[name] === true;
+}
+
+function betas(fixture: Fixture): [number, number] {
+  const value = fixture.config.hparams.betas;
+  return Array.isArray(value) ? [value[0], value[1]] : [0.9, 0.999];
+}
+
+function onGpu({ shape, data }: { shape: number[]; data: number[] }): Tensor {
+  return tensor(data, { shape }).to("gpu");
+}
+
+describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
+  const reason = skipReason(mode);
+  describe.skipIf(reason !== null)("fused optimizer steps", () => {
+    const backend = useGpuBackend(mode, { specializeInputSizes: false });
+
+    it.each([sgdPlain, sgdNesterov, sgdDampening].map((f) => [f.name, f] as const))(
+      "%s",
+      (_, fixture: Fixture) => {
+        const param = onGpu(fixture.params.param);
+        const momentum = hyperparameter(fixture, "momentum", 0);
+        const buffer = momentum === 0 ? null : zeros(param.shape, { device: "gpu" });
+        const live = backend().liveBuffers();
+        fixture.expected.param_history.forEach((expected, step) => {
+          const grad = onGpu(fixture.inputs[`grad_step${step}`]);
+          backend().sgdStep(param.storage.buffer, grad.kernelView, buffer?.storage.buffer ?? null, {
+            lr: hyperparameter(fixture, "lr", 0),
+            momentum,
+            dampening: hyperparameter(fixture, "dampening", 0),
+            nesterov: flag(fixture, "nesterov"),
+            weightDecay: hyperparameter(fixture, "weight_decay", 0),
+            maximize: false,
+            firstStep: step === 0,
+          });
+          grad.dispose();
+          expectClose(
+            param.dataSync(),
+            Float64Array.from(expected.data),
+            TOLERANCE,
+            `parameter after step ${step}`,
+          );
+        });
+        expect(backend().liveBuffers()).toBe(live);
+        param.dispose();
+        buffer?.dispose();
+      },
+    );
+
+    it.each([adamWeightDecay, adamAmsgrad, adamW].map((f) => [f.name, f] as const))(
+      "%s",
+      (_, fixture: Fixture) => {
+        const param = onGpu(fixture.params.param);
+        const amsgrad = flag(fixture, "amsgrad");
+        const [expAvg, expAvgSq] = [
+          zeros(param.shape, { device: "gpu" }),
+          zeros(param.shape, { device: "gpu" }),
+        ];
+        const maxExpAvgSq = amsgrad ? zeros(param.shape, { device: "gpu" }) : null;
+        const [beta1, beta2] = betas(fixture);
+        fixture.expected.param_history.forEach((expected, step) => {
+          const grad = onGpu(fixture.inputs[`grad_step${step}`]);
+          backend().adamStep(
+            param.storage.buffer,
+            grad.kernelView,
+            {
+              expAvg: expAvg.storage.buffer,
+              expAvgSq: expAvgSq.storage.buffer,
+              maxExpAvgSq: maxExpAvgSq?.storage.buffer ?? null,
+            },
+            {
+              lr: hyperparameter(fixture, "lr", 0.001),
+              beta1,
+              beta2,
+              eps: hyperparameter(fixture, "eps", 1e-8),
+              weightDecay: hyperparameter(fixture, "weight_decay", 0),
+              decoupledWeightDecay: fixture.name.startsWith("optim_adamw"),
+              amsgrad,
+              maximize: false,
+              step: step + 1,
+            },
+          );
+          grad.dispose();
+          expectClose(
+            param.dataSync(),
+            Float64Array.from(expected.data),
+            TOLERANCE,
+            `parameter after step ${step}`,
+          );
+        });
+        for (const t of [param, expAvg, expAvgSq, maxExpAvgSq]) t?.dispose();
+      },
+    );
+  });
+});
