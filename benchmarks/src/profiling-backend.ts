@@ -7,6 +7,7 @@ export type KernelCategory =
   | "matmul"
   | "conv"
   | "norms"
+  | "optimizer"
   | "pooling"
   | "elementwise"
   | "reductions"
@@ -47,6 +48,8 @@ const CATEGORY_OF: { [K in keyof Backend]-?: KernelCategory | null } = {
   avgPool2dBackward: "pooling",
   normForward: "norms",
   normBackward: "norms",
+  sgdStep: "optimizer",
+  adamStep: "optimizer",
 };
 
 function isBackendKey(key: string | symbol, backend: Backend): key is keyof Backend {

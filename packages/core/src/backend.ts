@@ -93,6 +93,58 @@ export interface NormBackwardOptions {
   readonly needs: { readonly input: boolean; readonly weight: boolean; readonly bias: boolean };
 }
 
+/**
+ * One SGD step, as `torch.optim.SGD`. With g = ±∇p (− when maximizing) + λ·p:
+ *
+ *     b ← g on the first step, else μ·b + (1 − τ)·g      (only with a momentum buffer)
+ *     p ← p − lr·(g + μ·b if nesterov, else b)            (p ← p − lr·g without one)
+ */
+export interface SgdStepOptions {
+  readonly lr: number;
+  /** Momentum factor μ (0: no buffer). */
+  readonly momentum: number;
+  /** Dampening τ of the buffer's new-gradient term. */
+  readonly dampening: number;
+  readonly nesterov: boolean;
+  /** L2 penalty λ added to the gradient. */
+  readonly weightDecay: number;
+  readonly maximize: boolean;
+  /** The first step with momentum: the buffer starts as the gradient itself (no dampening). */
+  readonly firstStep: boolean;
+}
+
+/**
+ * One Adam/AdamW step, as `torch.optim.Adam`/`AdamW`. With g = ±∇p (− when maximizing), plus λ·p
+ * for Adam (`decoupledWeightDecay` false):
+ *
+ *     p ← p·(1 − lr·λ)                                     (AdamW only, before the moments read p)
+ *     m ← β₁·m + (1 − β₁)·g,   v ← β₂·v + (1 − β₂)·g²
+ *     v̂ ← max(v̂, v) with amsgrad, else v
+ *     p ← p − lr/(1 − β₁ᵗ) · m / (√v̂ / √(1 − β₂ᵗ) + eps)
+ */
+export interface AdamStepOptions {
+  readonly lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  /** Weight decay λ: an L2 term (Adam) or decoupled (AdamW). */
+  readonly weightDecay: number;
+  /** AdamW: decay the parameter (p ← p·(1 − lr·λ)) instead of adding λ·p to the gradient. */
+  readonly decoupledWeightDecay: boolean;
+  readonly amsgrad: boolean;
+  readonly maximize: boolean;
+  /** The step number t ≥ 1 (after this step's increment), for the bias corrections. */
+  readonly step: number;
+}
+
+/** Adam's per-parameter buffers, each the parameter's size: the moments and AMSGrad's running maximum. */
+export interface AdamStepState {
+  readonly expAvg: DeviceBuffer;
+  readonly expAvgSq: DeviceBuffer;
+  /** Null without AMSGrad (v is then used directly). */
+  readonly maxExpAvgSq: DeviceBuffer | null;
+}
+
 /** Geometry of a 2-D convolution over NCHW input; pairs are (height, width). */
 export interface Conv2dParams {
   readonly stride: readonly [number, number];
@@ -207,4 +259,22 @@ export interface Backend {
     statistics: NormStatistics<View>,
     options: NormBackwardOptions,
   ): { dx: DeviceBuffer | null; dweight: DeviceBuffer | null; dbias: DeviceBuffer | null };
+
+  /**
+   * Optional fused SGD step, in place on `param` and `momentumBuffer` (null without momentum):
+   * the update of `SgdStepOptions`. Both are whole buffers of the parameter's size and dtype;
+   * `grad` has the parameter's shape. Without it, optimizers compose the update from tensor ops.
+   * The caller bumps the storages' versions, as in-place ops do.
+   */
+  sgdStep?(
+    param: DeviceBuffer,
+    grad: View,
+    momentumBuffer: DeviceBuffer | null,
+    options: SgdStepOptions,
+  ): void;
+  /**
+   * Optional fused Adam/AdamW step, in place on `param` and the buffers of `state`: the update of
+   * `AdamStepOptions`. Same contract as `sgdStep`.
+   */
+  adamStep?(param: DeviceBuffer, grad: View, state: AdamStepState, options: AdamStepOptions): void;
 }

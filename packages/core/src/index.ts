@@ -2,6 +2,8 @@
 export type { BackwardFunction } from "./autograd.ts";
 export { GradNode, isGradEnabled, noGrad } from "./autograd.ts";
 export type {
+  AdamStepOptions,
+  AdamStepState,
   ArithmeticOp,
   AvgPool2dParams,
   Backend,
@@ -17,6 +19,7 @@ export type {
   Padding,
   Pool2dParams,
   ReduceOp,
+  SgdStepOptions,
   UnaryOp,
   View,
 } from "./backend.ts";

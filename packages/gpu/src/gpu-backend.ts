@@ -1,5 +1,7 @@
 // The GPU.js backend: normgrad's Backend interface on GPU.js kernels, in whichever mode starts here.
 import {
+  type AdamStepOptions,
+  type AdamStepState,
   type AvgPool2dParams,
   type Backend,
   type BinaryOp,
@@ -14,6 +16,7 @@ import {
   type Padding,
   type Pool2dParams,
   type ReduceOp,
+  type SgdStepOptions,
   type Shape,
   shapeSize,
   type TypedArray,
@@ -52,11 +55,9 @@ import {
   normPartialSource,
 } from "./kernels/norm.ts";
 import {
-  type AdamStepOptions,
   adamMomentSource,
   adamParameterSource,
   elementwiseMaxSource,
-  type SgdStepOptions,
   sgdMomentumSource,
   sgdParameterSource,
 } from "./kernels/optimizer.ts";
@@ -675,12 +676,7 @@ export class GpuBackend implements Backend {
    * `m ← β₁m + (1 − β₁)g`, `v ← β₂v + (1 − β₂)g²`, `v̂ ← max(v̂, v)` with AMSGrad, then
    * `p ← p·(1 − lr·λ)` (AdamW) `− lr/(1 − β₁ᵗ)·m/(√v/√(1 − β₂ᵗ) + eps)`. One kernel per updated tensor.
    */
-  adamStep(
-    param: DeviceBuffer,
-    grad: View,
-    state: { expAvg: DeviceBuffer; expAvgSq: DeviceBuffer; maxExpAvgSq: DeviceBuffer | null },
-    options: AdamStepOptions,
-  ): void {
+  adamStep(param: DeviceBuffer, grad: View, state: AdamStepState, options: AdamStepOptions): void {
     const p = this.#buffer(param);
     const { buffer: g, temporary } = this.#whole(grad);
     const [m, v] = [this.#buffer(state.expAvg), this.#buffer(state.expAvgSq)];

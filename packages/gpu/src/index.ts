@@ -6,7 +6,6 @@ import type { ActiveMode } from "./modes.ts";
 export type { GpuBackendOptions } from "./gpu-backend.ts";
 export { GpuBackend } from "./gpu-backend.ts";
 export { GpuBuffer } from "./gpu-buffer.ts";
-export type { AdamStepOptions, SgdStepOptions } from "./kernels/optimizer.ts";
 export type { ActiveMode, GpuMode } from "./modes.ts";
 export { autoMode, headlessGlUnavailableReason, modeUnavailableReason } from "./modes.ts";
 

@@ -1,6 +1,7 @@
-// The fused SGD and Adam/AdamW steps against PyTorch 1.13.1's optimizers (fixtures copied from the shared set; see fixtures/README.md).
+// The fused SGD and Adam/AdamW steps against PyTorch 1.13.1's optimizers (fixtures copied from the shared set; see fixtures/README.md), and @normgrad/optim routing through them.
 import { type Tensor, tensor, zeros } from "@normgrad/core";
-import { describe, expect, it } from "vitest";
+import { Adam, AdamW, SGD } from "@normgrad/optim";
+import { describe, expect, it, vi } from "vitest";
 import adamAmsgrad from "./fixtures/optim_adam_amsgrad.json" with { type: "json" };
 import adamWeightDecay from "./fixtures/optim_adam_wd.json" with { type: "json" };
 import adamW from "./fixtures/optim_adamw_default_betas.json" with { type: "json" };
@@ -116,6 +117,69 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
           );
         });
         for (const t of [param, expAvg, expAvgSq, maxExpAvgSq]) t?.dispose();
+      },
+    );
+
+    // Each fixture's hyperparameters as @normgrad/optim options.
+    const optimizerCases = [
+      ...[sgdPlain, sgdNesterov, sgdDampening].map((fixture: Fixture) => ({
+        fixture,
+        kernel: "sgdStep" as const,
+        make: (param: Tensor, fused: boolean): SGD | Adam | AdamW =>
+          new SGD([param], {
+            lr: hyperparameter(fixture, "lr", 0),
+            momentum: hyperparameter(fixture, "momentum", 0),
+            dampening: hyperparameter(fixture, "dampening", 0),
+            nesterov: flag(fixture, "nesterov"),
+            weightDecay: hyperparameter(fixture, "weight_decay", 0),
+            fused,
+          }),
+      })),
+      ...[adamWeightDecay, adamAmsgrad, adamW].map((fixture: Fixture) => ({
+        fixture,
+        kernel: "adamStep" as const,
+        make: (param: Tensor, fused: boolean): SGD | Adam | AdamW => {
+          const options = {
+            lr: hyperparameter(fixture, "lr", 0.001),
+            betas: betas(fixture),
+            eps: hyperparameter(fixture, "eps", 1e-8),
+            weightDecay: hyperparameter(fixture, "weight_decay", 0),
+            amsgrad: flag(fixture, "amsgrad"),
+            fused,
+          };
+          return fixture.name.startsWith("optim_adamw")
+            ? new AdamW([param], options)
+            : new Adam([param], options);
+        },
+      })),
+    ];
+
+    it.each(optimizerCases.map((c) => [c.fixture.name, c.kernel, c] as const))(
+      "@normgrad/optim runs %s through the backend's %s and matches its tensor-op path",
+      (_, kernel, { fixture, make }) => {
+        const spy = vi.spyOn(backend(), kernel);
+        try {
+          const [fused, generic] = [onGpu(fixture.params.param), onGpu(fixture.params.param)];
+          const optimizers = [make(fused, true), make(generic, false)];
+          fixture.expected.param_history.forEach((expected, step) => {
+            for (const param of [fused, generic]) param.grad = onGpu(fixture.inputs[`grad_step${step}`]);
+            for (const optimizer of optimizers) optimizer.step();
+            const want = Float64Array.from(expected.data);
+            expectClose(fused.dataSync(), want, TOLERANCE, `fused parameter after step ${step}`);
+            expectClose(generic.dataSync(), want, TOLERANCE, `tensor-op parameter after step ${step}`);
+            expectClose(
+              fused.dataSync(),
+              generic.dataSync(),
+              TOLERANCE,
+              `fused vs tensor-op after step ${step}`,
+            );
+          });
+          expect(spy).toHaveBeenCalledTimes(fixture.expected.param_history.length);
+          for (const optimizer of optimizers) optimizer.zeroGrad();
+          for (const param of [fused, generic]) param.dispose();
+        } finally {
+          spy.mockRestore();
+        }
       },
     );
   });

@@ -3,11 +3,11 @@ import { keep, type Tensor } from "@normgrad/core";
 import {
   assertNonNegative,
   type BaseOptions,
-  cpuValues,
+  canFuse,
   definedOptions,
+  markWritten,
   Optimizer,
   type OptimizerParams,
-  ownedCpuArray,
   type ParamGroup,
 } from "./optimizer.ts";
 
@@ -88,30 +88,37 @@ abstract class AdamBase extends Optimizer<AdamOptions, AdamState> {
     }));
     if (amsgrad && state.max_exp_avg_sq === null) state.max_exp_avg_sq = keep(param.zerosLike());
     state.step += 1;
+    const { exp_avg: expAvg, exp_avg_sq: expAvgSq } = state;
+    const maxExpAvgSq = amsgrad ? state.max_exp_avg_sq : null;
+    const backend = param.backend;
+    if (
+      group.fused &&
+      backend.adamStep !== undefined &&
+      canFuse(param, grad, [expAvg, expAvgSq, maxExpAvgSq])
+    ) {
+      const buffers = {
+        expAvg: expAvg.storage.buffer,
+        expAvgSq: expAvgSq.storage.buffer,
+        maxExpAvgSq: maxExpAvgSq?.storage.buffer ?? null,
+      };
+      backend.adamStep(param.storage.buffer, grad.kernelView, buffers, {
+        lr,
+        beta1,
+        beta2,
+        eps,
+        weightDecay,
+        decoupledWeightDecay: this.decoupled,
+        amsgrad,
+        maximize,
+        step: state.step,
+      });
+      markWritten([param, expAvg, expAvgSq, maxExpAvgSq]);
+      return;
+    }
     const stepSize = lr / (1 - beta1 ** state.step);
     const correction2Sqrt = Math.sqrt(1 - beta2 ** state.step);
     const decay = this.decoupled ? 1 - lr * weightDecay : 1;
     const l2 = this.decoupled ? 0 : weightDecay;
-
-    const p = group.fused ? ownedCpuArray(param) : null;
-    const m = ownedCpuArray(state.exp_avg);
-    const v = ownedCpuArray(state.exp_avg_sq);
-    const vMax = amsgrad && state.max_exp_avg_sq !== null ? ownedCpuArray(state.max_exp_avg_sq) : null;
-    if (p !== null && m !== null && v !== null && (!amsgrad || vMax !== null)) {
-      const g = cpuValues(grad);
-      for (let i = 0; i < p.length; i++) {
-        let d = maximize ? -g[i] : g[i];
-        const pi = p[i] * decay;
-        if (l2 !== 0) d += l2 * pi;
-        m[i] = m[i] * beta1 + (1 - beta1) * d;
-        v[i] = v[i] * beta2 + (1 - beta2) * d * d;
-        let second = v[i];
-        if (vMax !== null) second = vMax[i] = Math.max(vMax[i], v[i]);
-        p[i] = pi - stepSize * (m[i] / (Math.sqrt(second) / correction2Sqrt + eps));
-      }
-      param.storage.version++;
-      return;
-    }
     let d = maximize ? grad.neg() : grad;
     if (decay !== 1) param.mul_(decay);
     if (l2 !== 0) d = d.add(param.mul(l2));

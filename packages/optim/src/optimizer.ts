@@ -1,12 +1,13 @@
-// The Optimizer base class: parameter groups, per-parameter state, zeroGrad, state dicts, and the CPU fast-path helpers.
-import { cpuData, formatShape, keep, noGrad, Tensor, type TypedArray, tidy } from "@normgrad/core";
+// The Optimizer base class: parameter groups, per-parameter state, zeroGrad, state dicts, and the fused-kernel checks.
+import { formatShape, keep, noGrad, Tensor, tidy } from "@normgrad/core";
 
 /** The options every optimizer has: the learning rate (what schedulers change). */
 export interface BaseOptions {
   lr: number;
   /**
-   * Update parameters that live on the CPU with one fused loop over their typed arrays (default
-   * true). `false` forces the tensor-op path that other devices use; both give PyTorch's numbers.
+   * Update each parameter with its backend's fused kernel where the backend has one (the CPU and
+   * GPU backends do; default true). `false` forces the update composed of tensor ops; both give
+   * PyTorch's numbers.
    */
   fused: boolean;
 }
@@ -205,18 +206,21 @@ export abstract class Optimizer<O extends BaseOptions, S extends ParamState> {
 }
 
 /**
- * The typed array behind `tensor` when it lives on the CPU and owns its whole storage, else
- * null. The fused CPU updates write here directly: one pass per parameter instead of ~6 tensor
- * ops that each allocate a temporary. Callers bump `storage.version` after writing, as `copy_` does.
+ * True when a backend's fused step may update `param` and its `state` tensors in place from
+ * `grad`: each owns its whole storage and matches the parameter's device, dtype and size (else
+ * the update is composed of tensor ops, which broadcast, cast and explain what is wrong).
  */
-export function ownedCpuArray(tensor: Tensor): TypedArray | null {
-  if (tensor.device !== "cpu" || !tensor.ownsStorage()) return null;
-  return cpuData(tensor.storage.buffer);
+export function canFuse(param: Tensor, grad: Tensor, state: readonly (Tensor | null)[]): boolean {
+  const matches = (t: Tensor) =>
+    t.device === param.device && t.dtype === param.dtype && t.size === param.size;
+  return (
+    param.ownsStorage() && matches(grad) && state.every((t) => t === null || (t.ownsStorage() && matches(t)))
+  );
 }
 
-/** The values of `tensor` as a CPU typed array: its own storage when possible, else a copy. */
-export function cpuValues(tensor: Tensor): TypedArray {
-  return ownedCpuArray(tensor) ?? tensor.dataSync();
+/** Bumps the version of every tensor a fused step wrote, as in-place ops do, so autograd sees the writes. */
+export function markWritten(tensors: readonly (Tensor | null)[]): void {
+  for (const t of tensors) if (t !== null) t.storage.version++;
 }
 
 /** `options` without its undefined entries, so that `{ momentum: undefined }` keeps the default. */

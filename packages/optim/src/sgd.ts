@@ -3,11 +3,11 @@ import { keep, type Tensor } from "@normgrad/core";
 import {
   assertNonNegative,
   type BaseOptions,
-  cpuValues,
+  canFuse,
   definedOptions,
+  markWritten,
   Optimizer,
   type OptimizerParams,
-  ownedCpuArray,
   type ParamGroup,
 } from "./optimizer.ts";
 
@@ -78,20 +78,19 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
     // The first momentum buffer is the gradient itself (no dampening), so it starts as a copy of it.
     const buffer =
       momentum === 0 ? null : this.stateOf(param, () => ({ momentum_buffer: keep(param.zerosLike()) }));
-    const p = group.fused ? ownedCpuArray(param) : null;
-    const b = buffer === null ? null : ownedCpuArray(buffer.momentum_buffer);
-    if (p !== null && (buffer === null || b !== null)) {
-      const g = cpuValues(grad);
-      for (let i = 0; i < p.length; i++) {
-        let d = maximize ? -g[i] : g[i];
-        if (weightDecay !== 0) d += weightDecay * p[i];
-        if (b !== null) {
-          b[i] = firstStep ? d : momentum * b[i] + (1 - dampening) * d;
-          d = nesterov ? d + momentum * b[i] : b[i];
-        }
-        p[i] -= lr * d;
-      }
-      param.storage.version++;
+    const momentumBuffer = buffer?.momentum_buffer ?? null;
+    const backend = param.backend;
+    if (group.fused && backend.sgdStep !== undefined && canFuse(param, grad, [momentumBuffer])) {
+      backend.sgdStep(param.storage.buffer, grad.kernelView, momentumBuffer?.storage.buffer ?? null, {
+        lr,
+        momentum,
+        dampening,
+        nesterov,
+        weightDecay,
+        maximize,
+        firstStep,
+      });
+      markWritten([param, momentumBuffer]);
       return;
     }
     let d = maximize ? grad.neg() : grad;

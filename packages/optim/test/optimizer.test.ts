@@ -1,6 +1,6 @@
-// The Optimizer machinery: parameter groups, option errors, zeroGrad, state dicts (resume) and flat memory.
-import { liveBuffers, type NestedArray, type Tensor, tensor, tidy } from "@normgrad/core";
-import { describe, expect, it } from "vitest";
+// The Optimizer machinery: parameter groups, option errors, zeroGrad, fused-kernel routing, state dicts (resume) and flat memory.
+import { CpuBackend, liveBuffers, type NestedArray, Tensor, tensor, tidy } from "@normgrad/core";
+import { describe, expect, it, vi } from "vitest";
 import { Adam, AdamW, type BaseOptions, type Optimizer, type ParamState, SGD } from "../src/index.ts";
 
 function parameter(values: number[]): Tensor {
@@ -54,6 +54,31 @@ describe("parameter groups", () => {
     expect(generic.version).toBe(1);
     expect(fused.tolist()).toEqual(generic.tolist());
   });
+
+  it.each([
+    ["SGD", "sgdStep", 2, (p: Tensor, fused: boolean) => new SGD([p], { lr: 0.1, momentum: 0.9, fused })],
+    ["Adam", "adamStep", 4, (p: Tensor, fused: boolean) => new Adam([p], { lr: 0.1, amsgrad: true, fused })],
+  ] as const)(
+    "%s: fused groups run the backend's %s and bump each of the %i written tensors' versions",
+    (_, kernel, count, make) => {
+      const spy = vi.spyOn(CpuBackend.prototype, kernel);
+      try {
+        const [fused, generic] = [parameter([1, -2]), parameter([1, -2])];
+        const optimizers = [make(fused, true), make(generic, false)];
+        for (let step = 0; step < 2; step++) {
+          setGradToParam(fused, generic);
+          for (const optimizer of optimizers) optimizer.step();
+        }
+        expect(spy).toHaveBeenCalledTimes(2);
+        expect(fused.tolist()).toEqual(generic.tolist());
+        const state = Object.values(optimizers[0].state.get(fused) ?? {});
+        const written = [fused, ...state].filter((t): t is Tensor => t instanceof Tensor);
+        expect(written.map((t) => t.version)).toEqual(Array(count).fill(2));
+      } finally {
+        spy.mockRestore();
+      }
+    },
+  );
 
   it("maximize ascends: the same as descending on the negated gradient", () => {
     for (const make of [

@@ -1,7 +1,7 @@
 // The 2-D convolution kernels on the CPU: im2col + the blocked gemm, and their two gradients.
 import type { Conv2dParams } from "../backend.ts";
 import type { Shape } from "../shape.ts";
-import { gemm } from "./gemm.ts";
+import { gemmPreferringWasm } from "./wasm-gemm.ts";
 
 type FloatArray = Float32Array | Float64Array;
 
@@ -151,7 +151,7 @@ export function conv2dForward(
       const imageBase = xOffset + (n * g.inChannels + group * g.groupIn) * g.height * g.width;
       im2col(x, imageBase, g, cols);
       const outBase = (n * g.outChannels + group * g.groupOut) * positions;
-      gemm(
+      gemmPreferringWasm(
         groupWeights[group],
         cols,
         out.subarray(outBase, outBase + g.groupOut * positions),
@@ -200,7 +200,7 @@ export function conv2dInputGrad(
     for (let group = 0; group < g.groups; group++) {
       const dyBase = dyOffset + (n * g.outChannels + group * g.groupOut) * positions;
       dcols.fill(0);
-      gemm(
+      gemmPreferringWasm(
         transposed[group],
         dy.subarray(dyBase, dyBase + g.groupOut * positions),
         dcols,
@@ -240,7 +240,7 @@ export function conv2dWeightGrad(
         for (let q = 0; q < positions; q++) colsT[q * g.patch + p] = cols[p * positions + q];
       }
       const dyBase = dyOffset + (n * g.outChannels + group * g.groupOut) * positions;
-      gemm(
+      gemmPreferringWasm(
         dy.subarray(dyBase, dyBase + g.groupOut * positions),
         colsT,
         dw.subarray(group * groupSize, (group + 1) * groupSize),

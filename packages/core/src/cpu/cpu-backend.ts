@@ -1,5 +1,7 @@
 // The CPU backend: typed arrays, strided kernels, a register-blocked matmul. The float64 oracle.
 import type {
+  AdamStepOptions,
+  AdamStepState,
   ArithmeticOp,
   AvgPool2dParams,
   Backend,
@@ -13,6 +15,7 @@ import type {
   Padding,
   Pool2dParams,
   ReduceOp,
+  SgdStepOptions,
   UnaryOp,
   View,
 } from "../backend.ts";
@@ -22,8 +25,10 @@ import { conv2dForward, conv2dInputGrad, conv2dWeightGrad } from "./conv2d.ts";
 import { erf } from "./erf.ts";
 import { gemm } from "./gemm.ts";
 import { normBackward, normForward } from "./norm-kernels.ts";
+import { adamStep, sgdStep } from "./optimizer-kernels.ts";
 import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward } from "./pool2d.ts";
 import { forEachRow, innerExtent, isContiguous } from "./strided.ts";
+import { canUseWasmGemm, type MatrixOperand, wasmGemm } from "./wasm-gemm.ts";
 
 /** A CPU buffer: a typed array owned by the CPU backend. */
 export class CpuBuffer implements DeviceBuffer {
@@ -390,6 +395,21 @@ export class CpuBackend implements Backend {
     const db = cpuData(b.buffer);
     const aOffsets = batchOffsets(a);
     const bOffsets = batchOffsets(b);
+    if (dtype === "float32" && canUseWasmGemm(m, k, n)) {
+      // The wasm kernel packs each operand straight from its strided view and adds into `out`.
+      const out = new Float32Array(aOffsets.length * m * n);
+      const operand = (view: View, data: TypedArray, offset: number): MatrixOperand => ({
+        data,
+        offset,
+        rowStride: view.strides[rank - 2],
+        colStride: view.strides[rank - 1],
+      });
+      for (let batch = 0; batch < aOffsets.length; batch++) {
+        const product = out.subarray(batch * m * n, (batch + 1) * m * n);
+        wasmGemm(operand(a, da, aOffsets[batch]), operand(b, db, bOffsets[batch]), product, m, k, n);
+      }
+      return this.#wrap(out);
+    }
     const out = allocateTypedArray(dtype, aOffsets.length * m * n);
     const accumulator = dtype === "float32" ? new Float32Array(m * n) : new Float64Array(m * n);
     for (let batch = 0; batch < aOffsets.length; batch++) {
@@ -527,6 +547,24 @@ export class CpuBackend implements Backend {
     );
     const wrap = (data: TypedArray | null) => data && this.#wrap(data);
     return { dx: wrap(dx), dweight: wrap(dweight), dbias: wrap(dbias) };
+  }
+
+  sgdStep(
+    param: DeviceBuffer,
+    grad: View,
+    momentumBuffer: DeviceBuffer | null,
+    options: SgdStepOptions,
+  ): void {
+    sgdStep(cpuData(param), contiguousData(grad), momentumBuffer && cpuData(momentumBuffer), options);
+  }
+
+  adamStep(param: DeviceBuffer, grad: View, state: AdamStepState, options: AdamStepOptions): void {
+    const moments = {
+      expAvg: cpuData(state.expAvg),
+      expAvgSq: cpuData(state.expAvgSq),
+      maxExpAvgSq: state.maxExpAvgSq && cpuData(state.maxExpAvgSq),
+    };
+    adamStep(cpuData(param), contiguousData(grad), moments, options);
   }
 
   conv2d(x: View, weight: View, params: Conv2dParams): DeviceBuffer {

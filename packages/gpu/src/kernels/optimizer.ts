@@ -1,33 +1,7 @@
 // Fused optimizer updates (SGD with momentum, Adam/AdamW): one kernel per updated tensor, hyperparameters as uniforms.
+import type { AdamStepOptions, SgdStepOptions } from "@normgrad/core";
 import type { GpuBuffer } from "../gpu-buffer.ts";
 import { KernelSource } from "../kernel-source.ts";
-
-/** One SGD step, as torch.optim.SGD (see `GpuBackend.sgdStep`). */
-export interface SgdStepOptions {
-  lr: number;
-  momentum: number;
-  dampening: number;
-  nesterov: boolean;
-  weightDecay: number;
-  maximize: boolean;
-  /** The first step with momentum: the buffer starts as the gradient itself (no dampening). */
-  firstStep: boolean;
-}
-
-/** One Adam/AdamW step, as torch.optim.Adam/AdamW (see `GpuBackend.adamStep`). */
-export interface AdamStepOptions {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  /** AdamW: decay the parameter (p ← p·(1 − lr·λ)) instead of adding λ·p to the gradient. */
-  decoupledWeightDecay: boolean;
-  amsgrad: boolean;
-  maximize: boolean;
-  /** The step number t ≥ 1 (after this step's increment), for the bias corrections. */
-  step: number;
-}
 
 /** Emits `const g = ±grad + λ·p`: the gradient the update uses (grad and p read at the flat index i). */
 function emitGradient(

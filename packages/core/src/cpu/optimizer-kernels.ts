@@ -1,0 +1,59 @@
+// Fused CPU optimizer updates (SGD with momentum, Adam/AdamW): one pass over the typed arrays per parameter.
+import type { AdamStepOptions, SgdStepOptions } from "../backend.ts";
+import type { TypedArray } from "../dtype.ts";
+
+// One loop instead of the ~6 tensor ops of the composed update, each of which allocates a
+// temporary. Every element is computed in JavaScript doubles and rounded once when stored.
+
+/**
+ * One SGD step in place on `param` and `buffer` (null without momentum), reading `grad`: the
+ * update documented on `SgdStepOptions`. All three have the parameter's length.
+ */
+export function sgdStep(
+  param: TypedArray,
+  grad: TypedArray,
+  buffer: TypedArray | null,
+  { lr, momentum, dampening, nesterov, weightDecay, maximize, firstStep }: SgdStepOptions,
+): void {
+  for (let i = 0; i < param.length; i++) {
+    let d = maximize ? -grad[i] : grad[i];
+    if (weightDecay !== 0) d += weightDecay * param[i];
+    if (buffer !== null) {
+      buffer[i] = firstStep ? d : momentum * buffer[i] + (1 - dampening) * d;
+      d = nesterov ? d + momentum * buffer[i] : buffer[i];
+    }
+    param[i] -= lr * d;
+  }
+}
+
+/** Adam's moments as typed arrays of the parameter's length (`maxExpAvgSq` null without AMSGrad). */
+export interface AdamArrays {
+  readonly expAvg: TypedArray;
+  readonly expAvgSq: TypedArray;
+  readonly maxExpAvgSq: TypedArray | null;
+}
+
+/** One Adam/AdamW step in place on `param` and the moments: the update documented on `AdamStepOptions`. */
+export function adamStep(
+  param: TypedArray,
+  grad: TypedArray,
+  { expAvg: m, expAvgSq: v, maxExpAvgSq: vMax }: AdamArrays,
+  options: AdamStepOptions,
+): void {
+  const { lr, beta1, beta2, eps, weightDecay, decoupledWeightDecay, amsgrad, maximize, step } = options;
+  const stepSize = lr / (1 - beta1 ** step);
+  const correction2Sqrt = Math.sqrt(1 - beta2 ** step);
+  const decay = decoupledWeightDecay ? 1 - lr * weightDecay : 1;
+  const l2 = decoupledWeightDecay ? 0 : weightDecay;
+  const maximum = amsgrad ? vMax : null;
+  for (let i = 0; i < param.length; i++) {
+    let d = maximize ? -grad[i] : grad[i];
+    const p = param[i] * decay;
+    if (l2 !== 0) d += l2 * p;
+    m[i] = m[i] * beta1 + (1 - beta1) * d;
+    v[i] = v[i] * beta2 + (1 - beta2) * d * d;
+    let second = v[i];
+    if (maximum !== null) second = maximum[i] = Math.max(maximum[i], v[i]);
+    param[i] = p - stepSize * (m[i] / (Math.sqrt(second) / correction2Sqrt + eps));
+  }
+}

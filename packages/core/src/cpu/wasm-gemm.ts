@@ -1,0 +1,473 @@
+// The float32 matmul kernel in WebAssembly SIMD: a tiny module emitter, the 4×8 micro-kernel, packing and blocking.
+import { gemm } from "./gemm.ts";
+
+/** Rows of C per register tile: each is one f32x4 splat of A times the tile's B vectors. */
+const TILE_ROWS = 4;
+/** f32x4 vectors per row of a register tile: 4 rows × 2 vectors = 8 accumulators (x86 has 16 xmm). */
+const TILE_VECTORS = 2;
+/** Columns of C per register tile. */
+const TILE_COLUMNS = TILE_VECTORS * 4;
+/** Depth of a block: one A panel (4 rows × 256 floats, 4 KB) stays in L1 while a row of tiles sweeps it. */
+const DEPTH_BLOCK = 256;
+/** Column panels per block: 32 panels × 8 columns × 256 deep × 4 bytes = 256 KB of packed B stay in L2. */
+const COLUMN_PANEL_BLOCK = 32;
+/** Largest wasm memory this kernel asks for; larger products go to the JS kernel instead. */
+const MAX_MEMORY_BYTES = 2 ** 30;
+const PAGE_BYTES = 65536;
+
+// ---------------------------------------------------------------------------------------------
+// A byte builder for the few WebAssembly instructions the kernel uses (binary format, spec §5).
+
+const I32 = 0x7f;
+const V128 = 0x7b;
+
+/** The unsigned LEB128 bytes of a non-negative integer (indices, sizes, memarg fields). */
+function unsignedLeb(value: number): number[] {
+  const bytes: number[] = [];
+  do {
+    let byte = value & 0x7f;
+    value >>>= 7;
+    if (value !== 0) byte |= 0x80;
+    bytes.push(byte);
+  } while (value !== 0);
+  return bytes;
+}
+
+/** The signed LEB128 bytes of an i32 (the immediate of `i32.const`). */
+function signedLeb(value: number): number[] {
+  const bytes: number[] = [];
+  for (;;) {
+    const byte = value & 0x7f;
+    value >>= 7;
+    const done = (value === 0 && (byte & 0x40) === 0) || (value === -1 && (byte & 0x40) !== 0);
+    bytes.push(done ? byte : byte | 0x80);
+    if (done) return bytes;
+  }
+}
+
+/** A length-prefixed byte vector (sections, function bodies, names). */
+function sized(bytes: readonly number[]): number[] {
+  return [...unsignedLeb(bytes.length), ...bytes];
+}
+
+/** Instructions appended one call at a time; each method is one opcode and returns the builder. */
+class CodeBuilder {
+  readonly bytes: number[] = [];
+
+  #emit(...bytes: number[]): this {
+    this.bytes.push(...bytes);
+    return this;
+  }
+  /** `loop` (empty block type): `br 0` inside jumps back to its start. */
+  loop(): this {
+    return this.#emit(0x03, 0x40);
+  }
+  /** `end` of a loop or of the function body. */
+  end(): this {
+    return this.#emit(0x0b);
+  }
+  /** `br_if depth`: pops an i32 and branches when it is non-zero. */
+  brIf(depth: number): this {
+    return this.#emit(0x0d, ...unsignedLeb(depth));
+  }
+  /** `local.get index`. */
+  get(local: number): this {
+    return this.#emit(0x20, ...unsignedLeb(local));
+  }
+  /** `local.set index`. */
+  set(local: number): this {
+    return this.#emit(0x21, ...unsignedLeb(local));
+  }
+  /** `i32.const value`. */
+  i32Const(value: number): this {
+    return this.#emit(0x41, ...signedLeb(value));
+  }
+  /** `i32.add`. */
+  i32Add(): this {
+    return this.#emit(0x6a);
+  }
+  /** `i32.sub`. */
+  i32Sub(): this {
+    return this.#emit(0x6b);
+  }
+  /** `i32.mul`. */
+  i32Mul(): this {
+    return this.#emit(0x6c);
+  }
+  /** `i32.ne`. */
+  i32Ne(): this {
+    return this.#emit(0x47);
+  }
+  /** `v128.load align=16 offset`: 4 floats from address + offset. */
+  v128Load(offset: number): this {
+    return this.#emit(0xfd, ...unsignedLeb(0x00), 4, ...unsignedLeb(offset));
+  }
+  /** `v128.store align=16 offset`: pops address and vector. */
+  v128Store(offset: number): this {
+    return this.#emit(0xfd, ...unsignedLeb(0x0b), 4, ...unsignedLeb(offset));
+  }
+  /** `v128.load32_splat align=4 offset`: one float from address + offset, copied into all 4 lanes. */
+  load32Splat(offset: number): this {
+    return this.#emit(0xfd, ...unsignedLeb(0x09), 2, ...unsignedLeb(offset));
+  }
+  /** `f32x4.add`. */
+  f32x4Add(): this {
+    return this.#emit(0xfd, ...unsignedLeb(0xe4));
+  }
+  /** `f32x4.mul`. */
+  f32x4Mul(): this {
+    return this.#emit(0xfd, ...unsignedLeb(0xe6));
+  }
+  /** `local += step` for an i32 local (get, get or const, i32.add, set); the step is a local or a constant. */
+  increment(local: number, step: { local: number } | { constant: number }): this {
+    this.get(local);
+    if ("local" in step) this.get(step.local);
+    else this.i32Const(step.constant);
+    return this.i32Add().set(local);
+  }
+}
+
+// The kernel's parameters (byte addresses and byte strides into memory), then its locals.
+const A = 0; // first packed A panel of the block (advances one panel per row of tiles)
+const B = 1; // first packed B panel of the block
+const C = 2; // top-left element of the block's C tiles (advances 4 rows of C per row of tiles)
+const ROW_PANELS = 3; // rows of tiles left (counts down)
+const COLUMN_PANELS = 4; // column panels in the block
+const DEPTH = 5; // depth of the block, ≥ 1
+const A_PANEL_BYTES = 6; // from one packed A panel to the next
+const B_PANEL_BYTES = 7; // from one packed B panel to the next
+const C_ROW_BYTES = 8; // from one row of the padded C to the next
+const PARAMETER_COUNT = 9;
+const COLUMNS_LEFT = 9;
+const B_PANEL = 10;
+const C_TILE = 11;
+const A_POINTER = 12;
+const B_POINTER = 13;
+const A_END = 14;
+const C_ROW = 15;
+const I32_LOCAL_COUNT = 7;
+const SPLAT = 16;
+const bVector = (v: number): number => 17 + v;
+const accumulator = (row: number, v: number): number => 17 + TILE_VECTORS + row * TILE_VECTORS + v;
+const V128_LOCAL_COUNT = 1 + TILE_VECTORS + TILE_ROWS * TILE_VECTORS;
+
+/**
+ * The kernel `block(a, b, c, rowPanels, columnPanels, depth, aPanelBytes, bPanelBytes, cRowBytes)`:
+ * for each row panel, for each column panel, the 4×8 tile of C += (4×depth A panel)·(depth×8 B
+ * panel), the tile held in 8 f32x4 locals across the whole depth. Loops are do-while: every
+ * count is ≥ 1.
+ */
+function emitBlockKernel(): number[] {
+  const code = new CodeBuilder();
+  /** Moves the 4×8 tile of C at C_TILE into the accumulators (load) or back (store), row by row. */
+  const tileRows = (access: "load" | "store"): void => {
+    code.get(C_TILE).set(C_ROW);
+    for (let row = 0; row < TILE_ROWS; row++) {
+      if (row > 0) code.increment(C_ROW, { local: C_ROW_BYTES });
+      for (let v = 0; v < TILE_VECTORS; v++) {
+        if (access === "load")
+          code
+            .get(C_ROW)
+            .v128Load(16 * v)
+            .set(accumulator(row, v));
+        else
+          code
+            .get(C_ROW)
+            .get(accumulator(row, v))
+            .v128Store(16 * v);
+      }
+    }
+  };
+
+  code.loop(); // over row panels
+  code.get(COLUMN_PANELS).set(COLUMNS_LEFT);
+  code.get(B).set(B_PANEL);
+  code.get(C).set(C_TILE);
+  code.loop(); // over column panels
+  tileRows("load");
+  code.get(A).set(A_POINTER);
+  code.get(B_PANEL).set(B_POINTER);
+  code
+    .get(A)
+    .get(DEPTH)
+    .i32Const(TILE_ROWS * 4)
+    .i32Mul()
+    .i32Add()
+    .set(A_END);
+  code.loop(); // over the depth: one rank-1 update of the tile
+  for (let v = 0; v < TILE_VECTORS; v++)
+    code
+      .get(B_POINTER)
+      .v128Load(16 * v)
+      .set(bVector(v));
+  for (let row = 0; row < TILE_ROWS; row++) {
+    code
+      .get(A_POINTER)
+      .load32Splat(4 * row)
+      .set(SPLAT);
+    for (let v = 0; v < TILE_VECTORS; v++) {
+      // acc += splat(a[row]) · b[v]: a separate mul and add, since fused multiply-add (relaxed SIMD) is not everywhere.
+      code.get(accumulator(row, v)).get(SPLAT).get(bVector(v)).f32x4Mul().f32x4Add().set(accumulator(row, v));
+    }
+  }
+  code.increment(A_POINTER, { constant: TILE_ROWS * 4 });
+  code.increment(B_POINTER, { constant: TILE_COLUMNS * 4 });
+  code.get(A_POINTER).get(A_END).i32Ne().brIf(0);
+  code.end();
+  tileRows("store");
+  code.increment(B_PANEL, { local: B_PANEL_BYTES });
+  code.increment(C_TILE, { constant: TILE_COLUMNS * 4 });
+  code.get(COLUMNS_LEFT).i32Const(1).i32Sub().set(COLUMNS_LEFT);
+  code.get(COLUMNS_LEFT).brIf(0);
+  code.end();
+  code.increment(A, { local: A_PANEL_BYTES });
+  code.get(C).get(C_ROW_BYTES).i32Const(TILE_ROWS).i32Mul().i32Add().set(C);
+  code.get(ROW_PANELS).i32Const(1).i32Sub().set(ROW_PANELS);
+  code.get(ROW_PANELS).brIf(0);
+  code.end();
+  code.end(); // of the function body
+
+  const locals = [2, ...unsignedLeb(I32_LOCAL_COUNT), I32, ...unsignedLeb(V128_LOCAL_COUNT), V128];
+  return sized([...locals, ...code.bytes]);
+}
+
+/** The whole module: one function type, one function `block`, one exported memory `memory`. */
+function emitModule(): Uint8Array<ArrayBuffer> {
+  const section = (id: number, ...items: number[][]): number[] => [
+    id,
+    ...sized([...unsignedLeb(items.length), ...items.flat()]),
+  ];
+  const name = (text: string): number[] => sized([...text].map((char) => char.charCodeAt(0)));
+  const functionType = [0x60, ...unsignedLeb(PARAMETER_COUNT), ...Array(PARAMETER_COUNT).fill(I32), 0];
+  return new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
+    ...section(1, functionType), // types
+    ...section(3, [0]), // function 0 has type 0
+    ...section(5, [0x00, 1]), // one memory, at least 1 page, no maximum
+    ...section(7, [...name("block"), 0x00, 0], [...name("memory"), 0x02, 0]), // exports
+    ...section(10, emitBlockKernel()), // code
+  ]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The instance, its memory, and the driver that packs operands and walks the blocks.
+
+type BlockKernel = (
+  a: number,
+  b: number,
+  c: number,
+  rowPanels: number,
+  columnPanels: number,
+  depth: number,
+  aPanelBytes: number,
+  bPanelBytes: number,
+  cRowBytes: number,
+) => void;
+
+/** The part of the WebAssembly JS API used here (TypeScript declares it only in lib.dom, which we leave out). */
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { readonly exports: Record<string, unknown> };
+  Memory: abstract new (...args: never[]) => WasmMemory;
+}
+
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+interface WasmKernel {
+  block: BlockKernel;
+  memory: WasmMemory;
+}
+
+function isWasmApi(value: unknown): value is WasmApi {
+  return typeof value === "object" && value !== null && "validate" in value && "Memory" in value;
+}
+
+const moduleBytes = emitModule();
+const wasm: unknown = Reflect.get(globalThis, "WebAssembly");
+/** The WebAssembly API where it runs SIMD (validating our own module is the feature test), else undefined. */
+const simdWasm = isWasmApi(wasm) && wasm.validate(moduleBytes) ? wasm : undefined;
+let enabled = true;
+let kernel: WasmKernel | undefined;
+
+function instance(api: WasmApi): WasmKernel {
+  if (kernel) return kernel;
+  // Synchronous compilation is fine: the module is under 1 KB (browsers cap sync compiles at 4 KB).
+  const { exports } = new api.Instance(new api.Module(moduleBytes));
+  const { block, memory } = exports;
+  if (typeof block !== "function" || !(memory instanceof api.Memory)) {
+    throw new Error("the wasm gemm module lacks its `block` or `memory` export");
+  }
+  kernel = { block: (...args) => block(...args), memory };
+  return kernel;
+}
+
+/** The bytes of wasm memory a product needs: packed A, packed B and the padded C. */
+function memoryBytes(m: number, k: number, n: number): number {
+  const paddedRows = Math.ceil(m / TILE_ROWS) * TILE_ROWS;
+  const paddedColumns = Math.ceil(n / TILE_COLUMNS) * TILE_COLUMNS;
+  return 4 * (paddedRows * k + k * paddedColumns + paddedRows * paddedColumns);
+}
+
+/**
+ * Switches the WebAssembly SIMD kernel on or off (default on) — off forces float32 products onto
+ * the JS kernel, as on engines without wasm SIMD (for tests and comparisons).
+ */
+export function configureWasmGemm(options: { enabled: boolean }): void {
+  enabled = options.enabled;
+}
+
+/**
+ * True when a float32 m×k·k×n product can run on the wasm kernel: wasm SIMD is supported, the
+ * kernel is enabled, and its packed operands fit in {@link MAX_MEMORY_BYTES} (1 GiB).
+ */
+export function canUseWasmGemm(m: number, k: number, n: number): boolean {
+  return enabled && simdWasm !== undefined && memoryBytes(m, k, n) <= MAX_MEMORY_BYTES;
+}
+
+/** A strided matrix: element (i, j) is `data[offset + i·rowStride + j·colStride]`. */
+export interface MatrixOperand {
+  readonly data: ArrayLike<number>;
+  readonly offset: number;
+  readonly rowStride: number;
+  readonly colStride: number;
+}
+
+/**
+ * Packs A (m×k) into 4-row panels, depth-major (panel r holds a[4r + t, p] at p·4 + t), zero-padded.
+ * The inner loop walks whichever of A's axes is contiguous in memory, so transposed views read in order.
+ */
+function packRowPanels(a: MatrixOperand, m: number, k: number, memory: Float32Array, start: number): void {
+  const { data, offset, rowStride, colStride } = a;
+  const panels = Math.ceil(m / TILE_ROWS);
+  for (let t = m; t < panels * TILE_ROWS; t++) {
+    const o = start + Math.floor(t / TILE_ROWS) * k * TILE_ROWS + (t % TILE_ROWS);
+    for (let p = 0; p < k; p++) memory[o + p * TILE_ROWS] = 0;
+  }
+  if (Math.abs(colStride) <= Math.abs(rowStride)) {
+    for (let t = 0; t < m; t++) {
+      let o = start + Math.floor(t / TILE_ROWS) * k * TILE_ROWS + (t % TILE_ROWS);
+      let source = offset + t * rowStride;
+      for (let p = 0; p < k; p++, o += TILE_ROWS, source += colStride) memory[o] = data[source];
+    }
+  } else {
+    for (let p = 0; p < k; p++) {
+      let source = offset + p * colStride;
+      for (let t = 0; t < m; t++, source += rowStride) {
+        memory[start + (Math.floor(t / TILE_ROWS) * k + p) * TILE_ROWS + (t % TILE_ROWS)] = data[source];
+      }
+    }
+  }
+}
+
+/**
+ * Packs B (k×n) into 8-column panels, depth-major (panel q holds b[p, 8q + j] at p·8 + j), zero-padded.
+ * The inner loop walks whichever of B's axes is contiguous in memory, so transposed views read in order.
+ */
+function packColumnPanels(b: MatrixOperand, k: number, n: number, memory: Float32Array, start: number): void {
+  const { data, offset, rowStride, colStride } = b;
+  const panels = Math.ceil(n / TILE_COLUMNS);
+  const last = (panels - 1) * k * TILE_COLUMNS;
+  for (let j = n - (panels - 1) * TILE_COLUMNS; j < TILE_COLUMNS; j++) {
+    for (let p = 0; p < k; p++) memory[start + last + p * TILE_COLUMNS + j] = 0;
+  }
+  if (Math.abs(colStride) <= Math.abs(rowStride)) {
+    for (let p = 0; p < k; p++) {
+      let source = offset + p * rowStride;
+      for (let j0 = 0; j0 < n; j0 += TILE_COLUMNS) {
+        const o = start + (j0 * k + p * TILE_COLUMNS);
+        const width = Math.min(TILE_COLUMNS, n - j0);
+        for (let j = 0; j < width; j++, source += colStride) memory[o + j] = data[source];
+      }
+    }
+  } else {
+    for (let j = 0; j < n; j++) {
+      let o = start + Math.floor(j / TILE_COLUMNS) * k * TILE_COLUMNS + (j % TILE_COLUMNS);
+      let source = offset + j * colStride;
+      for (let p = 0; p < k; p++, o += TILE_COLUMNS, source += rowStride) memory[o] = data[source];
+    }
+  }
+}
+
+/**
+ * C[m×n] += A[m×k]·B[k×n] in float32 on the WebAssembly SIMD kernel; `c` is contiguous row-major,
+ * A and B any strided matrices (read once each while packing into wasm memory). Each element sums
+ * its products in ascending k, rounding to float32 after every step, like a float32 triple loop.
+ * Throws when {@link canUseWasmGemm} is false.
+ */
+export function wasmGemm(
+  a: MatrixOperand,
+  b: MatrixOperand,
+  c: Float32Array,
+  m: number,
+  k: number,
+  n: number,
+): void {
+  if (!simdWasm || !canUseWasmGemm(m, k, n)) {
+    throw new Error(
+      `the wasm gemm cannot run ${m}×${k}·${k}×${n} (wasm SIMD ${simdWasm ? "supported" : "unsupported"}, ` +
+        `${enabled ? "enabled" : "disabled"}, ${memoryBytes(m, k, n)} bytes): check canUseWasmGemm first`,
+    );
+  }
+  if (m === 0 || n === 0 || k === 0) return;
+  const { block, memory } = instance(simdWasm);
+  const bytes = memoryBytes(m, k, n);
+  if (memory.buffer.byteLength < bytes)
+    memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE_BYTES));
+  const floats = new Float32Array(memory.buffer);
+  const rowPanels = Math.ceil(m / TILE_ROWS);
+  const columnPanels = Math.ceil(n / TILE_COLUMNS);
+  const cRow = columnPanels * TILE_COLUMNS;
+  const bStart = rowPanels * TILE_ROWS * k;
+  const cStart = bStart + k * cRow;
+  packRowPanels(a, m, k, floats, 0);
+  packColumnPanels(b, k, n, floats, bStart);
+  floats.fill(0, cStart, cStart + rowPanels * TILE_ROWS * cRow);
+  for (let i = 0; i < m; i++) floats.set(c.subarray(i * n, (i + 1) * n), cStart + i * cRow);
+  for (let p0 = 0; p0 < k; p0 += DEPTH_BLOCK) {
+    const depth = Math.min(DEPTH_BLOCK, k - p0);
+    for (let q0 = 0; q0 < columnPanels; q0 += COLUMN_PANEL_BLOCK) {
+      block(
+        4 * p0 * TILE_ROWS,
+        4 * (bStart + (q0 * k + p0) * TILE_COLUMNS),
+        4 * (cStart + q0 * TILE_COLUMNS),
+        rowPanels,
+        Math.min(COLUMN_PANEL_BLOCK, columnPanels - q0),
+        depth,
+        4 * k * TILE_ROWS,
+        4 * k * TILE_COLUMNS,
+        4 * cRow,
+      );
+    }
+  }
+  for (let i = 0; i < m; i++) c.set(floats.subarray(cStart + i * cRow, cStart + i * cRow + n), i * n);
+}
+
+/**
+ * C[m×n] += A[m×k]·B[k×n] on contiguous row-major arrays: float32 on the wasm SIMD kernel where
+ * {@link canUseWasmGemm} allows, everything else (float64, or no wasm SIMD) on the JS kernel.
+ */
+export function gemmPreferringWasm(
+  a: Float32Array | Float64Array,
+  b: Float32Array | Float64Array,
+  c: Float32Array | Float64Array,
+  m: number,
+  k: number,
+  n: number,
+): void {
+  if (c instanceof Float32Array && canUseWasmGemm(m, k, n)) {
+    wasmGemm(
+      { data: a, offset: 0, rowStride: k, colStride: 1 },
+      { data: b, offset: 0, rowStride: n, colStride: 1 },
+      c,
+      m,
+      k,
+      n,
+    );
+  } else {
+    gemm(a, b, c, m, k, n);
+  }
+}
