@@ -1,0 +1,143 @@
+// One training run of the study: build the network, fit it with SGD, test after each epoch, save the weights.
+import { Generator, type Tensor, tensor } from "@normgrad/core";
+import { DataLoader } from "@normgrad/data";
+import { F, type Sequential } from "@normgrad/nn";
+import { SGD } from "@normgrad/optim";
+import { fit } from "@normgrad/train";
+import { buildNetwork } from "./build-network.ts";
+import type { DatasetName, ModelKind, NormKind, StudyDevice, Variant } from "./study-config.ts";
+import { loadStudySplit, OnDevice } from "./study-data.ts";
+import type { EpochRecord, RunRecord } from "./study-result.ts";
+
+/** Which part of the study a job belongs to. */
+export type JobPart = "main" | "lr-sweep" | "small-batch";
+
+/** Everything one run needs; plain data, so it can be sent to a worker process. */
+export interface TrainJob {
+  id: number;
+  part: JobPart;
+  model: ModelKind;
+  variant: Variant;
+  norm: NormKind | null;
+  seed: number;
+  lr: number;
+  momentum: number;
+  batchSize: number;
+  epochs: number;
+  dataset: DatasetName;
+  trainSize: number | null;
+  testSize: number | null;
+  device: StudyDevice;
+  /** Send the trained weights back (for folding). */
+  keepWeights: boolean;
+}
+
+/** A trained network's state dict as plain arrays (what crosses the process boundary). */
+export type SavedWeights = { key: string; shape: number[]; values: Float32Array | Int32Array }[];
+
+/** What a finished job returns. */
+export interface TrainJobResult {
+  record: RunRecord;
+  weights: SavedWeights | null;
+}
+
+/** Samples per evaluation batch (eval mode: no graph, so large batches are cheap). */
+export const EVAL_BATCH = 500;
+
+/** The seed of the data order is offset from the seed of the weights so the two streams differ. */
+const DATA_ORDER_SEED_OFFSET = 1_000_003;
+
+/** The network's state dict copied out as plain arrays. */
+export function saveWeights(network: Sequential): SavedWeights {
+  return [...network.stateDict()].map(([key, value]) => {
+    const data = value.dataSync();
+    const values = data instanceof Int32Array ? Int32Array.from(data) : Float32Array.from(data);
+    return { key, shape: [...value.shape], values };
+  });
+}
+
+/** Loads {@link saveWeights}' arrays into a network of the same architecture. */
+export function loadWeights(network: Sequential, weights: SavedWeights): void {
+  const state = new Map<string, Tensor>(
+    weights.map(({ key, shape, values }) => [key, tensor(values, { shape })]),
+  );
+  network.loadStateDict(state);
+}
+
+/**
+ * A mean training loss above this counts as diverged: cross-entropy 100 means the right class
+ * gets probability e^−100 on average (guessing uniformly gives ln 10 ≈ 2.3).
+ */
+export const DIVERGED_LOSS = 100;
+
+function finiteOrNull(value: number | null): number | null {
+  return value !== null && Number.isFinite(value) ? value : null;
+}
+
+/** Where a job's progress goes: fit's progress bar and epoch lines, or nowhere. */
+export interface TrainJobOptions {
+  /** Default: no progress output. */
+  progressStream?: NodeJS.WritableStream | null;
+}
+
+/**
+ * Trains one network with `fit` from @normgrad/train: PyTorch-default initialization from
+ * `Generator(seed)`, SGD with momentum at a constant rate, cross-entropy, shuffled batches (the
+ * last partial batch dropped, so BatchNorm never sees a single sample) and the test split
+ * evaluated after every epoch. A training loss that overflows or exceeds {@link DIVERGED_LOSS} marks
+ * the run diverged (overflowed losses are recorded as null; the accuracy is what the broken weights give).
+ */
+export function runTrainJob(job: TrainJob, { progressStream = null }: TrainJobOptions = {}): TrainJobResult {
+  const startWall = performance.now();
+  const startCpu = process.cpuUsage();
+  const train = loadStudySplit(job.dataset, "train", job.trainSize);
+  const test = loadStudySplit(job.dataset, "test", job.testSize);
+  const network = buildNetwork({
+    model: job.model,
+    variant: job.variant,
+    norm: job.norm ?? "batch",
+    generator: new Generator(job.seed),
+  }).to(job.device);
+  const history = fit(network, {
+    train: new DataLoader(new OnDevice(train, job.device), {
+      batchSize: job.batchSize,
+      shuffle: true,
+      dropLast: true,
+      generator: new Generator(job.seed + DATA_ORDER_SEED_OFFSET),
+    }),
+    test: new DataLoader(new OnDevice(test, job.device), { batchSize: EVAL_BATCH }),
+    optimizer: new SGD(network.parameters(), { lr: job.lr, momentum: job.momentum }),
+    lossFn: F.crossEntropy,
+    epochs: job.epochs,
+    progress: progressStream !== null,
+    ...(progressStream === null ? {} : { progressStream }),
+  });
+  const epochs: EpochRecord[] = history.map((metrics) => ({
+    epoch: metrics.epoch,
+    trainLoss: finiteOrNull(metrics.trainLoss),
+    trainAccuracy: metrics.trainAccuracy ?? 0,
+    testLoss: finiteOrNull(metrics.testLoss),
+    testAccuracy: metrics.testAccuracy ?? 0,
+    seconds: metrics.seconds,
+    samplesPerSecond: metrics.samplesPerSec,
+  }));
+  const diverged = epochs.some((epoch) => epoch.trainLoss === null || epoch.trainLoss > DIVERGED_LOSS);
+  const cpu = process.cpuUsage(startCpu);
+  return {
+    record: {
+      model: job.model,
+      variant: job.variant,
+      norm: job.norm,
+      seed: job.seed,
+      lr: job.lr,
+      batchSize: job.batchSize,
+      trainSize: train.length,
+      testSize: test.length,
+      epochs,
+      diverged,
+      wallSeconds: (performance.now() - startWall) / 1000,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    },
+    weights: job.keepWeights && !diverged ? saveWeights(network) : null,
+  };
+}
