@@ -6,16 +6,21 @@ const failing = (message: string) => async () => {
   throw new Error(message);
 };
 
+const moduleNotFound = async () => {
+  throw Object.assign(new Error(`Cannot find package '${GPU_PACKAGE}'`), { code: "ERR_MODULE_NOT_FOUND" });
+};
+
+// The failure cases run first: the last test really starts @normgrad/gpu, which registers "gpu" for the process.
 describe("prepareDevice", () => {
   it("readies the CPU", async () => {
     await expect(prepareDevice("cpu")).resolves.toContain("cpu");
   });
 
-  it("names the @normgrad/gpu package when this example cannot load it", async () => {
-    await expect(prepareDevice("gpu")).rejects.toThrow(
+  it("names the @normgrad/gpu package when it is not installed", async () => {
+    await expect(prepareDevice("gpu", moduleNotFound)).rejects.toThrow(
       `--device gpu needs the optional ${GPU_PACKAGE} package, which @normgrad/example-bn-placement cannot load`,
     );
-    await expect(prepareDevice("gpu")).rejects.toBeInstanceOf(DeviceUnavailableError);
+    await expect(prepareDevice("gpu", moduleNotFound)).rejects.toBeInstanceOf(DeviceUnavailableError);
   });
 
   it.each([
@@ -29,5 +34,12 @@ describe("prepareDevice", () => {
     ],
   ])("reports %s", async (_, load, message) => {
     await expect(prepareDevice("gpu", load)).rejects.toThrow(message);
+  });
+
+  it("starts @normgrad/gpu and names the GPU.js mode that really runs", async () => {
+    const description = await prepareDevice("gpu");
+    expect(description).toMatch(
+      /^gpu \(@normgrad\/gpu, GPU\.js (webasm|headlessgl) mode, (WebAssembly|HeadlessGL)Kernel\)$/,
+    );
   });
 });
