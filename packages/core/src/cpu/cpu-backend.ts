@@ -27,7 +27,7 @@ import { gemm } from "./gemm.ts";
 import { normBackward, normForward } from "./norm-kernels.ts";
 import { adamStep, sgdStep } from "./optimizer-kernels.ts";
 import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward } from "./pool2d.ts";
-import { forEachRow, innerExtent, isContiguous } from "./strided.ts";
+import { coalesceDims, forEachRow, innerExtent, isContiguous } from "./strided.ts";
 import { canUseWasmGemm, type MatrixOperand, wasmGemm } from "./wasm-gemm.ts";
 
 /** A CPU buffer: a typed array owned by the CPU backend. */
@@ -167,9 +167,10 @@ function readView(view: View, dtype: DType): TypedArray {
     return source.slice(view.offset, view.offset + size);
   }
   const out = allocateTypedArray(dtype, size);
-  const [n, s] = innerExtent(view.shape, view.strides);
+  const walk = coalesceDims(view.shape, [view.strides]);
+  const [n, s] = innerExtent(walk.shape, walk.strides[0]);
   let o = 0;
-  forEachRow(view.shape, [view.strides], [view.offset], ([base]) => {
+  forEachRow(walk.shape, walk.strides, [view.offset], ([base]) => {
     for (let j = 0; j < n; j++) out[o++] = source[base + j * s];
   });
   return out;
@@ -271,10 +272,11 @@ export class CpuBackend implements Backend {
   unary(op: UnaryOp, x: View, dtype: DType): DeviceBuffer {
     const source = cpuData(x.buffer);
     const out = allocateTypedArray(dtype, shapeSize(x.shape));
-    const [n, s] = innerExtent(x.shape, x.strides);
+    const walk = coalesceDims(x.shape, [x.strides]);
+    const [n, s] = innerExtent(walk.shape, walk.strides[0]);
     let o = 0;
     if (op === "relu") {
-      forEachRow(x.shape, [x.strides], [x.offset], ([base]) => {
+      forEachRow(walk.shape, walk.strides, [x.offset], ([base]) => {
         for (let j = 0; j < n; j++, o++) {
           const value = source[base + j * s];
           out[o] = Math.max(value, 0);
@@ -282,7 +284,7 @@ export class CpuBackend implements Backend {
       });
     } else {
       const f = unaryFunction(op);
-      forEachRow(x.shape, [x.strides], [x.offset], ([base]) => {
+      forEachRow(walk.shape, walk.strides, [x.offset], ([base]) => {
         for (let j = 0; j < n; j++) out[o++] = f(source[base + j * s]);
       });
     }
@@ -293,11 +295,12 @@ export class CpuBackend implements Backend {
     const da = cpuData(a.buffer);
     const db = cpuData(b.buffer);
     const out = allocateTypedArray(isArithmetic(op) ? dtype : "int32", shapeSize(a.shape));
-    const [n, sa] = innerExtent(a.shape, a.strides);
-    const sb = innerExtent(b.shape, b.strides)[1];
+    const walk = coalesceDims(a.shape, [a.strides, b.strides]);
+    const [n, sa] = innerExtent(walk.shape, walk.strides[0]);
+    const sb = innerExtent(walk.shape, walk.strides[1])[1];
     const f = binaryFunction(op);
     let o = 0;
-    forEachRow(a.shape, [a.strides, b.strides], [a.offset, b.offset], ([ia, ib]) => {
+    forEachRow(walk.shape, walk.strides, [a.offset, b.offset], ([ia, ib]) => {
       if (!isArithmetic(op) || !binaryRow(op, out, o, da, ia, sa, db, ib, sb, n)) {
         for (let j = 0; j < n; j++) out[o + j] = f(da[ia + j * sa], db[ib + j * sb]);
       }
@@ -311,18 +314,14 @@ export class CpuBackend implements Backend {
     const da = cpuData(a.buffer);
     const db = cpuData(b.buffer);
     const out = allocateTypedArray(dtype, shapeSize(a.shape));
-    const [n, sc] = innerExtent(condition.shape, condition.strides);
-    const sa = innerExtent(a.shape, a.strides)[1];
-    const sb = innerExtent(b.shape, b.strides)[1];
+    const walk = coalesceDims(a.shape, [condition.strides, a.strides, b.strides]);
+    const [n, sc] = innerExtent(walk.shape, walk.strides[0]);
+    const sa = innerExtent(walk.shape, walk.strides[1])[1];
+    const sb = innerExtent(walk.shape, walk.strides[2])[1];
     let o = 0;
-    forEachRow(
-      a.shape,
-      [condition.strides, a.strides, b.strides],
-      [condition.offset, a.offset, b.offset],
-      ([ic, ia, ib]) => {
-        for (let j = 0; j < n; j++) out[o++] = dc[ic + j * sc] !== 0 ? da[ia + j * sa] : db[ib + j * sb];
-      },
-    );
+    forEachRow(walk.shape, walk.strides, [condition.offset, a.offset, b.offset], ([ic, ia, ib]) => {
+      for (let j = 0; j < n; j++) out[o++] = dc[ic + j * sc] !== 0 ? da[ia + j * sa] : db[ib + j * sb];
+    });
     return this.#wrap(out);
   }
 

@@ -49,3 +49,34 @@ export function isContiguous(shape: Shape, strides: readonly number[]): boolean 
   }
   return true;
 }
+
+/**
+ * Merges adjacent dims that every operand walks as one (`strides[i] = strides[i+1]·shape[i+1]`
+ * for all of them) and drops size-1 dims, keeping row-major order. Long inner rows matter: a
+ * bias added to (N, C, H, W) then runs rows of H·W instead of W, with one row call per channel.
+ */
+export function coalesceDims(
+  shape: Shape,
+  strides: readonly (readonly number[])[],
+): { shape: number[]; strides: number[][] } {
+  const merged: number[] = [];
+  const mergedStrides: number[][] = strides.map(() => []);
+  for (let axis = 0; axis < shape.length; axis++) {
+    const size = shape[axis];
+    if (size === 1) continue;
+    const last = merged.length - 1;
+    const joins = last >= 0 && strides.every((operand, k) => mergedStrides[k][last] === operand[axis] * size);
+    if (joins) {
+      merged[last] *= size;
+      strides.forEach((operand, k) => {
+        mergedStrides[k][last] = operand[axis];
+      });
+    } else {
+      merged.push(size);
+      strides.forEach((operand, k) => {
+        mergedStrides[k].push(operand[axis]);
+      });
+    }
+  }
+  return { shape: merged, strides: mergedStrides };
+}
