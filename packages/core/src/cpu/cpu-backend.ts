@@ -116,9 +116,9 @@ function binaryFunction(op: BinaryOp): (a: number, b: number) => number {
   }
 }
 
-/** The hot arithmetic ops get their own loops: one indirect call per element costs ~3x here. */
+/** The hot ops get their own loops: one indirect call per element costs ~3x here. */
 function binaryRow(
-  op: ArithmeticOp,
+  op: BinaryOp,
   out: TypedArray,
   o: number,
   a: TypedArray,
@@ -141,6 +141,13 @@ function binaryRow(
       return true;
     case "div":
       for (let j = 0; j < n; j++) out[o + j] = a[ia + j * sa] / b[ib + j * sb];
+      return true;
+    // ReLU's backward masks with `gt` on every step.
+    case "gt":
+      for (let j = 0; j < n; j++) out[o + j] = a[ia + j * sa] > b[ib + j * sb] ? 1 : 0;
+      return true;
+    case "eq":
+      for (let j = 0; j < n; j++) out[o + j] = a[ia + j * sa] === b[ib + j * sb] ? 1 : 0;
       return true;
     default:
       return false;
@@ -301,7 +308,7 @@ export class CpuBackend implements Backend {
     const f = binaryFunction(op);
     let o = 0;
     forEachRow(walk.shape, walk.strides, [a.offset, b.offset], ([ia, ib]) => {
-      if (!isArithmetic(op) || !binaryRow(op, out, o, da, ia, sa, db, ib, sb, n)) {
+      if (!binaryRow(op, out, o, da, ia, sa, db, ib, sb, n)) {
         for (let j = 0; j < n; j++) out[o + j] = f(da[ia + j * sa], db[ib + j * sb]);
       }
       o += n;
