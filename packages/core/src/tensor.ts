@@ -827,7 +827,8 @@ export class Tensor {
   /** Copies `source` (broadcast, cast) into this tensor's storage. */
   copy_(source: TensorLike): this {
     if (typeof source !== "number") {
-      if (source.device !== this.device) source = source.to(this.device);
+      // Cast where the source lives: the target device may not hold the source's dtype (GPU.js has no float64).
+      if (source.device !== this.device) source = source.to(this.dtype).to(this.device);
       broadcastShapes(source.shape, this.shape);
     }
     return this.#writeInPlace("copy_", () => this.#lift(source).mul(1));
