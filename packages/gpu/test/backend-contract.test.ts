@@ -79,6 +79,13 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
       expect(() => tensor([1.5]).to("gpu").to("float64")).toThrow(/does not support float64/);
     });
 
+    it("copies a float64 CPU tensor into a float32 GPU tensor by casting on the CPU first (as layer init does)", () => {
+      const target = zeros([3], { device: "gpu" });
+      noGrad(() => target.copy_(tensor([0.5, -1.25, 3], { dtype: "float64" })));
+      expect(target.dtype).toBe("float32");
+      expect(Array.from(target.dataSync())).toEqual([0.5, -1.25, 3]);
+    });
+
     it("stores int32 as float32, exactly up to 2^24, and refuses larger values", () => {
       const exact = tensor([-(2 ** 24), 7, 2 ** 24], { dtype: "int32" }).to("gpu");
       expect(exact.dtype).toBe("int32");
