@@ -13,12 +13,10 @@ function lift(value: TensorLike, like: Tensor): Tensor {
 
 /** `condition ? a : b` elementwise, broadcast; `condition` is nonzero for true (e.g. a comparison's mask). */
 export function where(condition: Tensor, a: TensorLike, b: TensorLike): Tensor {
-  if (typeof a === "number" && typeof b === "number") {
-    const options = { dtype: "float32", device: condition.device } as const;
-    return P.where(condition, full([], a, options), full([], b, options));
-  }
-  const like = typeof a === "number" ? (b as Tensor) : a;
-  return P.where(condition, lift(a, like), lift(b, like));
+  if (typeof a !== "number") return P.where(condition, a, lift(b, a));
+  if (typeof b !== "number") return P.where(condition, lift(a, b), b);
+  const options = { dtype: "float32", device: condition.device } as const;
+  return P.where(condition, full([], a, options), full([], b, options));
 }
 
 /** Joins tensors along an existing dim; all other dims must agree. */
