@@ -193,33 +193,21 @@ function fuseSequential(sequential: Sequential, prefix: string): FusionResult {
       notes.push(...inner.notes);
       continue;
     }
-    if (module instanceof Linear && next instanceof BatchNorm1d) {
-      modules.push(fuseLinearBn(module, next));
-      notes.push({
-        modules: [name(i), name(i + 1)],
-        action: "folded",
-        reason: "BatchNorm1d folded into the Linear before it",
-      });
-      i++;
-      continue;
-    }
-    if (module instanceof Conv2d && next instanceof BatchNorm2d) {
-      modules.push(fuseConvBn(module, next));
-      notes.push({
-        modules: [name(i), name(i + 1)],
-        action: "folded",
-        reason: "BatchNorm2d folded into the Conv2d before it",
-      });
-      i++;
-      continue;
-    }
-    if (module instanceof BatchNorm1d && next instanceof Linear) {
-      modules.push(fuseBnLinear(module, next));
-      notes.push({
-        modules: [name(i), name(i + 1)],
-        action: "folded",
-        reason: "BatchNorm1d folded forward into the Linear after it (exact: a Linear has no padding)",
-      });
+    const fused =
+      module instanceof Linear && next instanceof BatchNorm1d
+        ? { module: fuseLinearBn(module, next), reason: "BatchNorm1d folded into the Linear before it" }
+        : module instanceof Conv2d && next instanceof BatchNorm2d
+          ? { module: fuseConvBn(module, next), reason: "BatchNorm2d folded into the Conv2d before it" }
+          : module instanceof BatchNorm1d && next instanceof Linear
+            ? {
+                module: fuseBnLinear(module, next),
+                reason:
+                  "BatchNorm1d folded forward into the Linear after it (exact: a Linear has no padding)",
+              }
+            : null;
+    if (fused !== null) {
+      modules.push(fused.module);
+      notes.push({ modules: [name(i), name(i + 1)], action: "folded", reason: fused.reason });
       i++;
       continue;
     }
