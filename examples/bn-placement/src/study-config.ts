@@ -174,14 +174,14 @@ export function studyPreset(mode: StudyMode): StudyPreset {
         trainSize: { mlp: null, cnn: null },
         testSize: null,
         seeds: [0, 1, 2],
-        epochs: { mlp: 10, cnn: 5 },
+        epochs: { mlp: 10, cnn: 3 },
         lrSweep: {
           enabled: true,
           models: ["mlp", "cnn"],
           lrs: SWEEP_LRS,
           seeds: [0, 1],
           epochs: 2,
-          trainSize: 20000,
+          trainSize: 10000,
         },
         smallBatch: {
           enabled: true,
