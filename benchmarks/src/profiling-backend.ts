@@ -22,6 +22,7 @@ export type KernelCategory =
 const CATEGORY_OF: { [K in keyof Backend]-?: KernelCategory | null } = {
   device: null,
   dtypes: null,
+  readsSynchronously: null,
   liveBuffers: null,
   release: null,
   upload: "allocation",

@@ -48,7 +48,7 @@ export async function runJobs(
   const results = new Map<number, TrainJobResult>();
   if (workers === 1 || queue.length <= 1) {
     for (const job of queue) {
-      const result = runTrainJob(job, { progressStream });
+      const result = await runTrainJob(job, { progressStream });
       results.set(job.id, result);
       onResult(job, result);
       // Lets the terminal repaint between jobs.

@@ -30,7 +30,7 @@ function forwardingStream(jobId: number): Writable {
 }
 
 if (process.send !== undefined) {
-  process.on("message", (message: unknown) => {
+  process.on("message", async (message: unknown) => {
     if (!isRequest(message)) return;
     if (message.kind === "stop") {
       process.disconnect();
@@ -38,7 +38,7 @@ if (process.send !== undefined) {
     }
     const { job } = message;
     try {
-      const result = runTrainJob(job, { progressStream: forwardingStream(job.id) });
+      const result = await runTrainJob(job, { progressStream: forwardingStream(job.id) });
       reply({ kind: "result", jobId: job.id, result });
     } catch (error) {
       reply({

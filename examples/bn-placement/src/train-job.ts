@@ -48,12 +48,14 @@ export const EVAL_BATCH = 500;
 const DATA_ORDER_SEED_OFFSET = 1_000_003;
 
 /** The network's state dict copied out as plain arrays. */
-export function saveWeights(network: Sequential): SavedWeights {
-  return [...network.stateDict()].map(([key, value]) => {
-    const data = value.dataSync();
-    const values = data instanceof Int32Array ? Int32Array.from(data) : Float32Array.from(data);
-    return { key, shape: [...value.shape], values };
-  });
+export async function saveWeights(network: Sequential): Promise<SavedWeights> {
+  return Promise.all(
+    [...network.stateDict()].map(async ([key, value]) => {
+      const data = await value.data();
+      const values = data instanceof Int32Array ? Int32Array.from(data) : Float32Array.from(data);
+      return { key, shape: [...value.shape], values };
+    }),
+  );
 }
 
 /** Loads {@link saveWeights}' arrays into a network of the same architecture. */
@@ -87,7 +89,10 @@ export interface TrainJobOptions {
  * evaluated after every epoch. A training loss that overflows or exceeds {@link DIVERGED_LOSS} marks
  * the run diverged (overflowed losses are recorded as null; the accuracy is what the broken weights give).
  */
-export function runTrainJob(job: TrainJob, { progressStream = null }: TrainJobOptions = {}): TrainJobResult {
+export async function runTrainJob(
+  job: TrainJob,
+  { progressStream = null }: TrainJobOptions = {},
+): Promise<TrainJobResult> {
   const startWall = performance.now();
   const startCpu = process.cpuUsage();
   const train = loadStudySplit(job.dataset, "train", job.trainSize);
@@ -98,7 +103,7 @@ export function runTrainJob(job: TrainJob, { progressStream = null }: TrainJobOp
     norm: job.norm ?? "batch",
     generator: new Generator(job.seed),
   }).to(job.device);
-  const history = fit(network, {
+  const history = await fit(network, {
     train: new DataLoader(new OnDevice(train, job.device), {
       batchSize: job.batchSize,
       shuffle: true,
@@ -138,6 +143,6 @@ export function runTrainJob(job: TrainJob, { progressStream = null }: TrainJobOp
       wallSeconds: (performance.now() - startWall) / 1000,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
     },
-    weights: job.keepWeights && !diverged ? saveWeights(network) : null,
+    weights: job.keepWeights && !diverged ? await saveWeights(network) : null,
   };
 }

@@ -188,6 +188,12 @@ export interface Backend {
   upload(values: TypedArray): DeviceBuffer;
   /** A new buffer of `size` elements all equal to `value`. */
   full(size: number, value: number, dtype: DType): DeviceBuffer;
+  /**
+   * True where `read` works: results are ready when a kernel returns (CPU, GPU.js's synchronous
+   * modes). False where they arrive later (GPU.js webgpu, webasm with threads): the frontend then
+   * checks values when they arrive (see `checkValues`) instead of reading them on the spot.
+   */
+  readonly readsSynchronously: boolean;
   /** A contiguous row-major host copy of a view; throws where the device cannot read synchronously. */
   read(view: View): TypedArray;
   /** A contiguous row-major host copy of a view. */

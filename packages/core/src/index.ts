@@ -23,6 +23,8 @@ export type {
   UnaryOp,
   View,
 } from "./backend.ts";
+export type { ValueCheck } from "./check-values.ts";
+export { checkValues } from "./check-values.ts";
 export { CpuBackend, CpuBuffer, cpuData } from "./cpu/cpu-backend.ts";
 export type { TensorOptions } from "./creation.ts";
 export {

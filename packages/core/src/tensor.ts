@@ -1,6 +1,7 @@
 // The Tensor class: shape, dtype, device, autograd state, and every op as a method.
 import { type GradNode, isGradEnabled, noGrad, runBackward } from "./autograd.ts";
 import type { Backend, Device, UnaryOp, View } from "./backend.ts";
+import { checkValues, settleValueChecks } from "./check-values.ts";
 import { getBackend } from "./devices.ts";
 import { type DType, isFloating, type TypedArray } from "./dtype.ts";
 import { formatTensor } from "./format.ts";
@@ -210,9 +211,17 @@ export class Tensor {
     return this.backend.read(this.kernelView);
   }
 
-  /** A flat row-major copy of the values. */
-  data(): Promise<TypedArray> {
-    return this.backend.readAsync(this.kernelView);
+  /**
+   * A flat row-major copy of the values. On asynchronous devices it first throws any failed
+   * value check of earlier ops on this device (an index out of range, non-finite BatchNorm
+   * statistics; see `checkValues`).
+   */
+  async data(): Promise<TypedArray> {
+    const [values] = await Promise.all([
+      this.backend.readAsync(this.kernelView),
+      settleValueChecks(this.device),
+    ]);
+    return values;
   }
 
   /** The value of a one-element tensor. */
@@ -865,12 +874,16 @@ export class Tensor {
   }
 }
 
-/** Throws naming the first index outside `[0, size)`. */
+/** Throws (see `checkValues`) naming the smallest or largest index when one lies outside `[0, size)`. */
 function assertIndicesInRange(indices: Tensor, size: number, op: string): void {
-  const values = indices.dataSync();
-  for (const value of values) {
-    if (value < 0 || value >= size) {
-      throw new RangeError(`${op}: index ${value} is out of range for a dim of size ${size}`);
-    }
-  }
+  if (indices.size === 0) return;
+  // Two scalars cross to the host instead of every index.
+  const bounds = noGrad(() => [indices.min(), indices.max()]);
+  checkValues(bounds, ([[low], [high]]) => {
+    const outside = low < 0 ? low : high >= size ? high : null;
+    return outside === null
+      ? null
+      : new RangeError(`${op}: index ${outside} is out of range for a dim of size ${size}`);
+  });
+  for (const bound of bounds) bound.dispose();
 }

@@ -162,9 +162,9 @@ export class GpuBackend implements Backend {
     return this.#runner.mode;
   }
 
-  /** True where results arrive asynchronously (webgpu, webasm with threads): read with `await data()`. */
-  get asynchronous(): boolean {
-    return this.#runner.asynchronous;
+  /** False in the asynchronous modes, where values can only be read with `await data()`. */
+  get readsSynchronously(): boolean {
+    return !this.#runner.asynchronous;
   }
 
   /** Resolves once the first kernel ran (it throws if the mode could not start). */
@@ -295,7 +295,7 @@ export class GpuBackend implements Backend {
     if (this.#runner.asynchronous) {
       throw new Error(
         `GPU.js runs ${this.#runner.mode}${this.#runner.mode === "webasm" ? " with threads" : ""} asynchronously, ` +
-          "so values cannot be read synchronously (dataSync, item, tolist, toString): use `await tensor.data()`",
+          "so values cannot be read synchronously (dataSync, item, tolist, toString, .to('cpu')): use `await tensor.data()`",
       );
     }
     const values = this.#values(view);

@@ -175,7 +175,7 @@ describe("webasm with threads (asynchronous results)", () => {
   });
 
   it("chains ops on promises and reads with await data(), refusing dataSync with the reason", async () => {
-    expect(backend.asynchronous).toBe(true);
+    expect(backend.readsSynchronously).toBe(false);
     const size = 5000; // large enough for the worker pool to split the work
     const values = Float32Array.from({ length: size }, (_, i) => (i % 7) - 3);
     const live = backend.liveBuffers();

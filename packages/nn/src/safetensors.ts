@@ -61,9 +61,8 @@ function entriesOf(source: SaveSource): { entries: [string, Tensor][]; state: St
   return { entries: Object.entries(source), state: null };
 }
 
-/** The little-endian bytes of one tensor, in its file dtype. */
-function encodeTensor(source: Tensor): { dtype: FileDType; bytes: Uint8Array } {
-  const values = source.dataSync();
+/** The little-endian bytes of one tensor's values, in its file dtype. */
+function encodeTensor(source: Tensor, values: TypedArray): { dtype: FileDType; bytes: Uint8Array } {
   switch (source.dtype) {
     case "float32":
       return { dtype: "F32", bytes: littleEndianBytes(Float32Array.from(values)) };
@@ -99,8 +98,21 @@ function littleEndianBytes(values: Float32Array | Float64Array): Uint8Array {
  * float32 → F32, float64 → F64, int32 → I64 (PyTorch's dtype for counters and indices).
  * Module state versions travel in `__metadata__["normgrad.versions"]`.
  */
-export function toBytes(source: SaveSource, { metadata = { format: "pt" } }: SaveOptions = {}): Uint8Array {
+export function toBytes(source: SaveSource, options: SaveOptions = {}): Uint8Array {
   const { entries, state } = entriesOf(source);
+  return serialize(
+    entries.map(([name, tensor]) => [name, tensor, tensor.dataSync()]),
+    state,
+    options,
+  );
+}
+
+/** `toBytes` over values already read (`save` reads them with `await data()`). */
+function serialize(
+  entries: readonly (readonly [string, Tensor, TypedArray])[],
+  state: StateDict | null,
+  { metadata = { format: "pt" } }: SaveOptions,
+): Uint8Array {
   const header: Record<string, unknown> = Object.create(null);
   const headerMetadata: Record<string, string> = Object.create(null);
   for (const [key, value] of Object.entries(metadata)) {
@@ -114,10 +126,10 @@ export function toBytes(source: SaveSource, { metadata = { format: "pt" } }: Sav
   if (Object.keys(headerMetadata).length > 0) header.__metadata__ = headerMetadata;
   const chunks: Uint8Array[] = [];
   let offset = 0;
-  for (const [name, tensor] of entries) {
+  for (const [name, tensor, values] of entries) {
     if (name === "__metadata__")
       throw new RangeError(`"__metadata__" is reserved by safetensors and cannot name a tensor`);
-    const { dtype, bytes } = encodeTensor(tensor);
+    const { dtype, bytes } = encodeTensor(tensor, values);
     header[name] = { dtype, shape: [...tensor.shape], data_offsets: [offset, offset + bytes.length] };
     chunks.push(bytes);
     offset += bytes.length;
@@ -382,10 +394,22 @@ export function fromBytes(source: Uint8Array | ArrayBuffer): StateDict {
   return state;
 }
 
-/** Writes `source` (a module or a state dict) to a safetensors file at `path` (Node). */
+/**
+ * Writes `source` (a module or a state dict) to a safetensors file at `path` (Node). Values are
+ * read with `await data()`, so modules on asynchronous devices save too.
+ */
 export async function save(source: SaveSource, path: string, options: SaveOptions = {}): Promise<void> {
   const { writeFile } = await import("node:fs/promises");
-  await writeFile(path, toBytes(source, options));
+  const { entries, state } = entriesOf(source);
+  const values = await Promise.all(entries.map(([, tensor]) => tensor.data()));
+  await writeFile(
+    path,
+    serialize(
+      entries.map(([name, tensor], i) => [name, tensor, values[i]]),
+      state,
+      options,
+    ),
+  );
 }
 
 /** Reads a safetensors file (Node); load it into a module with `module.loadStateDict(await load(path))`. */

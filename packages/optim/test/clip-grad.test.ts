@@ -14,7 +14,8 @@ describe("clipGradNorm", () => {
     // ‖(3, 4, 12)‖ = 13; the third parameter has no gradient and is skipped.
     const params = [withGrad([3, 4]), withGrad([12]), withGrad(null)];
     const total = clipGradNorm(params, 6.5);
-    expect(total).toBeCloseTo(13, 14);
+    expect(total.shape).toEqual([]);
+    expect(total.item()).toBeCloseTo(13, 14);
     const scale = 6.5 / (13 + 1e-6);
     expect(params[0].grad?.tolist()).toEqual([3 * scale, 4 * scale]);
     expect(params[1].grad?.tolist()).toEqual([12 * scale]);
@@ -23,7 +24,7 @@ describe("clipGradNorm", () => {
 
   it("leaves gradients under the limit untouched", () => {
     const param = withGrad([0.3, -0.4]);
-    expect(clipGradNorm(param, 1)).toBeCloseTo(0.5, 15);
+    expect(clipGradNorm(param, 1).item()).toBeCloseTo(0.5, 15);
     expect(param.grad?.tolist()).toEqual([0.3, -0.4]);
   });
 
@@ -33,11 +34,11 @@ describe("clipGradNorm", () => {
     ["3", 3, (27 + 64 + 1728) ** (1 / 3)],
   ])("normType %s", (_, normType, expected) => {
     const params = [withGrad([3, -4]), withGrad([-12])];
-    expect(clipGradNorm(params, 1e9, { normType })).toBeCloseTo(expected, 12);
+    expect(clipGradNorm(params, 1e9, { normType }).item()).toBeCloseTo(expected, 12);
   });
 
   it("returns 0 when no parameter has a gradient", () => {
-    expect(clipGradNorm([withGrad(null)], 1)).toBe(0);
+    expect(clipGradNorm([withGrad(null)], 1).item()).toBe(0);
   });
 
   it.each([

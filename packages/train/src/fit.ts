@@ -72,9 +72,21 @@ function lossFunctionOf(lossFn: FitOptions["lossFn"]): LossFunction {
 }
 
 /** Correct predictions in a batch: argmax over classes equals the int32 target; null when not a classification. */
-function countCorrect(output: Tensor, target: Tensor): number | null {
+function countCorrect(output: Tensor, target: Tensor): Tensor | null {
   if (output.ndim !== 2 || target.ndim !== 1 || target.dtype !== "int32") return null;
-  return output.argmax(1).eq(target).sum().item();
+  return output.argmax(1).eq(target).sum();
+}
+
+/**
+ * A batch's loss and correct count as numbers, then frees both tensors. Awaited, because
+ * asynchronous devices (GPU.js webgpu, webasm with threads) deliver values only through `data()`;
+ * it also reports their failed value checks (see `checkValues`).
+ */
+async function readBatch(loss: Tensor, correct: Tensor | null): Promise<[number, number | null]> {
+  const [lossValues, correctValues] = await Promise.all([loss.data(), correct?.data() ?? null]);
+  loss.dispose();
+  correct?.dispose();
+  return [lossValues[0], correctValues === null ? null : correctValues[0]];
 }
 
 /** Splits a batch into input and target, with an error naming what the loader gave instead. */
@@ -113,26 +125,27 @@ class Tally {
  * Dropout is off) under `noGrad`, then restores the model's previous mode. Returns the
  * sample-weighted mean loss and, for (N, C) outputs with int32 targets, the accuracy.
  */
-export function evaluate(
+export async function evaluate(
   model: Module<[Tensor], Tensor>,
   loader: DataLoader,
   lossFn: FitOptions["lossFn"],
-): EvaluationResult {
+): Promise<EvaluationResult> {
   const computeLoss = lossFunctionOf(lossFn);
   const wasTraining = model.training;
   model.eval();
   const tally = new Tally();
   try {
-    noGrad(() => {
-      for (const batch of loader) {
-        const [input, target] = inputAndTarget(batch);
+    for (const batch of loader) {
+      const [input, target] = inputAndTarget(batch);
+      const [loss, correct] = noGrad(() =>
         tidy(() => {
           const output = model.forward(input);
-          tally.add(input.shape[0], computeLoss(output, target).item(), countCorrect(output, target));
-        });
-        for (const t of batch) t.dispose();
-      }
-    });
+          return [computeLoss(output, target), countCorrect(output, target)] as const;
+        }),
+      );
+      for (const t of batch) t.dispose();
+      tally.add(input.shape[0], ...(await readBatch(loss, correct)));
+    }
   } finally {
     model.train(wasTraining);
   }
@@ -145,9 +158,11 @@ export function evaluate(
  * flat): `zeroGrad`, forward, loss, backward, `optimizer.step()`, then the scheduler when it
  * steps per batch; batches are disposed after use. After each epoch: the scheduler (per-epoch),
  * evaluation on `test` (see `evaluate`), a summary line, and a JSON line in `logFile`.
- * The model is put in training mode for the training passes. Returns the metrics per epoch.
+ * The model is put in training mode for the training passes. Resolves to the metrics per epoch.
+ * Each batch's loss is read with `await data()`, so the same loop trains on devices that only
+ * deliver values asynchronously (GPU.js webgpu, webasm with threads).
  */
-export function fit(
+export async function fit(
   model: Module<[Tensor], Tensor>,
   {
     train,
@@ -161,7 +176,7 @@ export function fit(
     progress = true,
     progressStream = process.stderr,
   }: FitOptions,
-): EpochMetrics[] {
+): Promise<EpochMetrics[]> {
   if (!Number.isInteger(epochs) || epochs < 1) {
     throw new RangeError(`fit: epochs must be a positive integer, got ${epochs}`);
   }
@@ -188,11 +203,11 @@ export function fit(
         const batchLoss = computeLoss(output, target);
         batchLoss.backward();
         optimizer.step();
-        return [batchLoss.item(), countCorrect(output, target)];
+        return [batchLoss.detach(), countCorrect(output, target)] as const;
       });
       if (scheduler !== undefined && schedulerInterval === "batch") scheduler.step();
       for (const t of batch) t.dispose();
-      tally.add(input.shape[0], loss, correct);
+      tally.add(input.shape[0], ...(await readBatch(loss, correct)));
       batchIndex++;
       const elapsed = (performance.now() - start) / 1000;
       bar?.update(batchIndex, {
@@ -205,7 +220,7 @@ export function fit(
     bar?.stop();
     if (tally.samples === 0) throw new Error("fit: the training loader yielded no batches");
     if (scheduler !== undefined && schedulerInterval === "epoch") scheduler.step();
-    const evaluation = test === undefined ? null : evaluate(model, test, computeLoss);
+    const evaluation = test === undefined ? null : await evaluate(model, test, computeLoss);
     model.train();
     const metrics: EpochMetrics = {
       epoch,

@@ -41,12 +41,12 @@ class LogStream extends Writable {
 }
 
 describe("fit", () => {
-  it("trains, steps the scheduler per epoch, and logs metrics as JSON Lines", () => {
+  it("trains, steps the scheduler per epoch, and logs metrics as JSON Lines", async () => {
     manualSeed(0);
     const model = new Linear(2, 2);
     const optimizer = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
     const logFile = join(mkdtempSync(join(tmpdir(), "normgrad-fit-")), "logs", "metrics.jsonl");
-    const history = fit(model, {
+    const history = await fit(model, {
       train: loader(),
       test: new DataLoader(blobs(), { batchSize: 30 }),
       optimizer,
@@ -78,11 +78,11 @@ describe("fit", () => {
     ]);
   });
 
-  it("writes plain progress lines to a stream that is not a terminal", () => {
+  it("writes plain progress lines to a stream that is not a terminal", async () => {
     const stream = new LogStream();
     manualSeed(0);
     const model = new Linear(2, 2);
-    fit(model, {
+    await fit(model, {
       train: loader(),
       test: loader(),
       optimizer: new SGD(model.parameters(), { lr: 0.1 }),
@@ -100,11 +100,11 @@ describe("fit", () => {
     );
   });
 
-  it("steps a per-batch scheduler after every batch (OneCycleLR)", () => {
+  it("steps a per-batch scheduler after every batch (OneCycleLR)", async () => {
     const model = new Linear(2, 2);
     const optimizer = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
     const scheduler = new OneCycleLR(optimizer, { maxLr: 0.5, epochs: 2, stepsPerEpoch: 4 });
-    fit(model, {
+    await fit(model, {
       train: loader(),
       optimizer,
       lossFn: F.crossEntropy,
@@ -116,11 +116,11 @@ describe("fit", () => {
     expect(scheduler.lastEpoch).toBe(8);
   });
 
-  it("reports no accuracy for regression", () => {
+  it("reports no accuracy for regression", async () => {
     const x = randn([20, 3], { generator: new Generator(0) });
     const dataset = new TensorDataset(x, x.sum(1, true));
     const model = new Linear(3, 1);
-    const [metrics] = fit(model, {
+    const [metrics] = await fit(model, {
       train: loader(dataset, 5),
       test: loader(dataset, 5),
       optimizer: new SGD(model.parameters(), { lr: 0.05 }),
@@ -133,7 +133,7 @@ describe("fit", () => {
     expect(metrics.testLoss).toBeGreaterThan(0);
   });
 
-  it("keeps memory flat from one epoch to the next", () => {
+  it("keeps memory flat from one epoch to the next", async () => {
     const model = new Linear(2, 2);
     const options = {
       train: loader(),
@@ -143,9 +143,9 @@ describe("fit", () => {
       epochs: 1,
       progress: false,
     };
-    fit(model, options);
+    await fit(model, options);
     const live = liveBuffers();
-    fit(model, options);
+    await fit(model, options);
     expect(liveBuffers()).toBe(live);
   });
 
@@ -156,7 +156,7 @@ describe("fit", () => {
       { train: new DataLoader(new TensorDataset(tensor([[1, 2]]), tensor([1]), tensor([2]))) },
       /fit\/evaluate need batches of \[input, target\], the loader gave 3 tensor\(s\)/,
     ],
-  ])("refuses %s", (_, override, message) => {
+  ])("refuses %s", async (_, override, message) => {
     const model = new Linear(2, 2);
     const options = {
       train: loader(),
@@ -165,7 +165,7 @@ describe("fit", () => {
       epochs: 1,
       progress: false,
     };
-    expect(() => fit(model, { ...options, ...override })).toThrow(message);
+    await expect(fit(model, { ...options, ...override })).rejects.toThrow(message);
   });
 });
 
@@ -180,10 +180,10 @@ describe("evaluate", () => {
     }
   }
 
-  it.each([true, false])("runs in eval mode without grad and restores training = %s", (training) => {
+  it.each([true, false])("runs in eval mode without grad and restores training = %s", async (training) => {
     const probe = new Probe();
     probe.train(training);
-    const result = evaluate(probe, new DataLoader(blobs(), { batchSize: 32 }), F.crossEntropy);
+    const result = await evaluate(probe, new DataLoader(blobs(), { batchSize: 32 }), F.crossEntropy);
     expect(probe.seen).toEqual([
       { training: false, gradEnabled: false },
       { training: false, gradEnabled: false },

@@ -239,6 +239,7 @@ function indexData(view: View): Int32Array {
 export class CpuBackend implements Backend {
   readonly device = "cpu";
   readonly dtypes: readonly DType[] = ["float32", "float64", "int32"];
+  readonly readsSynchronously = true;
   #live = 0;
 
   #wrap(data: TypedArray): CpuBuffer {

@@ -1,5 +1,13 @@
 // Functional BatchNorm: batch statistics in training (updating the running ones in place), running statistics in eval.
-import { formatShape, type NormStatistics, noGrad, type Tensor } from "@normgrad/core";
+import {
+  checkValues,
+  formatShape,
+  type NormStatistics,
+  noGrad,
+  type Tensor,
+  tidy,
+  where,
+} from "@normgrad/core";
 import { normalize } from "./normalize.ts";
 import { assertFloat } from "./validate.ts";
 
@@ -11,8 +19,11 @@ export interface BatchNormOptions {
   bias?: Tensor | null;
   /** Normalize with the batch statistics and update the running ones (default false: use the running ones). */
   training?: boolean;
-  /** m in `running = (1 − m)·running + m·batch` (default 0.1, PyTorch's convention). */
-  momentum?: number;
+  /**
+   * m in `running = (1 − m)·running + m·batch` (default 0.1, PyTorch's convention); a
+   * one-element tensor stays on the device (BatchNorm's cumulative average, `momentum: null`).
+   */
+  momentum?: number | Tensor;
   /** Added to the variance under the square root (default 1e-5). */
   eps?: number;
 }
@@ -29,40 +40,44 @@ export function assertPerChannel(tensor: Tensor | null, name: string, channels: 
 /**
  * `running = (1 − m)·running + m·batch` for mean and variance, in place (the buffers keep their
  * identity, so state dicts and optimizers still see them), without recording a graph, and in
- * float64 where the device has it. A non-finite batch statistic throws before anything is
- * written, so one bad batch cannot silently poison the running statistics.
+ * float64 where the device has it. A non-finite batch statistic throws, so one bad batch cannot
+ * silently poison the running statistics: at once where the device reads synchronously, else at
+ * the next `await data()` (see `checkValues`); the update itself skips non-finite channels on the
+ * device, so the running statistics stay untouched either way.
  */
 export function updateRunningStatistics(
   running: NormStatistics<Tensor>,
   batch: NormStatistics<Tensor>,
-  momentum: number,
-  where: string,
+  momentum: number | Tensor,
+  op: string,
 ): void {
-  const means = batch.mean.dataSync();
-  const variances = batch.variance.dataSync();
-  const bad: number[] = [];
-  for (let c = 0; c < means.length; c++) {
-    if (!Number.isFinite(means[c]) || !Number.isFinite(variances[c])) bad.push(c);
-  }
-  if (bad.length > 0) {
+  checkValues([batch.mean, batch.variance], ([means, variances]) => {
+    const bad: number[] = [];
+    for (let c = 0; c < means.length; c++) {
+      if (!Number.isFinite(means[c]) || !Number.isFinite(variances[c])) bad.push(c);
+    }
+    if (bad.length === 0) return null;
     const c = bad[0];
-    throw new RangeError(
-      `${where}: the batch statistics of channel(s) ${bad.slice(0, 8).join(", ")}${bad.length > 8 ? ", …" : ""} ` +
+    return new RangeError(
+      `${op}: the batch statistics of channel(s) ${bad.slice(0, 8).join(", ")}${bad.length > 8 ? ", …" : ""} ` +
         `are not finite (channel ${c}: mean ${means[c]}, variance ${variances[c]}), so the running statistics ` +
         "were left unchanged: the input holds NaN or ±Infinity (check the layers before it, or lower the learning rate)",
     );
-  }
-  noGrad(() => {
-    for (const key of ["mean", "variance"] as const) {
-      const target = running[key];
-      const precise = target.backend.dtypes.includes("float64") ? "float64" : target.dtype;
-      const updated = target
-        .to(precise)
-        .mul(1 - momentum)
-        .add(batch[key].to(precise).mul(momentum));
-      target.copy_(updated);
-    }
   });
+  noGrad(() =>
+    tidy(() => {
+      const precise = running.mean.backend.dtypes.includes("float64") ? "float64" : running.mean.dtype;
+      const m = typeof momentum === "number" ? momentum : momentum.to(precise);
+      const retained = typeof m === "number" ? 1 - m : m.neg().add(1);
+      // x − x is 0 exactly when x is finite (NaN and ±∞ give NaN).
+      const finite = batch.mean.sub(batch.mean).eq(0).mul(batch.variance.sub(batch.variance).eq(0));
+      for (const key of ["mean", "variance"] as const) {
+        const target = running[key];
+        const current = target.to(precise);
+        target.copy_(where(finite, current.mul(retained).add(batch[key].to(precise).mul(m)), current));
+      }
+    }),
+  );
 }
 
 /**

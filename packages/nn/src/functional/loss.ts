@@ -1,5 +1,5 @@
 // Functional losses: crossEntropy, nllLoss, mseLoss, binaryCrossEntropyWithLogits.
-import { formatShape, type Tensor, where } from "@normgrad/core";
+import { checkValues, formatShape, noGrad, type Tensor, where } from "@normgrad/core";
 import { assertFloat, assertReduction, type Reduction } from "./validate.ts";
 
 /** Options of `nllLoss`. */
@@ -58,14 +58,26 @@ function assertClassTargets(op: string, input: Tensor, target: Tensor, ignoreInd
     );
   }
   const classes = input.ndim === 1 ? input.shape[0] : input.shape[1];
-  for (const value of target.dataSync()) {
-    if (value !== ignoreIndex && (value < 0 || value >= classes)) {
-      throw new RangeError(
-        `${op}: target ${value} is out of bounds: class indices must be in [0, ${classes - 1}]` +
-          (ignoreIndex < 0 || ignoreIndex >= classes ? ` or equal ignoreIndex ${ignoreIndex}` : ""),
-      );
-    }
-  }
+  if (target.size === 0) return;
+  // The smallest and largest target that is not ignoreIndex: two scalars cross to the host, not every target.
+  const bounds = noGrad(() => {
+    const ignored = target.eq(ignoreIndex);
+    const counted = where(ignored, 0, target);
+    const result = [counted.min(), counted.max()];
+    ignored.dispose();
+    counted.dispose();
+    return result;
+  });
+  checkValues(bounds, ([[low], [high]]) => {
+    const outside = low < 0 ? low : high >= classes ? high : null;
+    return outside === null
+      ? null
+      : new RangeError(
+          `${op}: target ${outside} is out of bounds: class indices must be in [0, ${classes - 1}]` +
+            (ignoreIndex < 0 || ignoreIndex >= classes ? ` or equal ignoreIndex ${ignoreIndex}` : ""),
+        );
+  });
+  for (const bound of bounds) bound.dispose();
 }
 
 function assertClassWeight(op: string, weight: Tensor | null, input: Tensor): void {

@@ -151,8 +151,18 @@ export abstract class BatchNorm extends NormBase {
     this.assertChannels(x, 1);
     const { runningMean, runningVar, numBatchesTracked } = this;
     const updating = this.training && numBatchesTracked !== null;
-    // momentum null: the cumulative average over the batches seen, this one included.
-    const momentum = this.momentum ?? (updating ? 1 / (numBatchesTracked.item() + 1) : 0);
+    // momentum null: the cumulative average over the batches seen, this one included. It stays a
+    // device tensor so that asynchronous devices never have to read the count.
+    const cumulative =
+      this.momentum === null && updating
+        ? noGrad(() =>
+            numBatchesTracked
+              .add(1)
+              .to(numBatchesTracked.backend.dtypes.includes("float64") ? "float64" : "float32")
+              .reciprocal(),
+          )
+        : null;
+    const momentum = this.momentum ?? cumulative ?? 0;
     const useBatchStatistics = this.training || runningMean === null;
     const output = batchNorm(x, runningMean, runningVar, {
       weight: this.weight,
@@ -161,6 +171,7 @@ export abstract class BatchNorm extends NormBase {
       momentum,
       eps: this.eps,
     });
+    cumulative?.dispose();
     if (updating) noGrad(() => numBatchesTracked.add_(1));
     return output;
   }
