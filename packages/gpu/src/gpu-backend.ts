@@ -69,7 +69,14 @@ import {
   takeByIndexSource,
 } from "./kernels/pool2d.ts";
 import { reduceSource } from "./kernels/reduce.ts";
-import { type ActiveMode, autoMode, type GpuMode, kernelMode, modeUnavailableReason } from "./modes.ts";
+import {
+  type ActiveMode,
+  autoMode,
+  type GpuMode,
+  kernelMode,
+  modeUnavailableReason,
+  webgpuUnavailableReason,
+} from "./modes.ts";
 
 /** Options of the GPU backend. */
 export interface GpuBackendOptions {
@@ -167,9 +174,18 @@ export class GpuBackend implements Backend {
     return !this.#runner.asynchronous;
   }
 
-  /** Resolves once the first kernel ran (it throws if the mode could not start). */
+  /**
+   * Resolves once the first kernel ran; rejects if the mode could not start (for webgpu without
+   * an adapter, with what to install instead of GPU.js's browser-oriented message).
+   */
   async ready(): Promise<void> {
-    await this.#probe.settled();
+    try {
+      await this.#probe.settled();
+    } catch (error) {
+      const reason = this.#runner.mode === "webgpu" ? await webgpuUnavailableReason() : null;
+      if (reason === null) throw error;
+      throw new Error(`GPU.js mode "webgpu" cannot start here: ${reason}`, { cause: error });
+    }
   }
 
   /** The mode kernels actually run in, read from the compiled kernel's class. Null before the first kernel ran. */

@@ -7,7 +7,12 @@ export type { GpuBackendOptions } from "./gpu-backend.ts";
 export { GpuBackend } from "./gpu-backend.ts";
 export { GpuBuffer } from "./gpu-buffer.ts";
 export type { ActiveMode, GpuMode } from "./modes.ts";
-export { autoMode, headlessGlUnavailableReason, modeUnavailableReason } from "./modes.ts";
+export {
+  autoMode,
+  headlessGlUnavailableReason,
+  modeUnavailableReason,
+  webgpuUnavailableReason,
+} from "./modes.ts";
 
 /** What `initGpu` gives back. */
 export interface GpuInit {

@@ -38,7 +38,12 @@ export function headlessGlUnavailableReason(): string | null {
   );
 }
 
-/** Why a mode cannot start here, or null when it can. */
+/**
+ * Why a mode cannot start here, or null when it may: a synchronous check of what the platform
+ * offers. For `webgpu` it only sees whether `navigator.gpu` exists; the adapter GPU.js asks
+ * for may still be missing (Node on stock Debian 12, headless Chromium), which only
+ * `await webgpuUnavailableReason()` finds out.
+ */
 export function modeUnavailableReason(mode: Exclude<GpuMode, "auto">): string | null {
   switch (mode) {
     case "headlessgl":
@@ -57,6 +62,23 @@ export function modeUnavailableReason(mode: Exclude<GpuMode, "auto">): string | 
     default:
       return mode satisfies never;
   }
+}
+
+/** What to install where `navigator.gpu` exists but gives no adapter. */
+const NO_ADAPTER =
+  "navigator.gpu gave no adapter: WebGPU needs a GPU with Vulkan, Metal or D3D12 drivers, or a software " +
+  "one (on Debian 12: Mesa ≥ 25 lavapipe, `apt-get install -t bookworm-backports mesa-vulkan-drivers`; " +
+  "the stock Mesa 22 lavapipe gives none)";
+
+/**
+ * Why webgpu cannot start here, or null when it can: `navigator.gpu` must exist (a browser, or
+ * Node with the `webgpu` package's globals and `navigator.gpu` installed) and give an adapter,
+ * which this requests the way GPU.js will.
+ */
+export async function webgpuUnavailableReason(): Promise<string | null> {
+  const reason = modeUnavailableReason("webgpu");
+  if (reason !== null) return reason;
+  return (await GPU.isWebGPUAvailable()) ? null : NO_ADAPTER;
 }
 
 /** The mode auto-selection takes here, and the reason it fell back to webasm (null when it did not). */

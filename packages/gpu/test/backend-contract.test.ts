@@ -1,18 +1,20 @@
 // The backend's contract: mode selection and reporting, float32-only storage, reads, memory (tidy), the asynchronous mode.
-import {
-  getBackend,
-  keep,
-  liveBuffers,
-  noGrad,
-  registerBackend,
-  type Tensor,
-  tensor,
-  tidy,
-  zeros,
-} from "@normgrad/core";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { GpuBackend, headlessGlUnavailableReason, initGpu } from "../src/index.ts";
-import { KERNEL_CLASS, SUITE_MODES, seeded, skipReason, toGpu, useGpuBackend } from "./helpers.ts";
+import { getBackend, keep, liveBuffers, noGrad, type Tensor, tensor, tidy, zeros } from "@normgrad/core";
+import { describe, expect, it, vi } from "vitest";
+import { GpuBackend, headlessGlUnavailableReason, initGpu, webgpuUnavailableReason } from "../src/index.ts";
+import { ASYNC_MODES, MODE_SETUP, SUITE_MODES, seeded, skipReason, toGpu, useGpuBackend } from "./helpers.ts";
+
+/** Runs `fn` with `navigator` replaced by `value` (undefined: no navigator), then puts the real one back. */
+async function withNavigator(value: unknown, fn: () => Promise<void> | void): Promise<void> {
+  const real = Object.getOwnPropertyDescriptor(globalThis, "navigator");
+  Object.defineProperty(globalThis, "navigator", { value, configurable: true, writable: true });
+  try {
+    await fn();
+  } finally {
+    if (real === undefined) Reflect.deleteProperty(globalThis, "navigator");
+    else Object.defineProperty(globalThis, "navigator", real);
+  }
+}
 
 describe("mode selection", () => {
   it("auto takes headlessgl where a GL context can be made, else webasm with one warning naming why", () => {
@@ -32,11 +34,31 @@ describe("mode selection", () => {
     void second.destroy();
   });
 
-  it.each([
-    ["webgpu", /GPU.js mode "webgpu" cannot start here: no navigator.gpu/],
-    ["webgl2", /GPU.js mode "webgl2" cannot start here: no WebGL2 context/],
-  ] as const)("an explicit %s mode that cannot start throws the reason", (mode, message) => {
-    expect(() => new GpuBackend({ mode })).toThrow(message);
+  it("an explicit webgl2 mode that cannot start throws the reason", () => {
+    expect(() => new GpuBackend({ mode: "webgl2" })).toThrow(
+      /GPU.js mode "webgl2" cannot start here: no WebGL2 context/,
+    );
+  });
+
+  it("an explicit webgpu mode without navigator.gpu throws the reason", async () => {
+    await withNavigator(undefined, async () => {
+      expect(() => new GpuBackend({ mode: "webgpu" })).toThrow(
+        /GPU.js mode "webgpu" cannot start here: no navigator.gpu/,
+      );
+      expect(await webgpuUnavailableReason()).toMatch(/^no navigator.gpu/);
+    });
+  });
+
+  // Runs before any webgpu backend in this file: GPU.js keeps the first device it gets for the whole process.
+  it("webgpu with navigator.gpu but no adapter (stock Debian 12) fails ready() saying what to install", async () => {
+    const noAdapter = { gpu: { requestAdapter: () => Promise.resolve(null) } };
+    await withNavigator(noAdapter, async () => {
+      expect(await webgpuUnavailableReason()).toMatch(/no adapter.*mesa-vulkan-drivers/);
+      const backend = new GpuBackend({ mode: "webgpu" });
+      await expect(backend.ready()).rejects.toThrow(
+        /GPU.js mode "webgpu" cannot start here: navigator.gpu gave no adapter.*Mesa ≥ 25 lavapipe/,
+      );
+    });
   });
 
   it("threads are a webasm option", () => {
@@ -60,11 +82,13 @@ describe("mode selection", () => {
 
 describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
   const reason = skipReason(mode);
+  const { kernelClass, synchronous } = MODE_SETUP[mode];
   describe.skipIf(reason !== null)("storage and memory", () => {
     const backend = useGpuBackend(mode);
 
-    it(`really runs ${KERNEL_CLASS[mode]} kernels`, () => {
-      expect(backend().kernelClass).toBe(KERNEL_CLASS[mode]);
+    it(`really runs ${kernelClass} kernels, ${synchronous ? "" : "a"}synchronously`, () => {
+      expect(backend().kernelClass).toBe(kernelClass);
+      expect(backend().readsSynchronously).toBe(synchronous);
     });
 
     it("refuses float64, saying to keep it on the CPU backend, and never downcasts", () => {
@@ -79,17 +103,17 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
       expect(() => tensor([1.5]).to("gpu").to("float64")).toThrow(/does not support float64/);
     });
 
-    it("copies a float64 CPU tensor into a float32 GPU tensor by casting on the CPU first (as layer init does)", () => {
+    it("copies a float64 CPU tensor into a float32 GPU tensor by casting on the CPU first (as layer init does)", async () => {
       const target = zeros([3], { device: "gpu" });
       noGrad(() => target.copy_(tensor([0.5, -1.25, 3], { dtype: "float64" })));
       expect(target.dtype).toBe("float32");
-      expect(Array.from(target.dataSync())).toEqual([0.5, -1.25, 3]);
+      expect(Array.from(await target.data())).toEqual([0.5, -1.25, 3]);
     });
 
-    it("stores int32 as float32, exactly up to 2^24, and refuses larger values", () => {
+    it("stores int32 as float32, exactly up to 2^24, and refuses larger values", async () => {
       const exact = tensor([-(2 ** 24), 7, 2 ** 24], { dtype: "int32" }).to("gpu");
       expect(exact.dtype).toBe("int32");
-      expect(exact.dataSync()).toEqual(Int32Array.from([-(2 ** 24), 7, 2 ** 24]));
+      expect(await exact.data()).toEqual(Int32Array.from([-(2 ** 24), 7, 2 ** 24]));
       expect(() => tensor([2 ** 24 + 1], { dtype: "int32" }).to("gpu")).toThrow(
         /int32 value 16777217 cannot be stored exactly/,
       );
@@ -100,40 +124,55 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
       expect(() => backend().full(2 ** 24 + 1, 0, "float32")).toThrow(/up to 2\^24 = 16777216 elements/);
     });
 
-    it("reads views synchronously and asynchronously, and handles empty tensors", async () => {
+    it("reads views with await data(), and handles empty tensors", async () => {
+      const x = tensor([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]).to("gpu");
+      expect(Array.from(await x.mT.data())).toEqual([1, 4, 2, 5, 3, 6]);
+      expect(Array.from(await x.narrow(1, 1, 2).data())).toEqual([2, 3, 5, 6]);
+      expect(Array.from(await x.sum().data())).toEqual([21]);
+      const empty = x.narrow(0, 0, 0);
+      expect((await empty.exp().data()).length).toBe(0);
+      expect(Array.from(await empty.sum(0).data())).toEqual([0, 0, 0]);
+      expect(Array.from(await empty.mT.matmul(empty).data())).toEqual(new Array(9).fill(0));
+      expect(Array.from(await empty.pad([0, 0, 1, 0], 7).data())).toEqual([7, 7, 7]);
+      x.dispose();
+    });
+
+    it.runIf(synchronous)("reads synchronously: dataSync, item, tolist, .to('cpu')", () => {
       const x = tensor([
         [1, 2, 3],
         [4, 5, 6],
       ]).to("gpu");
       expect(Array.from(x.mT.dataSync())).toEqual([1, 4, 2, 5, 3, 6]);
-      expect(Array.from(await x.narrow(1, 1, 2).data())).toEqual([2, 3, 5, 6]);
       expect(x.sum().item()).toBe(21);
-      const empty = x.narrow(0, 0, 0);
-      expect(empty.exp().dataSync().length).toBe(0);
-      expect(Array.from(empty.sum(0).dataSync())).toEqual([0, 0, 0]);
-      expect(Array.from(empty.mT.matmul(empty).dataSync())).toEqual(new Array(9).fill(0));
-      expect(Array.from(empty.pad([0, 0, 1, 0], 7).dataSync())).toEqual([7, 7, 7]);
+      expect(x.narrow(1, 1, 2).tolist()).toEqual([
+        [2, 3],
+        [5, 6],
+      ]);
+      expect(Array.from(x.to("cpu").dataSync())).toEqual([1, 2, 3, 4, 5, 6]);
       x.dispose();
     });
 
-    it("gives values a caller may change without changing the tensor", () => {
+    it("gives values a caller may change without changing the tensor", async () => {
       const x = tensor([1, 2, 3]).to("gpu");
-      const values = x.dataSync();
+      const values = await x.data();
       values[0] = 100;
-      expect(Array.from(x.dataSync())).toEqual([1, 2, 3]);
+      expect(Array.from(await x.data())).toEqual([1, 2, 3]);
       x.dispose();
     });
 
-    it("in-place updates write through every view of the storage", () => {
+    it("in-place updates write through every view of the storage", async () => {
       const x = tensor([1, 2, 3, 4]).to("gpu");
       const view = x.reshape([2, 2]);
       noGrad(() => x.mul_(2).add_(1));
-      expect(Array.from(view.dataSync())).toEqual([3, 5, 7, 9]);
+      expect(Array.from(await view.data())).toEqual([3, 5, 7, 9]);
       expect(x.version).toBe(2);
       x.dispose();
     });
 
-    it("a training step inside tidy returns the live-buffer count to its start", () => {
+    it("a training step inside tidy returns the live-buffer count to its start", async () => {
       const weight = keep(toGpu(seeded([8, 3], 1)));
       const bias = keep(toGpu(seeded([3], 2)));
       const x = toGpu(seeded([5, 8], 3).detach());
@@ -158,38 +197,47 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
       step();
       step();
       expect(liveBuffers("gpu")).toBe(start);
+      // The updates really ran (and, asynchronously, finished): the weights moved.
+      expect(Array.from(await weight.data())).not.toEqual(Array.from(seeded([8, 3], 1).dataSync()));
       for (const t of [weight, bias, x, target]) t.dispose();
     });
   });
 });
 
-describe("webasm with threads (asynchronous results)", () => {
-  let backend: GpuBackend;
-  beforeAll(async () => {
-    backend = new GpuBackend({ mode: "webasm", threads: true });
-    await backend.ready();
-    registerBackend(backend);
-  });
-  afterAll(async () => {
-    await backend.destroy();
-  });
+describe.each(ASYNC_MODES)("GPU.js %s mode (asynchronous results)", (mode) => {
+  const reason = skipReason(mode);
+  describe.skipIf(reason !== null)("reads", () => {
+    const backend = useGpuBackend(mode);
+    const modeName = mode === "webgpu" ? "webgpu" : "webasm with threads";
 
-  it("chains ops on promises and reads with await data(), refusing dataSync with the reason", async () => {
-    expect(backend.readsSynchronously).toBe(false);
-    const size = 5000; // large enough for the worker pool to split the work
-    const values = Float32Array.from({ length: size }, (_, i) => (i % 7) - 3);
-    const live = backend.liveBuffers();
-    const x = tensor(values).to("gpu");
-    const y = tidy(() => x.mul(x).add(1).sum());
-    expect(() => y.dataSync()).toThrow(/asynchronously.*use `await tensor.data\(\)`/);
-    const expected = values.reduce((sum, v) => sum + v * v + 1, 0);
-    expect((await y.data())[0]).toBe(expected);
-    const z: Tensor = zeros([3], { device: "gpu" });
-    tidy(() => {
-      noGrad(() => z.add_(x.narrow(0, 1, 3)));
+    it.each([
+      ["dataSync()", (t: Tensor) => t.dataSync()],
+      ["item()", (t: Tensor) => t.sum().item()],
+      ["tolist()", (t: Tensor) => t.tolist()],
+      ["toString()", (t: Tensor) => t.toString()],
+      [".to('cpu')", (t: Tensor) => t.to("cpu")],
+    ] as const)("%s throws, naming the mode and `await tensor.data()`", (_, read) => {
+      const x = tensor([1, 2, 3]).to("gpu");
+      expect(() => read(x)).toThrow(`GPU.js runs ${modeName} asynchronously`);
+      expect(() => read(x)).toThrow("use `await tensor.data()`");
+      x.dispose();
     });
-    expect(Array.from(await z.data())).toEqual([-2, -1, 0]);
-    for (const t of [x, y, z]) t.dispose();
-    expect(backend.liveBuffers()).toBe(live);
+
+    it("chains ops on promises and reads with await data(), freeing every buffer", async () => {
+      const size = 5000; // large enough for the webasm worker pool to split the work
+      const values = Float32Array.from({ length: size }, (_, i) => (i % 7) - 3);
+      const live = backend().liveBuffers();
+      const x = tensor(values).to("gpu");
+      const y = tidy(() => x.mul(x).add(1).sum());
+      const expected = values.reduce((sum, v) => sum + v * v + 1, 0);
+      expect((await y.data())[0]).toBe(expected);
+      const z: Tensor = zeros([3], { device: "gpu" });
+      tidy(() => {
+        noGrad(() => z.add_(x.narrow(0, 1, 3)));
+      });
+      expect(Array.from(await z.data())).toEqual([-2, -1, 0]);
+      for (const t of [x, y, z]) t.dispose();
+      expect(backend().liveBuffers()).toBe(live);
+    });
   });
 });

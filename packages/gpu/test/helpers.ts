@@ -10,16 +10,96 @@ import {
   type TypedArray,
 } from "@normgrad/core";
 import { afterAll, beforeAll, expect } from "vitest";
-import { GpuBackend, type GpuBackendOptions, modeUnavailableReason } from "../src/index.ts";
+import {
+  type ActiveMode,
+  GpuBackend,
+  type GpuBackendOptions,
+  modeUnavailableReason,
+  webgpuUnavailableReason,
+} from "../src/index.ts";
 
-/** The modes every suite runs in: webasm always, headlessgl where a GL context can be made. */
-export const SUITE_MODES = ["webasm", "headlessgl"] as const;
+/**
+ * The modes every suite runs in: webasm always, headlessgl where a GL context can be made,
+ * webasm with a worker pool always, webgpu where Dawn loads and gives an adapter. The last two
+ * are asynchronous: values are read with `await data()` only.
+ */
+export const SUITE_MODES = ["webasm", "headlessgl", "webasm-threads", "webgpu"] as const;
 export type SuiteMode = (typeof SUITE_MODES)[number];
 
-/** The GPU.js kernel class each mode must really run (GPU.js falls back silently otherwise). */
-export const KERNEL_CLASS: { [M in SuiteMode]: string } = {
-  webasm: "WebAssemblyKernel",
-  headlessgl: "HeadlessGLKernel",
+/** The asynchronous suite modes (kernels return promises; `dataSync` refuses). */
+export const ASYNC_MODES = ["webasm-threads", "webgpu"] as const satisfies readonly SuiteMode[];
+
+interface ModeSetup {
+  /** What the backend is started with. */
+  options: Pick<GpuBackendOptions, "mode" | "threads">;
+  /** The GPU.js kernel class the mode must really run (GPU.js falls back silently otherwise). */
+  kernelClass: string;
+  /** What `backend.activeMode` reports. */
+  activeMode: ActiveMode;
+  /** False where kernels return promises and values are read with `await data()` only. */
+  synchronous: boolean;
+}
+
+/** How each suite mode starts, and what it must really run. */
+export const MODE_SETUP: { [M in SuiteMode]: ModeSetup } = {
+  webasm: {
+    options: { mode: "webasm" },
+    kernelClass: "WebAssemblyKernel",
+    activeMode: "webasm",
+    synchronous: true,
+  },
+  headlessgl: {
+    options: { mode: "headlessgl" },
+    kernelClass: "HeadlessGLKernel",
+    activeMode: "headlessgl",
+    synchronous: true,
+  },
+  "webasm-threads": {
+    options: { mode: "webasm", threads: true },
+    kernelClass: "WebAssemblyKernel",
+    activeMode: "webasm",
+    synchronous: false,
+  },
+  webgpu: {
+    options: { mode: "webgpu" },
+    kernelClass: "WebGPUKernel",
+    activeMode: "webgpu",
+    synchronous: false,
+  },
+};
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message.split("\n")[0] : String(error);
+}
+
+/**
+ * Loads Dawn (`webgpu`, a devDependency) and installs it as `navigator.gpu` the way a browser
+ * provides it, unless the platform already has one; returns why webgpu cannot run, or null.
+ */
+async function installWebGpu(): Promise<string | null> {
+  if (modeUnavailableReason("webgpu") !== null) {
+    let dawn: typeof import("webgpu");
+    try {
+      dawn = await import("webgpu");
+    } catch (error) {
+      return `the \`webgpu\` package (Dawn for Node, a devDependency of @normgrad/gpu) does not load here: ${describeError(error)}`;
+    }
+    Object.assign(globalThis, dawn.globals);
+    Object.defineProperty(globalThis, "navigator", {
+      value: { gpu: dawn.create([]) },
+      configurable: true,
+      writable: true,
+    });
+  }
+  return webgpuUnavailableReason();
+}
+
+/** Why each mode cannot start here (null: it can), decided once per test file. */
+const UNAVAILABLE: { [M in SuiteMode]: string | null } = {
+  webasm: modeUnavailableReason("webasm"),
+  headlessgl: modeUnavailableReason("headlessgl"),
+  "webasm-threads": modeUnavailableReason("webasm"),
+  webgpu: await installWebGpu(),
 };
 
 /**
@@ -27,7 +107,7 @@ export const KERNEL_CLASS: { [M in SuiteMode]: string } = {
  * comma-separated `NORMGRAD_REQUIRE_MODES` (CI: `headlessgl`) fails instead of skipping.
  */
 export function skipReason(mode: SuiteMode): string | null {
-  const reason = modeUnavailableReason(mode);
+  const reason = UNAVAILABLE[mode];
   if (reason === null) return null;
   const required = (process.env.NORMGRAD_REQUIRE_MODES ?? "").split(",").includes(mode);
   if (required)
@@ -44,15 +124,16 @@ export function skipReason(mode: SuiteMode): string | null {
  */
 export function useGpuBackend(
   mode: SuiteMode,
-  options: Omit<GpuBackendOptions, "mode"> = {},
+  options: Pick<GpuBackendOptions, "specializeInputSizes"> = {},
 ): () => GpuBackend {
   let backend: GpuBackend | null = null;
   beforeAll(async () => {
-    backend = new GpuBackend({ mode, ...options });
+    backend = new GpuBackend({ ...MODE_SETUP[mode].options, ...options });
     await backend.ready();
     // GPU.js degrades silently: a suite must never pass on another mode than the one it names.
-    if (backend.kernelClass !== KERNEL_CLASS[mode]) {
-      throw new Error(`GPU.js mode ${mode} ran ${backend.kernelClass} kernels, not ${KERNEL_CLASS[mode]}`);
+    const { kernelClass } = MODE_SETUP[mode];
+    if (backend.kernelClass !== kernelClass) {
+      throw new Error(`GPU.js mode ${mode} ran ${backend.kernelClass} kernels, not ${kernelClass}`);
     }
     registerBackend(backend);
   });

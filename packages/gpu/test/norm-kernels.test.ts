@@ -32,9 +32,9 @@ function viewOf(buffer: DeviceBuffer, shape: Shape): View {
   return { buffer, shape, strides: contiguousStrides(shape), offset: 0 };
 }
 
-function values(backend: Backend, buffer: DeviceBuffer | null): TypedArray {
+async function values(backend: Backend, buffer: DeviceBuffer | null): Promise<TypedArray> {
   if (buffer === null) throw new Error("expected a result, got null");
-  return backend.read(viewOf(buffer, [buffer.size]));
+  return backend.readAsync(viewOf(buffer, [buffer.size]));
 }
 
 interface NormCase {
@@ -161,16 +161,16 @@ function statisticsCount(layout: NormLayout): number {
 }
 
 /** Runs normForward then normBackward on one backend with the given tensors (all on that backend). */
-function runNorm(
+async function runNorm(
   backend: Backend,
   c: NormCase,
   [x, weight, bias, dy, mean, variance]: Tensor[],
-): {
+): Promise<{
   output: TypedArray;
   mean: TypedArray | null;
   variance: TypedArray | null;
   grads: (TypedArray | null)[];
-} {
+}> {
   const eps = 1e-5;
   const given = c.given ? { mean: mean.kernelView, variance: variance.kernelView } : null;
   const forward = backend.normForward?.(
@@ -203,10 +203,10 @@ function runNorm(
     throw new Error(`the ${backend.device} backend has no fused normalization backward`);
   const read = (buffer: DeviceBuffer | null) => (buffer === null ? null : values(backend, buffer));
   const result = {
-    output: values(backend, forward.output),
-    mean: statistics && values(backend, statistics.mean),
-    variance: statistics && values(backend, statistics.variance),
-    grads: [read(backward.dx), read(backward.dweight), read(backward.dbias)],
+    output: await values(backend, forward.output),
+    mean: statistics && (await values(backend, statistics.mean)),
+    variance: statistics && (await values(backend, statistics.variance)),
+    grads: await Promise.all([read(backward.dx), read(backward.dweight), read(backward.dbias)]),
   };
   for (const buffer of [
     forward.output,
@@ -228,7 +228,7 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
 
     it.each(CASES.map((c, i) => [c.name, c, i] as const))(
       "%s: forward, statistics and backward match the CPU",
-      (_, c, i) => {
+      async (_, c, i) => {
         const channels = c.layout.channels;
         const count = statisticsCount(c.layout);
         const cpuTensors = [
@@ -243,8 +243,8 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
         ].map((t) => t.detach());
         const live = backend().liveBuffers();
         const gpuTensors = cpuTensors.map(toGpu);
-        const expected = runNorm(getBackend("cpu"), c, cpuTensors);
-        const actual = runNorm(backend(), c, gpuTensors);
+        const expected = await runNorm(getBackend("cpu"), c, cpuTensors);
+        const actual = await runNorm(backend(), c, gpuTensors);
         expectClose(actual.output, expected.output, TOLERANCE, "output");
         expect(actual.mean === null).toBe(c.given);
         if (actual.mean && expected.mean) expectClose(actual.mean, expected.mean, TOLERANCE, "mean");
@@ -265,7 +265,7 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
       { fixture: batchNorm2d, layout: perChannel(8, 3, 16) },
       { fixture: layerNorm, layout: perGroup(4, 64, 1, 1) },
     ])("numerics fixture $fixture.name (mean 1e4, std 1e-2, float32 data)", ({ fixture, layout }) => {
-      it("statistics, output and the hand-derived backward hold in float32", () => {
+      it("statistics, output and the hand-derived backward hold in float32", async () => {
         const { x, dy } = fixture.inputs;
         const input = tensor(x.data, { shape: x.shape }).to("gpu");
         const gradient = tensor(dy.data, { shape: dy.shape }).to("gpu");
@@ -287,26 +287,26 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
         });
         // torch's own float32 BatchNorm is off by ~0.09 in the output here; shifting by a sample gives ~2e-7.
         expectClose(
-          values(gpu, forward.output),
+          await values(gpu, forward.output),
           Float64Array.from(fixture.expected.output.data),
           { rtol: 0, atol: 2e-5 },
           "output",
         );
         expectClose(
-          values(gpu, forward.statistics.mean),
+          await values(gpu, forward.statistics.mean),
           Float64Array.from(fixture.expected.stats.mean.data),
           { rtol: 1e-7, atol: 0 },
           "mean",
         );
         expectClose(
-          values(gpu, forward.statistics.variance),
+          await values(gpu, forward.statistics.variance),
           Float64Array.from(fixture.expected.stats.var_biased.data),
           { rtol: 1e-4, atol: 0 },
           "biased variance",
         );
         const dxScale = Math.max(...fixture.expected.grads.x.data.map(Math.abs));
         expectClose(
-          values(gpu, dx),
+          await values(gpu, dx),
           Float64Array.from(fixture.expected.grads.x.data),
           { rtol: 0, atol: 1e-5 * dxScale },
           "dx",

@@ -17,7 +17,7 @@ import { describe, expect, it } from "vitest";
 import {
   type Domain,
   expectClose,
-  KERNEL_CLASS,
+  MODE_SETUP,
   SUITE_MODES,
   seeded,
   skipReason,
@@ -331,10 +331,10 @@ const CASES: readonly ParityCase[] = [
 ];
 
 /** Runs a case on the CPU in float64 and on the GPU in float32; compares outputs and input gradients. */
-function checkParity(
+async function checkParity(
   { inputs, fn, tolerance = ELEMENTWISE, backward = true }: ParityCase,
   seed: number,
-): void {
+): Promise<void> {
   const cpuInputs = inputs.map((input, i) =>
     "index" in input ? input.index : seeded(input.shape, seed + i, input.domain),
   );
@@ -344,20 +344,20 @@ function checkParity(
   expect(actual.device).toBe("gpu");
   expect(actual.shape).toEqual(expected.shape);
   expect(actual.dtype).toBe(expected.dtype === "float64" ? "float32" : expected.dtype);
-  expectClose(actual.dataSync(), expected.dataSync(), tolerance, "output");
+  expectClose(await actual.data(), await expected.data(), tolerance, "output");
   if (!backward) return;
   const dy = seeded(expected.shape, seed + 100);
   expected.backward(dy.detach());
   actual.backward(toGpu(dy.detach()));
-  cpuInputs.forEach((input, i) => {
+  for (const [i, input] of cpuInputs.entries()) {
     const [want, got] = [input.grad, gpuInputs[i].grad];
     if (want === null || got === null) {
       expect(got === null, `input ${i} has a gradient on one device only`).toBe(want === null);
-      return;
+      continue;
     }
     expect(got.device).toBe("gpu");
-    expectClose(got.dataSync(), want.dataSync(), tolerance, `gradient of input ${i}`);
-  });
+    expectClose(await got.data(), await want.data(), tolerance, `gradient of input ${i}`);
+  }
 }
 
 describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
@@ -365,13 +365,13 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
   describe.skipIf(reason !== null)("ops against the float64 CPU backend", () => {
     const backend = useGpuBackend(mode, { specializeInputSizes: false });
 
-    it(`really runs ${KERNEL_CLASS[mode]} kernels`, () => {
-      expect(backend().kernelClass).toBe(KERNEL_CLASS[mode]);
-      expect(backend().activeMode).toBe(mode);
+    it(`really runs ${MODE_SETUP[mode].kernelClass} kernels`, () => {
+      expect(backend().kernelClass).toBe(MODE_SETUP[mode].kernelClass);
+      expect(backend().activeMode).toBe(MODE_SETUP[mode].activeMode);
     });
 
-    it.each(CASES.map((c, i) => [c.name, c, i] as const))("%s", (_, parityCase, i) => {
-      checkParity(parityCase, 1000 * i);
+    it.each(CASES.map((c, i) => [c.name, c, i] as const))("%s", async (_, parityCase, i) => {
+      await checkParity(parityCase, 1000 * i);
     });
   });
 });

@@ -45,12 +45,12 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
 
     it.each([sgdPlain, sgdNesterov, sgdDampening].map((f) => [f.name, f] as const))(
       "%s",
-      (_, fixture: Fixture) => {
+      async (_, fixture: Fixture) => {
         const param = onGpu(fixture.params.param);
         const momentum = hyperparameter(fixture, "momentum", 0);
         const buffer = momentum === 0 ? null : zeros(param.shape, { device: "gpu" });
         const live = backend().liveBuffers();
-        fixture.expected.param_history.forEach((expected, step) => {
+        for (const [step, expected] of fixture.expected.param_history.entries()) {
           const grad = onGpu(fixture.inputs[`grad_step${step}`]);
           backend().sgdStep(param.storage.buffer, grad.kernelView, buffer?.storage.buffer ?? null, {
             lr: hyperparameter(fixture, "lr", 0),
@@ -63,12 +63,12 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
           });
           grad.dispose();
           expectClose(
-            param.dataSync(),
+            await param.data(),
             Float64Array.from(expected.data),
             TOLERANCE,
             `parameter after step ${step}`,
           );
-        });
+        }
         expect(backend().liveBuffers()).toBe(live);
         param.dispose();
         buffer?.dispose();
@@ -77,7 +77,7 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
 
     it.each([adamWeightDecay, adamAmsgrad, adamW].map((f) => [f.name, f] as const))(
       "%s",
-      (_, fixture: Fixture) => {
+      async (_, fixture: Fixture) => {
         const param = onGpu(fixture.params.param);
         const amsgrad = flag(fixture, "amsgrad");
         const [expAvg, expAvgSq] = [
@@ -86,7 +86,7 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
         ];
         const maxExpAvgSq = amsgrad ? zeros(param.shape, { device: "gpu" }) : null;
         const [beta1, beta2] = betas(fixture);
-        fixture.expected.param_history.forEach((expected, step) => {
+        for (const [step, expected] of fixture.expected.param_history.entries()) {
           const grad = onGpu(fixture.inputs[`grad_step${step}`]);
           backend().adamStep(
             param.storage.buffer,
@@ -110,12 +110,12 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
           );
           grad.dispose();
           expectClose(
-            param.dataSync(),
+            await param.data(),
             Float64Array.from(expected.data),
             TOLERANCE,
             `parameter after step ${step}`,
           );
-        });
+        }
         for (const t of [param, expAvg, expAvgSq, maxExpAvgSq]) t?.dispose();
       },
     );
@@ -156,24 +156,20 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
 
     it.each(optimizerCases.map((c) => [c.fixture.name, c.kernel, c] as const))(
       "@normgrad/optim runs %s through the backend's %s and matches its tensor-op path",
-      (_, kernel, { fixture, make }) => {
+      async (_, kernel, { fixture, make }) => {
         const spy = vi.spyOn(backend(), kernel);
         try {
           const [fused, generic] = [onGpu(fixture.params.param), onGpu(fixture.params.param)];
           const optimizers = [make(fused, true), make(generic, false)];
-          fixture.expected.param_history.forEach((expected, step) => {
+          for (const [step, expected] of fixture.expected.param_history.entries()) {
             for (const param of [fused, generic]) param.grad = onGpu(fixture.inputs[`grad_step${step}`]);
             for (const optimizer of optimizers) optimizer.step();
             const want = Float64Array.from(expected.data);
-            expectClose(fused.dataSync(), want, TOLERANCE, `fused parameter after step ${step}`);
-            expectClose(generic.dataSync(), want, TOLERANCE, `tensor-op parameter after step ${step}`);
-            expectClose(
-              fused.dataSync(),
-              generic.dataSync(),
-              TOLERANCE,
-              `fused vs tensor-op after step ${step}`,
-            );
-          });
+            const [fusedValues, genericValues] = [await fused.data(), await generic.data()];
+            expectClose(fusedValues, want, TOLERANCE, `fused parameter after step ${step}`);
+            expectClose(genericValues, want, TOLERANCE, `tensor-op parameter after step ${step}`);
+            expectClose(fusedValues, genericValues, TOLERANCE, `fused vs tensor-op after step ${step}`);
+          }
           expect(spy).toHaveBeenCalledTimes(fixture.expected.param_history.length);
           for (const optimizer of optimizers) optimizer.zeroGrad();
           for (const param of [fused, generic]) param.dispose();

@@ -42,8 +42,8 @@ export function assertPerChannel(tensor: Tensor | null, name: string, channels: 
  * identity, so state dicts and optimizers still see them), without recording a graph, and in
  * float64 where the device has it. A non-finite batch statistic throws, so one bad batch cannot
  * silently poison the running statistics: at once where the device reads synchronously, else at
- * the next `await data()` (see `checkValues`); the update itself skips non-finite channels on the
- * device, so the running statistics stay untouched either way.
+ * the next `await data()` (see `checkValues`); the update itself is skipped on the device when any
+ * channel is non-finite, so the running statistics stay untouched either way.
  */
 export function updateRunningStatistics(
   running: NormStatistics<Tensor>,
@@ -69,8 +69,9 @@ export function updateRunningStatistics(
       const precise = running.mean.backend.dtypes.includes("float64") ? "float64" : running.mean.dtype;
       const m = typeof momentum === "number" ? momentum : momentum.to(precise);
       const retained = typeof m === "number" ? 1 - m : m.neg().add(1);
-      // x − x is 0 exactly when x is finite (NaN and ±∞ give NaN).
-      const finite = batch.mean.sub(batch.mean).eq(0).mul(batch.variance.sub(batch.variance).eq(0));
+      // x − x is 0 exactly when x is finite (NaN and ±∞ give NaN). One bad channel skips the whole
+      // update, as the synchronous check (which throws before writing) does.
+      const finite = batch.mean.sub(batch.mean).eq(0).mul(batch.variance.sub(batch.variance).eq(0)).min();
       for (const key of ["mean", "variance"] as const) {
         const target = running[key];
         const current = target.to(precise);
