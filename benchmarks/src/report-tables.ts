@@ -421,7 +421,9 @@ export function buildReport(input: ReportInput): string {
       "it is close to what the wall clock shows on an idle machine (GC and compiler threads make it slightly low); " +
       "the peers recorded wall clock only, on an idle machine.",
     `- accuracy check: the final test accuracy is within ${ACCURACY_TOLERANCE_POINTS} points of PyTorch's, ` +
-      "so a fast but wrong configuration shows as wrong.",
+      "so a fast but wrong configuration shows as wrong. W5's ⚠ is the initial draws, not the arithmetic: " +
+      "PyTorch trained from normgrad's seed-1–3 weights and batch order ends at the same 85.0–87.6% " +
+      "(docs/performance.md), and a test follows PyTorch's losses step by step from identical weights.",
     "",
   ];
   lines.push(...summaryLines(rows));
