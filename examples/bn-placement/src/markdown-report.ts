@@ -5,7 +5,8 @@ import { MODEL_KINDS, type ModelKind } from "./study-config.ts";
 import type { ModelComparison, StudyResult, VariantSummary } from "./study-result.ts";
 
 /** `97.53 ± 0.12` (percent, 2 decimals); the ± part is left out for a single seed. */
-export function formatPercentSpread(spread: Spread): string {
+export function formatPercentSpread(spread: Spread | null): string {
+  if (spread === null) return "–";
   const center = (spread.mean * 100).toFixed(2);
   return spread.n > 1 ? `${center} ± ${(spread.std * 100).toFixed(2)}` : center;
 }

@@ -11,15 +11,15 @@ export interface EpochRecord {
   epoch: number;
   /** Mean cross-entropy over the epoch's training batches, in training mode (as the progress bar shows). */
   trainLoss: number | null;
-  /** Accuracy over the epoch's training batches, in training mode. */
-  trainAccuracy: number;
+  /** Accuracy over the epoch's training batches, in training mode; null for an epoch BatchNorm stopped (diverged). */
+  trainAccuracy: number | null;
   /** Mean cross-entropy on the test split, in eval mode (BN uses its running statistics). */
   testLoss: number | null;
   testAccuracy: number;
   /** Wall time of the training pass (not the evaluation). */
   seconds: number;
-  /** Training samples per second of the training pass. */
-  samplesPerSecond: number;
+  /** Training samples per second of the training pass; null for an epoch BatchNorm stopped (diverged). */
+  samplesPerSecond: number | null;
 }
 
 /** One training run: a model, a placement, a normalization, a seed and its hyperparameters. */
@@ -52,7 +52,7 @@ export interface EpochSummary {
   /** Null when a seed's loss overflowed at this epoch. */
   testLoss: Spread | null;
   trainLoss: Spread | null;
-  trainAccuracy: Spread;
+  trainAccuracy: Spread | null;
 }
 
 /** One model × variant of the main comparison, over its seeds. */
@@ -64,7 +64,7 @@ export interface VariantSummary {
   finalTestAccuracy: Spread;
   finalTestLoss: Spread | null;
   finalTrainLoss: Spread | null;
-  finalTrainAccuracy: Spread;
+  finalTrainAccuracy: Spread | null;
   secondsPerEpoch: Spread;
   /** CPU seconds of the run (training and testing) per epoch: steadier than wall time on a busy machine. */
   cpuSecondsPerEpoch: Spread;
@@ -135,7 +135,7 @@ export interface SmallBatchSummary {
   batchSize: number;
   lr: number;
   finalTestAccuracy: Spread;
-  finalTrainAccuracy: Spread;
+  finalTrainAccuracy: Spread | null;
   finalTestLoss: Spread | null;
   secondsPerEpoch: Spread;
   divergedRuns: number;

@@ -47,16 +47,19 @@ function summarizeEpochs(runs: readonly RunRecord[]): EpochSummary[] {
       testAccuracy: spreadOf(records.map((record) => record.testAccuracy)),
       testLoss: spreadOfNullable(records.map((record) => record.testLoss)),
       trainLoss: spreadOfNullable(records.map((record) => record.trainLoss)),
-      trainAccuracy: spreadOf(records.map((record) => record.trainAccuracy)),
+      trainAccuracy: spreadOfNullable(records.map((record) => record.trainAccuracy)),
     };
   });
 }
 
-/** Mean time per epoch and throughput of one run. */
+/** Mean time per epoch and throughput of one run (over the epochs that finished). */
 function runSpeed(run: RunRecord): { seconds: number; samplesPerSecond: number } {
   const seconds = run.epochs.reduce((sum, epoch) => sum + epoch.seconds, 0) / run.epochs.length;
+  const rates = run.epochs.flatMap((epoch) =>
+    epoch.samplesPerSecond === null ? [] : [epoch.samplesPerSecond],
+  );
   const samplesPerSecond =
-    run.epochs.reduce((sum, epoch) => sum + epoch.samplesPerSecond, 0) / run.epochs.length;
+    rates.length === 0 ? Number.NaN : rates.reduce((sum, rate) => sum + rate, 0) / rates.length;
   return { seconds, samplesPerSecond };
 }
 
@@ -78,7 +81,7 @@ export function summarizeVariants(runs: readonly RunRecord[]): VariantSummary[] 
         finalTestAccuracy: spreadOf(finals.map((epoch) => epoch.testAccuracy)),
         finalTestLoss: spreadOfNullable(finals.map((epoch) => epoch.testLoss)),
         finalTrainLoss: spreadOfNullable(finals.map((epoch) => epoch.trainLoss)),
-        finalTrainAccuracy: spreadOf(finals.map((epoch) => epoch.trainAccuracy)),
+        finalTrainAccuracy: spreadOfNullable(finals.map((epoch) => epoch.trainAccuracy)),
         secondsPerEpoch: spreadOf(speeds.map((speed) => speed.seconds)),
         cpuSecondsPerEpoch: spreadOf(group.map((run) => run.cpuSeconds / run.epochs.length)),
         samplesPerSecond: spreadOf(speeds.map((speed) => speed.samplesPerSecond)),
@@ -210,7 +213,7 @@ export function summarizeSmallBatch(runs: readonly RunRecord[]): SmallBatchSumma
           batchSize,
           lr: group[0].lr,
           finalTestAccuracy: spreadOf(finals.map((epoch) => epoch.testAccuracy)),
-          finalTrainAccuracy: spreadOf(finals.map((epoch) => epoch.trainAccuracy)),
+          finalTrainAccuracy: spreadOfNullable(finals.map((epoch) => epoch.trainAccuracy)),
           finalTestLoss: spreadOfNullable(finals.map((epoch) => epoch.testLoss)),
           secondsPerEpoch: spreadOf(group.map((run) => runSpeed(run).seconds)),
           divergedRuns: group.filter((run) => run.diverged).length,

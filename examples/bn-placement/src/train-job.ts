@@ -1,9 +1,9 @@
 // One training run of the study: build the network, fit it with SGD, test after each epoch, save the weights.
 import { Generator, type Tensor, tensor } from "@normgrad/core";
 import { DataLoader } from "@normgrad/data";
-import { F, type Sequential } from "@normgrad/nn";
+import { F, NonFiniteStatisticsError, type Sequential } from "@normgrad/nn";
 import { SGD } from "@normgrad/optim";
-import { fit } from "@normgrad/train";
+import { type EpochMetrics, evaluate, fit } from "@normgrad/train";
 import { buildNetwork } from "./build-network.ts";
 import type { DatasetName, ModelKind, NormKind, StudyDevice, Variant } from "./study-config.ts";
 import { loadStudySplit, OnDevice } from "./study-data.ts";
@@ -103,29 +103,54 @@ export async function runTrainJob(
     norm: job.norm ?? "batch",
     generator: new Generator(job.seed),
   }).to(job.device);
-  const history = await fit(network, {
+  const testLoader = new DataLoader(new OnDevice(test, job.device), { batchSize: EVAL_BATCH });
+  const epochs: EpochRecord[] = [];
+  const epochStart = { wall: performance.now() };
+  const record = (metrics: EpochMetrics): void => {
+    epochs.push({
+      epoch: metrics.epoch,
+      trainLoss: finiteOrNull(metrics.trainLoss),
+      trainAccuracy: metrics.trainAccuracy,
+      testLoss: finiteOrNull(metrics.testLoss),
+      testAccuracy: metrics.testAccuracy ?? 0,
+      seconds: metrics.seconds,
+      samplesPerSecond: metrics.samplesPerSec,
+    });
+    epochStart.wall = performance.now();
+  };
+  const fitting = fit(network, {
     train: new DataLoader(new OnDevice(train, job.device), {
       batchSize: job.batchSize,
       shuffle: true,
       dropLast: true,
       generator: new Generator(job.seed + DATA_ORDER_SEED_OFFSET),
     }),
-    test: new DataLoader(new OnDevice(test, job.device), { batchSize: EVAL_BATCH }),
+    test: testLoader,
     optimizer: new SGD(network.parameters(), { lr: job.lr, momentum: job.momentum }),
     lossFn: F.crossEntropy,
     epochs: job.epochs,
     progress: progressStream !== null,
     ...(progressStream === null ? {} : { progressStream }),
+    onEpochEnd: record,
   });
-  const epochs: EpochRecord[] = history.map((metrics) => ({
-    epoch: metrics.epoch,
-    trainLoss: finiteOrNull(metrics.trainLoss),
-    trainAccuracy: metrics.trainAccuracy ?? 0,
-    testLoss: finiteOrNull(metrics.testLoss),
-    testAccuracy: metrics.testAccuracy ?? 0,
-    seconds: metrics.seconds,
-    samplesPerSecond: metrics.samplesPerSec,
-  }));
+  try {
+    await fitting;
+  } catch (error) {
+    if (!(error instanceof NonFiniteStatisticsError)) throw error;
+    // The weights overflowed, so BatchNorm refused the batch: the run diverged in this epoch. Its
+    // training metrics do not exist; the test metrics are what the broken weights give.
+    const seconds = (performance.now() - epochStart.wall) / 1000;
+    const evaluation = await evaluate(network, testLoader, F.crossEntropy);
+    epochs.push({
+      epoch: epochs.length + 1,
+      trainLoss: null,
+      trainAccuracy: null,
+      testLoss: finiteOrNull(evaluation.loss),
+      testAccuracy: evaluation.accuracy ?? 0,
+      seconds,
+      samplesPerSecond: null,
+    });
+  }
   const diverged = epochs.some((epoch) => epoch.trainLoss === null || epoch.trainLoss > DIVERGED_LOSS);
   const cpu = process.cpuUsage(startCpu);
   return {

@@ -2,6 +2,7 @@
 import * as F from "./functional/index.ts";
 import * as init from "./init.ts";
 
+export { NonFiniteStatisticsError } from "./functional/batch-norm.ts";
 export type { IntPair, Reduction } from "./functional/validate.ts";
 export type { FusionNote, FusionResult } from "./fusion.ts";
 export { fuseBnLinear, fuseConvBn, fuseLinearBn, fuseModel } from "./fusion.ts";

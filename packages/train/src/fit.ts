@@ -41,6 +41,8 @@ export interface FitOptions {
   progress?: boolean;
   /** Where the progress goes (default `process.stderr`). */
   progressStream?: NodeJS.WritableStream;
+  /** Called with each epoch's metrics as soon as they exist (Keras's `onEpochEnd`), e.g. to keep them if a later epoch throws. */
+  onEpochEnd?: (metrics: EpochMetrics) => void;
 }
 
 /** The metrics of one epoch, as `fit` returns them and writes them to `logFile`. */
@@ -175,6 +177,7 @@ export async function fit(
     logFile,
     progress = true,
     progressStream = process.stderr,
+    onEpochEnd,
   }: FitOptions,
 ): Promise<EpochMetrics[]> {
   if (!Number.isInteger(epochs) || epochs < 1) {
@@ -233,6 +236,7 @@ export async function fit(
       seconds,
     };
     history.push(metrics);
+    onEpochEnd?.(metrics);
     if (logFile !== undefined) appendFileSync(logFile, `${JSON.stringify(metrics)}\n`);
     if (bar !== null) {
       const parts = [describeMetrics("train", metrics.trainLoss, metrics.trainAccuracy)];

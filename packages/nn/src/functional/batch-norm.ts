@@ -38,6 +38,14 @@ export function assertPerChannel(tensor: Tensor | null, name: string, channels: 
 }
 
 /**
+ * Thrown (at once, or by the next `await data()` on an asynchronous device) when a training batch
+ * gives non-finite statistics: the input held NaN or ±∞, usually because training diverged.
+ */
+export class NonFiniteStatisticsError extends RangeError {
+  override name = "NonFiniteStatisticsError";
+}
+
+/**
  * `running = (1 − m)·running + m·batch` for mean and variance, in place (the buffers keep their
  * identity, so state dicts and optimizers still see them), without recording a graph, and in
  * float64 where the device has it. A non-finite batch statistic throws, so one bad batch cannot
@@ -58,7 +66,7 @@ export function updateRunningStatistics(
     }
     if (bad.length === 0) return null;
     const c = bad[0];
-    return new RangeError(
+    return new NonFiniteStatisticsError(
       `${op}: the batch statistics of channel(s) ${bad.slice(0, 8).join(", ")}${bad.length > 8 ? ", …" : ""} ` +
         `are not finite (channel ${c}: mean ${means[c]}, variance ${variances[c]}), so the running statistics ` +
         "were left unchanged: the input holds NaN or ±Infinity (check the layers before it, or lower the learning rate)",

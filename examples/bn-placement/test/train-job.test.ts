@@ -1,0 +1,35 @@
+// A training job that blows up is recorded as diverged, not thrown: one bad run must not end a study.
+import { describe, expect, it } from "vitest";
+import { runTrainJob, type TrainJob } from "../src/train-job.ts";
+
+const job: TrainJob = {
+  id: 0,
+  part: "lr-sweep",
+  model: "mlp",
+  variant: "bn-relu",
+  norm: null,
+  seed: 0,
+  lr: 1e6,
+  momentum: 0.9,
+  batchSize: 32,
+  epochs: 2,
+  dataset: "mnist",
+  trainSize: 256,
+  testSize: 100,
+  device: "cpu",
+  keepWeights: false,
+};
+
+describe("runTrainJob", () => {
+  it("records a run whose weights overflow (BatchNorm refuses the batch) as diverged, with the broken weights' test accuracy", async () => {
+    const { record } = await runTrainJob(job);
+    expect(record.diverged).toBe(true);
+    const last = record.epochs.at(-1);
+    expect(last?.trainLoss).toBeNull();
+    expect(last?.trainAccuracy).toBeNull();
+    expect(last?.samplesPerSecond).toBeNull();
+    expect(last?.testAccuracy).toBeGreaterThanOrEqual(0);
+    expect(last?.testAccuracy).toBeLessThanOrEqual(1);
+    expect(record.epochs.length).toBeLessThanOrEqual(job.epochs);
+  });
+});
