@@ -105,7 +105,7 @@ export async function runTrainJob(
   }).to(job.device);
   const testLoader = new DataLoader(new OnDevice(test, job.device), { batchSize: EVAL_BATCH });
   const epochs: EpochRecord[] = [];
-  const epochStart = { wall: performance.now() };
+  let epochStart = performance.now();
   const record = (metrics: EpochMetrics): void => {
     epochs.push({
       epoch: metrics.epoch,
@@ -116,30 +116,29 @@ export async function runTrainJob(
       seconds: metrics.seconds,
       samplesPerSecond: metrics.samplesPerSec,
     });
-    epochStart.wall = performance.now();
+    epochStart = performance.now();
   };
-  const fitting = fit(network, {
-    train: new DataLoader(new OnDevice(train, job.device), {
-      batchSize: job.batchSize,
-      shuffle: true,
-      dropLast: true,
-      generator: new Generator(job.seed + DATA_ORDER_SEED_OFFSET),
-    }),
-    test: testLoader,
-    optimizer: new SGD(network.parameters(), { lr: job.lr, momentum: job.momentum }),
-    lossFn: F.crossEntropy,
-    epochs: job.epochs,
-    progress: progressStream !== null,
-    ...(progressStream === null ? {} : { progressStream }),
-    onEpochEnd: record,
-  });
   try {
-    await fitting;
+    await fit(network, {
+      train: new DataLoader(new OnDevice(train, job.device), {
+        batchSize: job.batchSize,
+        shuffle: true,
+        dropLast: true,
+        generator: new Generator(job.seed + DATA_ORDER_SEED_OFFSET),
+      }),
+      test: testLoader,
+      optimizer: new SGD(network.parameters(), { lr: job.lr, momentum: job.momentum }),
+      lossFn: F.crossEntropy,
+      epochs: job.epochs,
+      progress: progressStream !== null,
+      ...(progressStream === null ? {} : { progressStream }),
+      onEpochEnd: record,
+    });
   } catch (error) {
     if (!(error instanceof NonFiniteStatisticsError)) throw error;
     // The weights overflowed, so BatchNorm refused the batch: the run diverged in this epoch. Its
     // training metrics do not exist; the test metrics are what the broken weights give.
-    const seconds = (performance.now() - epochStart.wall) / 1000;
+    const seconds = (performance.now() - epochStart) / 1000;
     const evaluation = await evaluate(network, testLoader, F.crossEntropy);
     epochs.push({
       epoch: epochs.length + 1,

@@ -184,6 +184,9 @@ export interface Tolerance {
   atol: number;
 }
 
+/** Layers and fused norms in float32 against their float64 CPU copies (outputs, gradients, statistics). */
+export const LAYER_TOLERANCE: Tolerance = { rtol: 1e-4, atol: 2e-5 };
+
 /** Asserts two arrays agree within the tolerance, naming the worst element when they do not. */
 export function expectClose(
   actual: TypedArray,

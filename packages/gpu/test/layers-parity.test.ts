@@ -22,15 +22,13 @@ import {
 import { describe, expect, it } from "vitest";
 import {
   expectClose,
+  LAYER_TOLERANCE,
   SUITE_MODES,
   seeded,
   skipReason,
-  type Tolerance,
   toGpu,
   useGpuBackend,
 } from "./helpers.ts";
-
-const TOLERANCE: Tolerance = { rtol: 1e-4, atol: 2e-5 };
 
 /** A module whose forward takes one tensor. */
 interface Layer extends AnyModule {
@@ -145,21 +143,21 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
         const expected = forwardPass(cpu, x, evalMode);
         const actual = forwardPass(gpu, xGpu, evalMode);
         expect(actual.device).toBe("gpu");
-        expectClose(await actual.data(), await expected.data(), TOLERANCE, "output");
+        expectClose(await actual.data(), await expected.data(), LAYER_TOLERANCE, "output");
         const dy = seeded(expected.shape, 100 * i + 60).detach();
         expected.backward(dy);
         actual.backward(toGpu(dy));
         if (xGpu.grad === null || x.grad === null) throw new Error("the input has no gradient");
-        expectClose(await xGpu.grad.data(), await x.grad.data(), TOLERANCE, "dx");
+        expectClose(await xGpu.grad.data(), await x.grad.data(), LAYER_TOLERANCE, "dx");
         const cpuParameters = [...cpu.namedParameters()];
         for (const [k, [name, parameter]] of [...gpu.namedParameters()].entries()) {
           const want = cpuParameters[k][1].grad;
           if (want === null || parameter.grad === null) throw new Error(`${name} has no gradient`);
-          expectClose(await parameter.grad.data(), await want.data(), TOLERANCE, `d${name}`);
+          expectClose(await parameter.grad.data(), await want.data(), LAYER_TOLERANCE, `d${name}`);
         }
         const cpuBuffers = [...cpu.namedBuffers()];
         for (const [k, [name, buffer]] of [...gpu.namedBuffers()].entries()) {
-          expectClose(await buffer.data(), await cpuBuffers[k][1].data(), TOLERANCE, name);
+          expectClose(await buffer.data(), await cpuBuffers[k][1].data(), LAYER_TOLERANCE, name);
         }
       },
     );
@@ -173,7 +171,7 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
         loss instanceof MSELoss ? seeded([5, 4], 7).detach() : tensor([0, 3, 1, 1, 2], { dtype: "int32" });
       const expected = loss.forward(logits, target);
       const actual = loss.forward(toGpu(logits), toGpu(target));
-      expectClose(await actual.data(), await expected.data(), TOLERANCE, "loss");
+      expectClose(await actual.data(), await expected.data(), LAYER_TOLERANCE, "loss");
     });
 
     it("the functional cross entropy's gradient", async () => {
@@ -183,7 +181,7 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
       F.crossEntropy(logits, target).backward();
       F.crossEntropy(logitsGpu, toGpu(target)).backward();
       if (logitsGpu.grad === null || logits.grad === null) throw new Error("the logits have no gradient");
-      expectClose(await logitsGpu.grad.data(), await logits.grad.data(), TOLERANCE, "dlogits");
+      expectClose(await logitsGpu.grad.data(), await logits.grad.data(), LAYER_TOLERANCE, "dlogits");
     });
   });
 });

@@ -17,16 +17,13 @@ import batchNorm2d from "./fixtures/numerics_batch_norm2d_mean1e4_std1em2.json" 
 import layerNorm from "./fixtures/numerics_layer_norm_mean1e4_std1em2.json" with { type: "json" };
 import {
   expectClose,
+  LAYER_TOLERANCE,
   SUITE_MODES,
   seeded,
   skipReason,
-  type Tolerance,
   toGpu,
   useGpuBackend,
 } from "./helpers.ts";
-
-/** Statistics, normalized outputs and gradients in float32 against float64. */
-const TOLERANCE: Tolerance = { rtol: 1e-4, atol: 2e-5 };
 
 function viewOf(buffer: DeviceBuffer, shape: Shape): View {
   return { buffer, shape, strides: contiguousStrides(shape), offset: 0 };
@@ -245,15 +242,15 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
         const gpuTensors = cpuTensors.map(toGpu);
         const expected = await runNorm(getBackend("cpu"), c, cpuTensors);
         const actual = await runNorm(backend(), c, gpuTensors);
-        expectClose(actual.output, expected.output, TOLERANCE, "output");
+        expectClose(actual.output, expected.output, LAYER_TOLERANCE, "output");
         expect(actual.mean === null).toBe(c.given);
-        if (actual.mean && expected.mean) expectClose(actual.mean, expected.mean, TOLERANCE, "mean");
+        if (actual.mean && expected.mean) expectClose(actual.mean, expected.mean, LAYER_TOLERANCE, "mean");
         if (actual.variance && expected.variance)
-          expectClose(actual.variance, expected.variance, TOLERANCE, "variance");
+          expectClose(actual.variance, expected.variance, LAYER_TOLERANCE, "variance");
         ["dx", "dweight", "dbias"].forEach((name, k) => {
           const [got, want] = [actual.grads[k], expected.grads[k]];
           expect(got === null, `${name} computed on one backend only`).toBe(want === null);
-          if (got && want) expectClose(got, want, TOLERANCE, name);
+          if (got && want) expectClose(got, want, LAYER_TOLERANCE, name);
         });
         for (const t of gpuTensors) t.dispose();
         expect(backend().liveBuffers()).toBe(live);

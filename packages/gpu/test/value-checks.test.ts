@@ -4,15 +4,13 @@ import { BatchNorm1d, F } from "@normgrad/nn";
 import { describe, expect, it } from "vitest";
 import {
   expectClose,
+  LAYER_TOLERANCE,
   SUITE_MODES,
   seeded,
   skipReason,
-  type Tolerance,
   toGpu,
   useGpuBackend,
 } from "./helpers.ts";
-
-const TOLERANCE: Tolerance = { rtol: 1e-4, atol: 2e-5 };
 
 /**
  * Expects `run` to report `message`: thrown by `run` itself where the device reads
@@ -110,13 +108,13 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
       expectClose(
         Float64Array.from(await bufferValues(gpu.runningMean)),
         Float64Array.from(await bufferValues(cpu.runningMean)),
-        TOLERANCE,
+        LAYER_TOLERANCE,
         "runningMean",
       );
       expectClose(
         Float64Array.from(await bufferValues(gpu.runningVar)),
         Float64Array.from(await bufferValues(cpu.runningVar)),
-        TOLERANCE,
+        LAYER_TOLERANCE,
         "runningVar",
       );
       expect(await bufferValues(gpu.numBatchesTracked)).toEqual([3]);
