@@ -40,7 +40,8 @@ function assertIndex(index: number, length: number): void {
 
 /**
  * A dataset over tensors that share their first dim: sample i is `[t0[i], t1[i], …]`
- * (PyTorch's `TensorDataset`). Batches are gathered with one `indexSelect` per tensor.
+ * (PyTorch's `TensorDataset`). Batches are gathered with one `indexSelect` per tensor, on the
+ * tensor's own device: a dataset of GPU tensors yields GPU batches without a round trip.
  */
 export class TensorDataset extends Dataset {
   readonly tensors: readonly Tensor[];
@@ -68,10 +69,12 @@ export class TensorDataset extends Dataset {
 
   override getBatch(indices: readonly number[]): Tensor[] {
     if (indices.length === 0) throw new RangeError("getBatch needs at least one index");
-    // tidy releases the index tensor and indexSelect's temporaries; the batch tensors survive.
+    // tidy releases the index tensors and indexSelect's temporaries; the batch tensors survive.
     return tidy(() => {
       const rows = tensor(Int32Array.from(indices));
-      return this.tensors.map((t) => t.indexSelect(0, rows));
+      // The gather runs where each tensor lives (a GPU tensor needs its indices on the GPU);
+      // `to` is a no-op for tensors on the CPU.
+      return this.tensors.map((t) => t.indexSelect(0, rows.to(t.device)));
     });
   }
 }

@@ -1,5 +1,5 @@
-// DataLoader and the datasets: seeded order, dropLast, collation, and errors.
-import { arange, Generator, manualSeed, type Tensor, tensor } from "@normgrad/core";
+// DataLoader and the datasets: seeded order, dropLast, collation, the device option, and errors.
+import { arange, Generator, liveBuffers, manualSeed, type Tensor, tensor } from "@normgrad/core";
 import { describe, expect, it } from "vitest";
 import { DataLoader, Dataset, TensorDataset } from "../src/index.ts";
 
@@ -66,6 +66,39 @@ describe("DataLoader", () => {
     const first = epoch(loader);
     manualSeed(123);
     expect(epoch(loader)).toEqual(first);
+  });
+
+  it('delivers batches on device "cpu" unchanged, with no buffer left behind', () => {
+    const dataset = tenSamples();
+    const make = (device?: "cpu") =>
+      new DataLoader(dataset, { batchSize: 4, shuffle: true, generator: new Generator(5), device });
+    const onCpu = make("cpu");
+    expect(onCpu.device).toBe("cpu");
+    expect(make().device).toBeUndefined();
+    const before = liveBuffers();
+    const batches = Array.from(onCpu);
+    // Already on the CPU: `to` hands back the batch itself, which must not have been disposed.
+    expect(batches.every((batch) => batch.every((t) => t.device === "cpu" && !t.isDisposed))).toBe(true);
+    const reference = Array.from(make());
+    expect(batches.map(([x, y]) => [x.tolist(), y.tolist()])).toEqual(
+      reference.map(([x, y]) => [x.tolist(), y.tolist()]),
+    );
+    for (const t of [...batches.flat(), ...reference.flat()]) t.dispose();
+    expect(liveBuffers()).toBe(before);
+  });
+
+  it("refuses a device name it does not know, naming it", () => {
+    // A JavaScript caller (or a typo behind a cast) can pass any string.
+    // @ts-expect-error "tpu" is not a Device
+    expect(() => new DataLoader(tenSamples(), { device: "tpu" })).toThrow(
+      'DataLoader: device must be one of "cpu", "gpu", got "tpu"',
+    );
+  });
+
+  it('refuses device "gpu" while no GPU backend is registered, saying how to get one', () => {
+    expect(() => new DataLoader(tenSamples(), { device: "gpu" })).toThrow(
+      'DataLoader: device "gpu" has no backend: import and initialise @normgrad/gpu before using "gpu"',
+    );
   });
 
   it.each([0, -1, 2.5])("refuses batchSize %s", (batchSize) => {
