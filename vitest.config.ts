@@ -1,5 +1,6 @@
 // Vitest setup for the whole workspace, plus the one-line summary CI reads.
 
+import { defaultClientConditions, defaultServerConditions } from "vite";
 import { defineConfig } from "vitest/config";
 import type { TestModule } from "vitest/node";
 import type { Reporter } from "vitest/reporters";
@@ -26,7 +27,12 @@ class SummaryLineReporter implements Reporter {
   }
 }
 
+/** Inside the workspace, packages resolve to their TypeScript sources (no build needed); see docs/architecture.md. */
+const SOURCE_CONDITION = "@normgrad/source";
+
 export default defineConfig({
+  resolve: { conditions: [SOURCE_CONDITION, ...defaultClientConditions] },
+  ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] } },
   test: {
     include: ["packages/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts", "benchmarks/test/**/*.test.ts"],
     reporters: ["default", new SummaryLineReporter()],

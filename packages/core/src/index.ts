@@ -26,6 +26,7 @@ export type {
 export type { ValueCheck } from "./check-values.ts";
 export { checkValues } from "./check-values.ts";
 export { CpuBackend, CpuBuffer, cpuData } from "./cpu/cpu-backend.ts";
+export { canUseWasmGemm, configureWasmGemm } from "./cpu/wasm-gemm.ts";
 export type { TensorOptions } from "./creation.ts";
 export {
   arange,

@@ -18,6 +18,8 @@ import {
   shapesEqual,
 } from "./shape.ts";
 import { Storage } from "./storage.ts";
+// Tensor implements [Symbol.dispose]; its declaration file must type-check without ESNext.Disposable.
+import "./symbol-dispose.ts";
 
 /** A tensor or a plain number (broadcast as a scalar of the tensor's dtype). */
 export type TensorLike = Tensor | number;
