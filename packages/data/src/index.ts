@@ -4,12 +4,13 @@ export { DataLoader } from "./data-loader.ts";
 export { Dataset, TensorDataset } from "./dataset.ts";
 export type { IdxArray } from "./idx.ts";
 export { parseIdx } from "./idx.ts";
-export type { MnistArrays, MnistOptions, MnistSource, MnistSplit } from "./mnist.ts";
+export type { MnistArrays, MnistFromArraysOptions, MnistOptions, MnistSource, MnistSplit } from "./mnist.ts";
 export {
   decodeMnistIdx,
   loadMnist,
   MNIST_10K_TRAIN_FRACTION,
   MnistDataset,
+  mnistFromArrays,
   readMnistArrays,
 } from "./mnist.ts";
 export type { Transform } from "./transforms.ts";

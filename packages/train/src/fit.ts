@@ -1,10 +1,11 @@
 // fit and evaluate: the training loop (tidy steps, progress, schedulers, JSON Lines metrics) and evaluation in eval mode.
-import { appendFileSync, mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import { noGrad, type Tensor, tidy } from "@normgrad/core";
+import { type Device, noGrad, type Tensor, tidy } from "@normgrad/core";
 import type { DataLoader } from "@normgrad/data";
 import { Module } from "@normgrad/nn";
+import { appendLogLine, prepareLogFile } from "#log-file";
+import { defaultProgressStream } from "#terminal";
 import { describeMetrics, EpochProgress } from "./progress.ts";
+import type { ProgressStream } from "./progress-bar-types.ts";
 
 /** A loss: model output and target in, a one-element mean loss out (e.g. `F.crossEntropy`). */
 export type LossFunction = (output: Tensor, target: Tensor) => Tensor;
@@ -23,9 +24,12 @@ export interface SteppableScheduler {
 
 /** Options of `fit`. */
 export interface FitOptions {
-  /** Training batches `[input, target]`; shuffle it for SGD. */
+  /**
+   * Training batches `[input, target]`; shuffle it for SGD. They must be on the model's device:
+   * for a model on the GPU, create the loader with `{ device: "gpu" }`.
+   */
   train: DataLoader;
-  /** Evaluated after every epoch when given. */
+  /** Evaluated after every epoch when given (its batches on the model's device too). */
   test?: DataLoader;
   optimizer: TrainableOptimizer;
   /** A loss function or loss module returning the batch mean (e.g. `new CrossEntropyLoss()`). */
@@ -35,12 +39,12 @@ export interface FitOptions {
   /** Stepped after every epoch (default) or every batch (`schedulerInterval: "batch"`, for OneCycleLR). */
   scheduler?: SteppableScheduler;
   schedulerInterval?: "epoch" | "batch";
-  /** Appends one JSON object per epoch (JSON Lines) to this file; its folder is created. */
+  /** Appends one JSON object per epoch (JSON Lines) to this file; its folder is created (Node only; in a browser use `onEpochEnd`). */
   logFile?: string;
   /** Show a progress bar (default true). */
   progress?: boolean;
-  /** Where the progress goes (default `process.stderr`). */
-  progressStream?: NodeJS.WritableStream;
+  /** Where the progress goes (default: `process.stderr` in Node, the console in a browser). */
+  progressStream?: ProgressStream;
   /** Called with each epoch's metrics as soon as they exist (Keras's `onEpochEnd`), e.g. to keep them if a later epoch throws. */
   onEpochEnd?: (metrics: EpochMetrics) => void;
 }
@@ -91,12 +95,30 @@ async function readBatch(loss: Tensor, correct: Tensor | null): Promise<[number,
   return [lossValues[0], correctValues === null ? null : correctValues[0]];
 }
 
-/** Splits a batch into input and target, with an error naming what the loader gave instead. */
-function inputAndTarget(batch: Tensor[]): [Tensor, Tensor] {
+/** The device of the model's first parameter (or buffer), or null for a model with neither. */
+function modelDevice(model: Module<[Tensor], Tensor>): Device | null {
+  for (const parameter of model.parameters()) return parameter.device;
+  for (const buffer of model.buffers()) return buffer.device;
+  return null;
+}
+
+/**
+ * Splits a batch into input and target, with an error naming what the loader gave instead: not
+ * two tensors, or tensors on another device than the model's (which would otherwise fail deep in
+ * the forward pass). The batch is disposed before either error is thrown.
+ */
+function inputAndTarget(batch: Tensor[], device: Device | null): [Tensor, Tensor] {
+  let problem: string | null = null;
   if (batch.length !== 2) {
-    throw new Error(
-      `fit/evaluate need batches of [input, target], the loader gave ${batch.length} tensor(s)`,
-    );
+    problem = `fit/evaluate need batches of [input, target], the loader gave ${batch.length} tensor(s)`;
+  } else if (device !== null && batch.some((t) => t.device !== device)) {
+    problem =
+      `fit/evaluate: the model is on "${device}" but the loader's batch is on ` +
+      `(${batch.map((t) => t.device).join(", ")}): create the DataLoader with { device: "${device}" }`;
+  }
+  if (problem !== null) {
+    for (const t of batch) t.dispose();
+    throw new Error(problem);
   }
   return [batch[0], batch[1]];
 }
@@ -125,7 +147,9 @@ class Tally {
 /**
  * Evaluates `model` on every batch of `loader` in eval mode (BatchNorm uses running statistics,
  * Dropout is off) under `noGrad`, then restores the model's previous mode. Returns the
- * sample-weighted mean loss and, for (N, C) outputs with int32 targets, the accuracy.
+ * sample-weighted mean loss and, for (N, C) outputs with int32 targets, the accuracy. The
+ * loader's batches must be on the model's device (`new DataLoader(dataset, { device: "gpu" })`
+ * for a model on the GPU); a batch elsewhere is an error naming both devices.
  */
 export async function evaluate(
   model: Module<[Tensor], Tensor>,
@@ -136,9 +160,10 @@ export async function evaluate(
   const wasTraining = model.training;
   model.eval();
   const tally = new Tally();
+  const device = modelDevice(model);
   try {
     for (const batch of loader) {
-      const [input, target] = inputAndTarget(batch);
+      const [input, target] = inputAndTarget(batch, device);
       const [loss, correct] = noGrad(() =>
         tidy(() => {
           const output = model.forward(input);
@@ -163,6 +188,16 @@ export async function evaluate(
  * The model is put in training mode for the training passes. Resolves to the metrics per epoch.
  * Each batch's loss is read with `await data()`, so the same loop trains on devices that only
  * deliver values asynchronously (GPU.js webgpu, webasm with threads).
+ *
+ * Batches are not moved: the loaders deliver them on the model's device, as the loop of a
+ * PyTorch user does with `.to(device)`, and a batch on another device is an error naming both.
+ * To train on the GPU, move the model and ask the loaders for GPU batches:
+ * ```ts
+ * const model = mlp().to("gpu");
+ * const train = new DataLoader(dataset, { batchSize: 64, shuffle: true, device: "gpu" });
+ * const optimizer = new SGD(model.parameters(), { lr: 0.1 }); // after .to(): the moved parameters
+ * await fit(model, { train, optimizer, lossFn: F.crossEntropy, epochs: 3 });
+ * ```
  */
 export async function fit(
   model: Module<[Tensor], Tensor>,
@@ -176,7 +211,7 @@ export async function fit(
     schedulerInterval = "epoch",
     logFile,
     progress = true,
-    progressStream = process.stderr,
+    progressStream = defaultProgressStream(),
     onEpochEnd,
   }: FitOptions,
 ): Promise<EpochMetrics[]> {
@@ -188,8 +223,9 @@ export async function fit(
       `fit: schedulerInterval must be "epoch" or "batch", got ${JSON.stringify(schedulerInterval)}`,
     );
   }
-  if (logFile !== undefined) mkdirSync(dirname(logFile), { recursive: true });
+  if (logFile !== undefined) prepareLogFile(logFile);
   const computeLoss = lossFunctionOf(lossFn);
+  const device = modelDevice(model);
   const history: EpochMetrics[] = [];
   for (let epoch = 1; epoch <= epochs; epoch++) {
     model.train();
@@ -199,7 +235,7 @@ export async function fit(
     const start = performance.now();
     let batchIndex = 0;
     for (const batch of train) {
-      const [input, target] = inputAndTarget(batch);
+      const [input, target] = inputAndTarget(batch, device);
       const [loss, correct] = tidy(() => {
         optimizer.zeroGrad();
         const output = model.forward(input);
@@ -237,7 +273,7 @@ export async function fit(
     };
     history.push(metrics);
     onEpochEnd?.(metrics);
-    if (logFile !== undefined) appendFileSync(logFile, `${JSON.stringify(metrics)}\n`);
+    if (logFile !== undefined) appendLogLine(logFile, JSON.stringify(metrics));
     if (bar !== null) {
       const parts = [describeMetrics("train", metrics.trainLoss, metrics.trainAccuracy)];
       if (evaluation !== null) parts.push(describeMetrics("test", evaluation.loss, evaluation.accuracy));

@@ -10,3 +10,4 @@ export type {
 export { evaluate, fit } from "./fit.ts";
 export type { ProgressValues } from "./progress.ts";
 export { EpochProgress } from "./progress.ts";
+export type { ProgressStream } from "./progress-bar-types.ts";

@@ -1,5 +1,6 @@
 // The training progress bar: cli-progress with loss, accuracy and samples/s, readable on a terminal and in a log file.
-import { SingleBar } from "cli-progress";
+import { createProgressBar } from "#terminal";
+import type { ProgressBar, ProgressStream } from "./progress-bar-types.ts";
 
 /** The running numbers a progress line shows. */
 export interface ProgressValues {
@@ -13,19 +14,19 @@ function formatAccuracy(accuracy: number | null): string {
 }
 
 /**
- * One bar per epoch. On a terminal it redraws in place as batches finish; on a stream that is
- * not a terminal (a CI log, a file) it writes one plain line at the start, every
- * `logIntervalMs` and at the end of the epoch, so the log stays readable.
+ * One bar per epoch. On a terminal (Node) it redraws in place as batches finish; on a stream
+ * that is not a terminal (a CI log, a file, a browser console) it writes one plain line at the
+ * start, every `logIntervalMs` and at the end of the epoch, so the log stays readable.
  */
 export class EpochProgress {
-  readonly #bar: SingleBar;
-  readonly #stream: NodeJS.WritableStream;
+  readonly #bar: ProgressBar;
+  readonly #stream: ProgressStream;
   readonly #isTTY: boolean;
   readonly #logIntervalMs: number;
   #lastLine = 0;
 
   constructor(
-    stream: NodeJS.WritableStream,
+    stream: ProgressStream,
     {
       epoch,
       epochs,
@@ -34,17 +35,9 @@ export class EpochProgress {
     }: { epoch: number; epochs: number; batches: number; logIntervalMs?: number },
   ) {
     this.#stream = stream;
-    this.#isTTY = "isTTY" in stream && stream.isTTY === true;
+    this.#isTTY = stream.isTTY === true;
     this.#logIntervalMs = logIntervalMs;
-    this.#bar = new SingleBar({
-      stream,
-      format: `epoch ${epoch}/${epochs} [{bar}] {value}/{total} | loss {loss} | acc {acc} | {rate} samples/s | {duration_formatted}`,
-      barsize: 20,
-      noTTYOutput: true,
-      notTTYSchedule: logIntervalMs,
-      // Without a terminal the bar cannot be erased, so do not add an empty line after it.
-      clearOnComplete: !this.#isTTY,
-    });
+    this.#bar = createProgressBar(stream, { epoch, epochs });
     this.#bar.start(batches, 0, { loss: "-", acc: "-", rate: "-" });
     this.#lastLine = Date.now();
   }
@@ -56,8 +49,8 @@ export class EpochProgress {
       acc: formatAccuracy(accuracy),
       rate: Math.round(samplesPerSec).toString(),
     });
-    // cli-progress redraws a non-terminal stream from a timer, which cannot fire while a
-    // synchronous training loop holds the thread: draw those lines here instead.
+    // A stream that is not a terminal gets a line per interval, timed here (a timer could not
+    // fire while a synchronous training loop holds the thread).
     if (!this.#isTTY && Date.now() - this.#lastLine >= this.#logIntervalMs) {
       this.#bar.render();
       this.#lastLine = Date.now();
