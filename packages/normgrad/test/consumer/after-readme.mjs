@@ -1,0 +1,24 @@
+// Appended by consumers.test.ts to the README's training snippet (which defines `model` and `transform`):
+// evaluates, reloads the saved weights into a fresh model and runs gradcheck, all in plain Node.
+import * as ng from "normgrad";
+
+const testSet = ng.loadMnist({ split: "test", transform });
+const logits = ng.noGrad(() => model.forward(testSet.images));
+const accuracy = logits.argmax(1).eq(testSet.labels).to("float32").mean().item();
+
+const reloaded = new ng.Sequential(
+  new ng.Flatten(),
+  new ng.Linear(784, 128),
+  new ng.BatchNorm1d(128),
+  new ng.ReLU(),
+  new ng.Linear(128, 10),
+);
+reloaded.loadStateDict(await ng.load("mlp.safetensors"));
+reloaded.eval();
+const reloadMaxDifference = ng.noGrad(() => reloaded.forward(testSet.images).sub(logits).abs().max().item());
+
+const a = ng.randn([3, 4], { dtype: "float64", requiresGrad: true });
+// gradcheck throws naming the worst element when a gradient is wrong.
+const gradcheckReports = ng.gradcheck((x) => x.tanh().logSoftmax(1), [a]).length;
+
+console.log(JSON.stringify({ accuracy, reloadMaxDifference, gradcheckReports }));
