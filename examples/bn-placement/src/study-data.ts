@@ -1,14 +1,7 @@
 // The study's MNIST splits: stratified subsets, normalized with MNIST's mean and std, cached per process.
-import { type Tensor, tensor } from "@normgrad/core";
-import {
-  Dataset,
-  MNIST_MEAN,
-  MNIST_STD,
-  type MnistSplit,
-  readMnistArrays,
-  TensorDataset,
-} from "@normgrad/data";
-import type { DatasetName, StudyDevice } from "./study-config.ts";
+import { tensor } from "@normgrad/core";
+import { MNIST_MEAN, MNIST_STD, type MnistSplit, readMnistArrays, TensorDataset } from "@normgrad/data";
+import type { DatasetName } from "./study-config.ts";
 
 /**
  * The indices of a class-stratified subset of `size` samples, in dataset order: class c gets
@@ -48,7 +41,7 @@ const cache = new Map<string, TensorDataset>();
 /**
  * One split of `dataset` as `[image (N, 1, 28, 28) float32, label (N) int32]`, normalized by
  * `(x − 0.1307) / 0.3081`, reduced to a stratified subset of `size` samples (null = all).
- * Built once per process and key; it stays on the CPU (see {@link OnDevice} for batches elsewhere).
+ * Built once per process and key; it stays on the CPU (`DataLoader`'s `device` option moves batches).
  */
 export function loadStudySplit(dataset: DatasetName, split: MnistSplit, size: number | null): TensorDataset {
   const key = `${dataset}/${split}/${size ?? "all"}`;
@@ -68,36 +61,4 @@ export function loadStudySplit(dataset: DatasetName, split: MnistSplit, size: nu
   const result = new TensorDataset(tensor(pixels, { shape: [count, 1, 28, 28] }), tensor(digits));
   cache.set(key, result);
   return result;
-}
-
-/**
- * A dataset whose batches are gathered on the CPU and then moved to `device` (a TensorDataset
- * gathers with CPU index tensors, so its own tensors must stay on the CPU).
- */
-export class OnDevice extends Dataset {
-  constructor(
-    readonly source: Dataset,
-    readonly device: StudyDevice,
-  ) {
-    super();
-  }
-
-  get length(): number {
-    return this.source.length;
-  }
-
-  get(index: number): Tensor[] {
-    return this.#moved(this.source.get(index));
-  }
-
-  override getBatch(indices: readonly number[]): Tensor[] {
-    return this.#moved(this.source.getBatch(indices));
-  }
-
-  #moved(tensors: Tensor[]): Tensor[] {
-    if (this.device === "cpu") return tensors;
-    const moved = tensors.map((t) => t.to(this.device));
-    for (const t of tensors) t.dispose();
-    return moved;
-  }
 }

@@ -6,7 +6,7 @@ import { SGD } from "@normgrad/optim";
 import { type EpochMetrics, evaluate, fit } from "@normgrad/train";
 import { buildNetwork } from "./build-network.ts";
 import type { DatasetName, ModelKind, NormKind, StudyDevice, Variant } from "./study-config.ts";
-import { loadStudySplit, OnDevice } from "./study-data.ts";
+import { loadStudySplit } from "./study-data.ts";
 import type { EpochRecord, RunRecord } from "./study-result.ts";
 
 /** Which part of the study a job belongs to. */
@@ -103,7 +103,7 @@ export async function runTrainJob(
     norm: job.norm ?? "batch",
     generator: new Generator(job.seed),
   }).to(job.device);
-  const testLoader = new DataLoader(new OnDevice(test, job.device), { batchSize: EVAL_BATCH });
+  const testLoader = new DataLoader(test, { batchSize: EVAL_BATCH, device: job.device });
   const epochs: EpochRecord[] = [];
   let epochStart = performance.now();
   const record = (metrics: EpochMetrics): void => {
@@ -120,8 +120,9 @@ export async function runTrainJob(
   };
   try {
     await fit(network, {
-      train: new DataLoader(new OnDevice(train, job.device), {
+      train: new DataLoader(train, {
         batchSize: job.batchSize,
+        device: job.device,
         shuffle: true,
         dropLast: true,
         generator: new Generator(job.seed + DATA_ORDER_SEED_OFFSET),

