@@ -80,9 +80,9 @@ afterAll(() => {
   if (project !== "") rmSync(project, { recursive: true, force: true });
 });
 
-/** The README's TypeScript block that contains `marker` (the code a new user copies). */
-function readmeSnippet(marker: string): string {
-  const readme = readFileSync(join(WORKSPACE, "README.md"), "utf8");
+/** The TypeScript block of a README (the repository's by default) that contains `marker`: the code a new user copies. */
+function readmeSnippet(marker: string, readmePath = join(WORKSPACE, "README.md")): string {
+  const readme = readFileSync(readmePath, "utf8");
   const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]);
   const block = blocks.find((code) => code.includes(marker));
   if (block === undefined) throw new Error(`README.md has no \`\`\`ts block containing ${marker}`);
@@ -102,16 +102,29 @@ describe("the published packages, installed with npm outside the workspace", () 
     }
   });
 
-  it("plain node runs the README's training example: > 90% on MNIST, exact reload, gradcheck", () => {
+  it("plain node runs the README's training example: > 90% on MNIST, exact reload, gradcheck, GPU.js webasm", () => {
     const script = `${readmeSnippet("loadMnist(")}\n${readFileSync(join(FIXTURES, "after-readme.mjs"), "utf8")}`;
     writeFileSync(join(project, "train.mjs"), script);
     const output = run(process.execPath, ["train.mjs"], project);
     const result: unknown = JSON.parse(output.trim().split("\n").at(-1) ?? "");
-    expect(result).toMatchObject({ reloadMaxDifference: 0, gradcheckReports: 1 });
+    expect(result).toMatchObject({ reloadMaxDifference: 0, gradcheckReports: 1, gpuMode: "webasm" });
     const accuracy =
       typeof result === "object" && result !== null && "accuracy" in result ? result.accuracy : null;
     expect(accuracy).toBeGreaterThan(0.9);
+    // The eval-mode MLP's logits on GPU.js (float32 kernels, another summation order) vs the CPU.
+    const gpuMaxDifference =
+      typeof result === "object" && result !== null && "gpuMaxDifference" in result
+        ? result.gpuMaxDifference
+        : null;
+    expect(gpuMaxDifference).toBeLessThan(1e-3);
     expect(existsSync(join(project, "mlp.safetensors"))).toBe(true);
+  }, 300_000);
+
+  it("plain node runs the example of the normgrad package's README (its npm page)", () => {
+    const readme = join(WORKSPACE, "packages", "normgrad", "README.md");
+    writeFileSync(join(project, "package-readme.mjs"), readmeSnippet("fit(model", readme));
+    // fit's progress goes to stderr; its return value is not printed, so a clean exit is the check.
+    expect(run(process.execPath, ["package-readme.mjs"], project)).toBe("");
   }, 300_000);
 
   it.each([

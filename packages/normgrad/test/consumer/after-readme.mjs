@@ -21,4 +21,10 @@ const a = ng.randn([3, 4], { dtype: "float64", requiresGrad: true });
 // gradcheck throws naming the worst element when a gradient is wrong.
 const gradcheckReports = ng.gradcheck((x) => x.tanh().logSoftmax(1), [a]).length;
 
-console.log(JSON.stringify({ accuracy, reloadMaxDifference, gradcheckReports }));
+// The GPU.js backend from the installed package, in the mode that needs nothing native.
+const { initGpu } = await import("normgrad/gpu");
+const { mode: gpuMode } = await initGpu({ mode: "webasm" });
+const onGpu = ng.noGrad(() => model.to("gpu").forward(testSet.images.to("gpu")));
+const gpuMaxDifference = (await onGpu.to("cpu").sub(logits).abs().max().data())[0];
+
+console.log(JSON.stringify({ accuracy, reloadMaxDifference, gradcheckReports, gpuMode, gpuMaxDifference }));
