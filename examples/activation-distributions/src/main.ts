@@ -1,20 +1,26 @@
 // `pnpm activations`: parses the command line and runs the activation-distributions study.
 import { parseArgs } from "node:util";
+import { runCommandLine } from "@normgrad/example-cli";
 import { main } from "./activation-distributions.ts";
 import type { Activation } from "./build-mlp.ts";
 
-const { values } = parseArgs({
-  options: {
-    smoke: { type: "boolean", default: false },
-    seed: { type: "string" },
-    steps: { type: "string" },
-    "batch-size": { type: "string" },
-    lr: { type: "string" },
-    "probe-size": { type: "string" },
-    activation: { type: "string", multiple: true },
-    out: { type: "string" },
-  },
-});
+const USAGE = `Usage: pnpm activations [options]   (or: pnpm activations -- [options])
+
+Trains a 10-layer, 100-wide MLP on MNIST with and without BatchNorm and histograms every
+layer's activations before and after training.
+
+Options:
+  --steps N                 SGD steps per model, momentum 0.9 (default 300)
+  --batch-size N            batch size (default 64)
+  --lr X                    learning rate (default 0.1)
+  --probe-size N            test digits histogrammed (default 1000)
+  --activation NAME         sigmoid or relu; repeat for both (default both)
+  --seed N                  random seed (default 0)
+  --out DIR                 output folder (default examples/activation-distributions/results)
+  --smoke                   3 steps of 16, 64 probe digits (what the tests run)
+  -h, --help                print this text (through pnpm: pnpm activations -- --help)
+`;
+
 const numberFlag = (flag: string, text: string | undefined): number | undefined => {
   if (text === undefined) return undefined;
   const value = Number(text);
@@ -22,18 +28,39 @@ const numberFlag = (flag: string, text: string | undefined): number | undefined 
   return value;
 };
 const isActivation = (name: string): name is Activation => name === "sigmoid" || name === "relu";
-const activations = values.activation?.map((name) => {
-  if (!isActivation(name)) throw new RangeError(`--activation must be sigmoid or relu, got "${name}"`);
-  return name;
-});
 
-await main({
-  smoke: values.smoke,
-  seed: numberFlag("seed", values.seed),
-  steps: numberFlag("steps", values.steps),
-  batchSize: numberFlag("batch-size", values["batch-size"]),
-  lr: numberFlag("lr", values.lr),
-  probeSize: numberFlag("probe-size", values["probe-size"]),
-  activations,
-  out: values.out,
-});
+await runCommandLine(
+  USAGE,
+  (args) => {
+    const { values } = parseArgs({
+      args,
+      options: {
+        smoke: { type: "boolean", default: false },
+        seed: { type: "string" },
+        steps: { type: "string" },
+        "batch-size": { type: "string" },
+        lr: { type: "string" },
+        "probe-size": { type: "string" },
+        activation: { type: "string", multiple: true },
+        out: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    const activations = values.activation?.map((name) => {
+      if (!isActivation(name)) throw new RangeError(`--activation must be sigmoid or relu, got "${name}"`);
+      return name;
+    });
+    return {
+      help: values.help,
+      smoke: values.smoke,
+      seed: numberFlag("seed", values.seed),
+      steps: numberFlag("steps", values.steps),
+      batchSize: numberFlag("batch-size", values["batch-size"]),
+      lr: numberFlag("lr", values.lr),
+      probeSize: numberFlag("probe-size", values["probe-size"]),
+      activations,
+      out: values.out,
+    };
+  },
+  ({ help: _, ...options }) => main(options),
+);

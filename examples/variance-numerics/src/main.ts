@@ -1,17 +1,23 @@
 // `pnpm numerics`: parses the command line and runs the variance-numerics study.
 import { parseArgs } from "node:util";
+import { runCommandLine } from "@normgrad/example-cli";
 import { main } from "./variance-numerics.ts";
 
-const { values } = parseArgs({
-  options: {
-    smoke: { type: "boolean", default: false },
-    seed: { type: "string" },
-    trials: { type: "string" },
-    samples: { type: "string" },
-    "points-per-decade": { type: "string" },
-    out: { type: "string" },
-  },
-});
+const USAGE = `Usage: pnpm numerics [options]   (or: pnpm numerics -- [options])
+
+Measures how far each variance algorithm of \`moments\` lands from the exact variance as the
+mean/std ratio grows from 1 to 1e6, in float32 and float64, and writes tables and plots.
+
+Options:
+  --trials N               samples per mean/std ratio (default 20)
+  --samples N              values per sample (default 4096)
+  --points-per-decade N    ratios per decade from 1 to 1e6 (default 4)
+  --seed N                 random seed (default 0)
+  --out DIR                output folder (default examples/variance-numerics/results)
+  --smoke                  7 ratios, 3 trials of 256 values (what the tests run)
+  -h, --help               print this text (through pnpm: pnpm numerics -- --help)
+`;
+
 const integer = (flag: string, text: string | undefined): number | undefined => {
   if (text === undefined) return undefined;
   const value = Number(text);
@@ -19,11 +25,30 @@ const integer = (flag: string, text: string | undefined): number | undefined => 
   return value;
 };
 
-await main({
-  smoke: values.smoke,
-  seed: integer("seed", values.seed),
-  trials: integer("trials", values.trials),
-  samples: integer("samples", values.samples),
-  pointsPerDecade: integer("points-per-decade", values["points-per-decade"]),
-  out: values.out,
-});
+await runCommandLine(
+  USAGE,
+  (args) => {
+    const { values } = parseArgs({
+      args,
+      options: {
+        smoke: { type: "boolean", default: false },
+        seed: { type: "string" },
+        trials: { type: "string" },
+        samples: { type: "string" },
+        "points-per-decade": { type: "string" },
+        out: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    return {
+      help: values.help,
+      smoke: values.smoke,
+      seed: integer("seed", values.seed),
+      trials: integer("trials", values.trials),
+      samples: integer("samples", values.samples),
+      pointsPerDecade: integer("points-per-decade", values["points-per-decade"]),
+      out: values.out,
+    };
+  },
+  ({ help: _, ...options }) => main(options),
+);

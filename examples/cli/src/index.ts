@@ -1,0 +1,2 @@
+// @normgrad/example-cli: the command line every example shares (--help, a passed-through `--`, usage on a bad flag).
+export { type CommandLineOutcome, parseCommandLine, runCommandLine } from "./parse-command-line.ts";
