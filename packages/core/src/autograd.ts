@@ -23,21 +23,42 @@ export function noGrad<T>(fn: () => T): T {
 /** Gradients of a node's inputs given the gradient of its output; entries for unneeded inputs may be null. */
 export type BackwardFunction = (dy: Tensor, needsInputGrad: readonly boolean[]) => readonly (Tensor | null)[];
 
-/** One recorded operation: its inputs, their versions when recorded, and how to send a gradient back. */
+/**
+ * Throws when `tensor`, which `node` saved for backward at version `expected`, was written in
+ * place since (PyTorch's version check). `what` names the tensor: "input 1", "output", ….
+ */
+export function assertUnmodified(tensor: Tensor, expected: number, node: string, what: string): void {
+  if (tensor.version === expected) return;
+  throw new Error(
+    `a tensor of shape ${formatShape(tensor.shape)} (${what} of ${node}) needed for backward was modified ` +
+      `in place (version ${tensor.version}, expected ${expected}): ` +
+      "clone it before the in-place op, or do the in-place op after backward",
+  );
+}
+
+/**
+ * One recorded operation: its inputs, the other tensors its backward reads (`saved`, such as a
+ * custom op's output), their versions when recorded, and how to send a gradient back.
+ */
 export class GradNode {
   #backward: BackwardFunction | null;
   readonly inputVersions: readonly number[];
+  readonly #saved: readonly Tensor[];
+  readonly #savedVersions: readonly number[];
 
   constructor(
     readonly name: string,
     readonly inputs: readonly Tensor[],
     backward: BackwardFunction,
+    saved: readonly Tensor[] = [],
   ) {
     this.#backward = backward;
     this.inputVersions = inputs.map((input) => input.version);
+    this.#saved = saved;
+    this.#savedVersions = saved.map((tensor) => tensor.version);
   }
 
-  /** Runs the backward function, checking the graph is still there and its saved inputs unchanged. */
+  /** Runs the backward function, checking the graph is still there and its inputs and saved tensors unchanged. */
   apply(dy: Tensor, needsInputGrad: readonly boolean[]): readonly (Tensor | null)[] {
     if (this.#backward === null) {
       throw new Error(
@@ -46,13 +67,10 @@ export class GradNode {
       );
     }
     this.inputs.forEach((input, i) => {
-      if (input.version !== this.inputVersions[i]) {
-        throw new Error(
-          `a tensor of shape ${formatShape(input.shape)} needed by ${this.name} for backward was modified ` +
-            `in place (version ${input.version}, expected ${this.inputVersions[i]}): ` +
-            "clone it before the in-place op, or do the in-place op after backward",
-        );
-      }
+      assertUnmodified(input, this.inputVersions[i], this.name, `input ${i}`);
+    });
+    this.#saved.forEach((tensor, i) => {
+      assertUnmodified(tensor, this.#savedVersions[i], this.name, `saved tensor ${i}`);
     });
     return this.#backward(dy, needsInputGrad);
   }

@@ -1,12 +1,17 @@
 // Custom ops with a hand-written backward: normgrad's torch.autograd.Function.
 import { GradNode, isGradEnabled, noGrad } from "./autograd.ts";
-import type { Tensor } from "./tensor.ts";
+import { Tensor } from "./tensor.ts";
 
 /** What `defineOp` needs: a forward that also returns what backward will need, and the backward. */
 export interface CustomOpSpec<Inputs extends readonly Tensor[], Saved> {
   /** Names the op in errors and in `gradFn.name`. */
   name: string;
-  /** Computes the output from the inputs (no graph is recorded inside) and the values backward needs. */
+  /**
+   * Computes the output from the inputs (no graph is recorded inside) and the values backward
+   * needs. The tensors in `saved` (itself, or inside arrays and plain objects; save the output
+   * there if backward reads it) must not be written in place before backward: backward throws
+   * if they are, as it does for the inputs.
+   */
   forward: (...inputs: Inputs) => { output: Tensor; saved: Saved };
   /**
    * Given dL/d(output) and the saved values, returns dL/d(input) for each input, in order.
@@ -41,17 +46,34 @@ export function defineOp<Inputs extends readonly Tensor[], Saved>(
     const output = inputs.includes(computed) ? computed.detach() : computed;
     if (isGradEnabled() && inputs.some((input) => input.requiresGrad)) {
       output.attachGradFn(
-        new GradNode(spec.name, inputs, (dy, needs) => {
-          const grads = spec.backward(dy, saved, needs);
-          if (grads.length !== inputs.length) {
-            throw new Error(
-              `${spec.name}: backward returned ${grads.length} gradients for ${inputs.length} inputs`,
-            );
-          }
-          return grads;
-        }),
+        new GradNode(
+          spec.name,
+          inputs,
+          (dy, needs) => {
+            const grads = spec.backward(dy, saved, needs);
+            if (grads.length !== inputs.length) {
+              throw new Error(
+                `${spec.name}: backward returned ${grads.length} gradients for ${inputs.length} inputs`,
+              );
+            }
+            return grads;
+          },
+          savedTensors(saved),
+        ),
       );
     }
     return output;
   };
+}
+
+/** The tensors in `saved`: itself, or found in arrays and plain objects (recursively). */
+function savedTensors(saved: unknown, found: Tensor[] = [], seen = new Set<unknown>()): Tensor[] {
+  if (saved === null || typeof saved !== "object" || seen.has(saved)) return found;
+  seen.add(saved);
+  if (saved instanceof Tensor) found.push(saved);
+  else if (Array.isArray(saved)) for (const item of saved) savedTensors(item, found, seen);
+  else if (Object.getPrototypeOf(saved) === Object.prototype) {
+    for (const item of Object.values(saved)) savedTensors(item, found, seen);
+  }
+  return found;
 }

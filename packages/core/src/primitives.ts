@@ -1,5 +1,5 @@
 // The primitive ops: each forward calls one backend kernel; the VJP table below differentiates them all.
-import { GradNode, isGradEnabled } from "./autograd.ts";
+import { assertUnmodified, GradNode, isGradEnabled } from "./autograd.ts";
 import type {
   ArithmeticOp,
   AvgPool2dParams,
@@ -79,9 +79,20 @@ function record<P extends Primitive>(
 ): Tensor {
   if (isGradEnabled() && inputs.some((input) => input.requiresGrad)) {
     const rule: VjpRule<P> = vjpRules[op];
+    // The rules that read the output (exp, sqrt, pow, max…) check on reading that it was not
+    // written in place since; the others leave it free to change, as PyTorch does.
+    const outVersion = out.version;
+    const context: VjpContext<P> = {
+      inputs,
+      params,
+      get out() {
+        assertUnmodified(out, outVersion, op, "output");
+        return out;
+      },
+    };
     out.attachGradFn(
       new GradNode(op, inputs, (dy, needs) => {
-        const thunks = rule(dy, { inputs, out, params });
+        const thunks = rule(dy, context);
         return thunks.map((thunk, i) => (needs[i] && thunk !== null ? thunk() : null));
       }),
     );
@@ -331,10 +342,14 @@ const vjpRules: { [P in Primitive]: VjpRule<P> } = {
   mul: (dy, { inputs: [a, b] }) => [() => dy.mul(b), () => dy.mul(a)],
   div: (dy, { inputs: [a, b] }) => [() => dy.div(b), () => dy.neg().mul(a).div(b.mul(b))],
   // d(aᵇ)/da = b·aᵇ⁻¹; d(aᵇ)/db = aᵇ·ln a, taken as 0 where a = 0 (as PyTorch).
-  pow: (dy, { inputs: [a, b], out }) => [
-    () => dy.mul(b).mul(a.pow(b.sub(1))),
-    () => dy.mul(where(a.eq(0), a.zerosLike(), out.mul(a.log()))),
-  ],
+  pow: (dy, context) => {
+    const [a, b] = context.inputs;
+    return [
+      () => dy.mul(b).mul(a.pow(b.sub(1))),
+      // Only this gradient reads the output: reading it checks it was not written in place.
+      () => dy.mul(where(a.eq(0), a.zerosLike(), context.out.mul(a.log()))),
+    ];
+  },
   // Ties split the gradient equally, as PyTorch.
   maximum: (dy, { inputs: [a, b] }) => [
     () => dy.mul(a.gt(b).add(a.eq(b).mul(0.5))),

@@ -217,9 +217,42 @@ describe("in-place ops", () => {
     const out = weight.mul(input).sum();
     input.mul_(2);
     expect(() => out.backward()).toThrow(
-      "a tensor of shape [2] needed by mul for backward was modified in place (version 1, expected 0): " +
+      "a tensor of shape [2] (input 1 of mul) needed for backward was modified in place (version 1, expected 0): " +
         "clone it before the in-place op, or do the in-place op after backward",
     );
+  });
+
+  // PyTorch: y = x.exp(); y.detach().mul_(0); y.sum().backward() raises "output 0 of ExpBackward0
+  // is at version 1; expected version 0". Without the check, x.grad came out as 0.
+  it.each<{ name: string; op: (x: Tensor) => Tensor }>([
+    { name: "exp", op: (x) => x.exp() },
+    { name: "sigmoid", op: (x) => x.sigmoid() },
+    { name: "tanh", op: (x) => x.tanh() },
+    { name: "sqrt", op: (x) => x.sqrt() },
+    { name: "recip", op: (x) => x.reciprocal() },
+    { name: "relu", op: (x) => x.relu() },
+    { name: "max", op: (x) => x.max() },
+    { name: "min", op: (x) => x.min(0) },
+    { name: "pow", op: (x) => tensor([2, 3], { dtype: "float64" }).pow(x) },
+  ])("that modify the output $name reads in backward make backward throw", ({ name, op }) => {
+    const y = op(leaf([1, 2]));
+    y.detach().mul_(0);
+    expect(() => y.sum().backward()).toThrow(
+      `(output of ${name}) needed for backward was modified in place (version 1, expected 0)`,
+    );
+  });
+
+  it("that modify an output its backward does not read are allowed (as PyTorch)", () => {
+    const x = leaf([1, 2]);
+    const y = x.mul(3);
+    y.detach().mul_(0);
+    y.sum().backward();
+    expect(x.grad!.tolist()).toEqual([3, 3]);
+    // x² with a constant exponent: only the exponent's gradient would read the output.
+    const z = x.pow(2);
+    z.detach().mul_(0);
+    z.sum().backward();
+    expect(x.grad!.tolist()).toEqual([3 + 2, 3 + 4]);
   });
 });
 
@@ -259,6 +292,23 @@ describe("defineOp", () => {
       .backward();
     expect(seen).toEqual([{ forwardRecords: false, backwardRecords: false, needs: [true, false] }]);
     expect(x.grad!.tolist()).toEqual([3, 3]);
+  });
+
+  it("throws when a saved tensor, such as the output, was modified in place before backward", () => {
+    const exp = defineOp({
+      name: "customExp",
+      forward: (x: Tensor) => {
+        const output = x.exp();
+        return { output, saved: { output } };
+      },
+      backward: (dy, { output }) => [dy.mul(output)],
+    });
+    const y = exp(leaf([1, 2]));
+    y.detach().mul_(0);
+    expect(() => y.sum().backward()).toThrow(
+      "a tensor of shape [2] (saved tensor 0 of customExp) needed for backward was modified in place " +
+        "(version 1, expected 0)",
+    );
   });
 
   it("returns a tensor of its own when forward returns an input unchanged", () => {
