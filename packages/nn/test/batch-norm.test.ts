@@ -11,7 +11,7 @@ import {
   zeros,
 } from "@normgrad/core";
 import { describe, expect, it } from "vitest";
-import { batchNorm } from "../src/functional/batch-norm.ts";
+import { batchNorm, NonFiniteStatisticsError } from "../src/functional/batch-norm.ts";
 import { type BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d } from "../src/layers/batch-norm.ts";
 import { StateDict } from "../src/module.ts";
 import {
@@ -193,6 +193,27 @@ describe("BatchNorm running statistics", () => {
     expect([bn.runningMean?.dataSync(), bn.runningVar?.dataSync(), bn.numBatchesTracked?.item()]).toEqual(
       before,
     );
+  });
+
+  it.each([
+    ["activations ×1e20", [1e20, 3e20, -2e20, 5e20], /variance 8\.9\d*e\+40/],
+    ["a single 1e30", [1, 2, 1e30, 3], /variance 2\.5\d*e\+59/],
+  ])("are never poisoned by float32 overflow: %s throws and leaves them unchanged", (_, column, variance) => {
+    // Finite float32 inputs whose batch variance (in float64) is beyond float32's 3.4e38: stored
+    // as float32 the running variance would become Infinity for good.
+    const bn = new BatchNorm1d(2);
+    const x = tensor(column.map((value, i) => [value, i]));
+    const before = [bn.runningMean?.tolist(), bn.runningVar?.tolist(), bn.numBatchesTracked?.item()];
+    expect(() => bn.forward(x)).toThrow(NonFiniteStatisticsError);
+    expect(() => bn.forward(x)).toThrow(/running statistics of channel\(s\) 0 would overflow float32/);
+    expect(() => bn.forward(x)).toThrow(variance);
+    expect([bn.runningMean?.tolist(), bn.runningVar?.tolist(), bn.numBatchesTracked?.item()]).toEqual(before);
+    // In float64 the same batch is representable and updates the statistics.
+    const wide = new BatchNorm1d(2, { dtype: "float64" });
+    wide.forward(x.to("float64"));
+    const values = Array.from(x.dataSync()).filter((_, i) => i % 2 === 0);
+    const mean = values.reduce((sum, value) => sum + value, 0) / 4;
+    expectClose(wide.runningMean, [0.1 * mean, 0.15], { rtol: 1e-12, atol: 0 }, "running_mean");
   });
 
   it("reset: resetRunningStats() and resetParameters()", () => {

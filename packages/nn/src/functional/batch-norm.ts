@@ -45,13 +45,20 @@ export class NonFiniteStatisticsError extends RangeError {
   override name = "NonFiniteStatisticsError";
 }
 
+/** The first channels listed in an error, then "…". */
+function listChannels(channels: readonly number[]): string {
+  return `${channels.slice(0, 8).join(", ")}${channels.length > 8 ? ", …" : ""}`;
+}
+
 /**
  * `running = (1 − m)·running + m·batch` for mean and variance, in place (the buffers keep their
- * identity, so state dicts and optimizers still see them), without recording a graph, and in
- * float64 where the device has it. A non-finite batch statistic throws, so one bad batch cannot
- * silently poison the running statistics: at once where the device reads synchronously, else at
- * the next `await data()` (see `checkValues`); the update itself is skipped on the device when any
- * channel is non-finite, so the running statistics stay untouched either way.
+ * identity, so state dicts and optimizers still see them), without recording a graph, computed in
+ * float64 where the device has it and stored in the buffers' dtype. A non-finite batch statistic,
+ * or an updated value that does not fit the buffers' dtype (a float32 variance above 3.4e38),
+ * throws a `NonFiniteStatisticsError`, so one bad batch cannot silently poison the running
+ * statistics: at once where the device reads synchronously, else at the next `await data()` (see
+ * `checkValues`). The update itself is skipped on the device when any stored value would be
+ * non-finite, so the running statistics stay untouched either way.
  */
 export function updateRunningStatistics(
   running: NormStatistics<Tensor>,
@@ -59,32 +66,55 @@ export function updateRunningStatistics(
   momentum: number | Tensor,
   op: string,
 ): void {
-  checkValues([batch.mean, batch.variance], ([means, variances]) => {
-    const bad: number[] = [];
-    for (let c = 0; c < means.length; c++) {
-      if (!Number.isFinite(means[c]) || !Number.isFinite(variances[c])) bad.push(c);
-    }
-    if (bad.length === 0) return null;
-    const c = bad[0];
-    return new NonFiniteStatisticsError(
-      `${op}: the batch statistics of channel(s) ${bad.slice(0, 8).join(", ")}${bad.length > 8 ? ", …" : ""} ` +
-        `are not finite (channel ${c}: mean ${means[c]}, variance ${variances[c]}), so the running statistics ` +
-        "were left unchanged: the input holds NaN or ±Infinity (check the layers before it, or lower the learning rate)",
-    );
-  });
   noGrad(() =>
     tidy(() => {
-      const precise = running.mean.backend.dtypes.includes("float64") ? "float64" : running.mean.dtype;
+      const stored = running.mean.dtype;
+      const precise = running.mean.backend.dtypes.includes("float64") ? "float64" : stored;
       const m = typeof momentum === "number" ? momentum : momentum.to(precise);
       const retained = typeof m === "number" ? 1 - m : m.neg().add(1);
+      // The values the buffers will hold, rounded to their dtype: a float64 statistic can be finite
+      // while its float32 copy overflows to ∞, so finiteness is judged after the rounding.
+      const next = {
+        mean: running.mean.to(precise).mul(retained).add(batch.mean.to(precise).mul(m)).to(stored),
+        variance: running.variance
+          .to(precise)
+          .mul(retained)
+          .add(batch.variance.to(precise).mul(m))
+          .to(stored),
+      };
+      checkValues(
+        [batch.mean, batch.variance, next.mean, next.variance],
+        ([means, variances, nextMeans, nextVariances]) => {
+          const badBatch: number[] = [];
+          const overflowing: number[] = [];
+          for (let c = 0; c < means.length; c++) {
+            if (!Number.isFinite(means[c]) || !Number.isFinite(variances[c])) badBatch.push(c);
+            else if (!Number.isFinite(nextMeans[c]) || !Number.isFinite(nextVariances[c]))
+              overflowing.push(c);
+          }
+          if (badBatch.length > 0) {
+            const c = badBatch[0];
+            return new NonFiniteStatisticsError(
+              `${op}: the batch statistics of channel(s) ${listChannels(badBatch)} are not finite ` +
+                `(channel ${c}: mean ${means[c]}, variance ${variances[c]}), so the running statistics were left ` +
+                "unchanged: the input holds NaN or ±Infinity (check the layers before it, or lower the learning rate)",
+            );
+          }
+          if (overflowing.length === 0) return null;
+          const c = overflowing[0];
+          return new NonFiniteStatisticsError(
+            `${op}: the running statistics of channel(s) ${listChannels(overflowing)} would overflow ${stored} ` +
+              `(channel ${c}: batch mean ${means[c]}, variance ${variances[c]}; updated mean ${nextMeans[c]}, ` +
+              `variance ${nextVariances[c]}), so they were left unchanged: the input's values are too large ` +
+              `for ${stored} statistics (check the layers before it, or convert the module with .to("float64"))`,
+          );
+        },
+      );
       // x − x is 0 exactly when x is finite (NaN and ±∞ give NaN). One bad channel skips the whole
       // update, as the synchronous check (which throws before writing) does.
-      const finite = batch.mean.sub(batch.mean).eq(0).mul(batch.variance.sub(batch.variance).eq(0)).min();
-      for (const key of ["mean", "variance"] as const) {
-        const target = running[key];
-        const current = target.to(precise);
-        target.copy_(where(finite, current.mul(retained).add(batch[key].to(precise).mul(m)), current));
-      }
+      const finite = next.mean.sub(next.mean).eq(0).mul(next.variance.sub(next.variance).eq(0)).min();
+      running.mean.copy_(where(finite, next.mean, running.mean));
+      running.variance.copy_(where(finite, next.variance, running.variance));
     }),
   );
 }
