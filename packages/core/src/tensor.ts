@@ -587,11 +587,19 @@ export class Tensor {
   /** `log Σ eˣ` over `dim`, shifted by the maximum so it never overflows. */
   logsumexp(dim?: number | readonly number[], keepdim = false): Tensor {
     const axes = normalizeAxes(dim, this.ndim);
-    // The shift is a constant for the gradient; an all −∞ slice shifts by 0 to avoid ∞ − ∞.
-    const peak = this.max(axes, true).detach();
-    const shift = P.where(peak.eq(Number.NEGATIVE_INFINITY), peak.zerosLike(), peak);
+    const shift = this.#softmaxShift(axes);
     const summed = this.sub(shift).exp().sum(axes, true).log().add(shift);
     return keepdim ? summed : summed.reshape(this.shape.filter((_, axis) => !axes.includes(axis)));
+  }
+
+  /**
+   * The maximum over `axes` (kept), detached: subtracting it keeps `eˣ` from overflowing, and
+   * since softmax and `log Σ eˣ − shift` do not depend on it, it is a constant for the gradient.
+   * An all −∞ slice shifts by 0 to avoid ∞ − ∞.
+   */
+  #softmaxShift(axes: readonly number[]): Tensor {
+    const peak = this.max(axes, true).detach();
+    return P.where(peak.eq(Number.NEGATIVE_INFINITY), peak.zerosLike(), peak);
   }
 
   /** `softmax(x)ᵢ = eˣⁱ / Σⱼ eˣʲ` along `dim`. */
@@ -601,10 +609,15 @@ export class Tensor {
     return shifted.div(shifted.sum(axis, true));
   }
 
-  /** `log softmax(x) = x − logsumexp(x)` along `dim`. */
+  /**
+   * `log softmax(x) = x − logsumexp(x)` along `dim`, computed as `(x − m) − log Σ e^(x − m)`
+   * with `m` the maximum: subtracting `logsumexp` itself would round away the result when the
+   * values are large (float32 logits near 1e7 have a spacing of 1).
+   */
   logSoftmax(dim: number): Tensor {
     const axis = normalizeAxis(dim, this.ndim);
-    return this.sub(this.logsumexp(axis, true));
+    const shifted = this.sub(this.#softmaxShift([axis]));
+    return shifted.sub(shifted.exp().sum(axis, true).log());
   }
 
   // ---- linear algebra -----------------------------------------------------------------------

@@ -109,6 +109,21 @@ describe("forward values computed by hand", () => {
     expectClose(big.logSoftmax(0).narrow(0, 0, 2), [-Math.log(2), -Math.log(2)]);
   });
 
+  // log softmax([0, 1, −1]) = [0, 1, −1] − log(1 + e + e⁻¹), whatever the offset (the same as
+  // torch.log_softmax(torch.tensor([0., 1., -1.]) + 1e7, 0), derived analytically). Subtracting a
+  // float32 logsumexp near 1e7 (spacing 1) used to give [−1, 0, −2] (cross-entropy 0 at 1e7,
+  // 0.4375 at 1e6, instead of 0.4076).
+  it.each([1e6, 1e7])("logSoftmax keeps its precision for float32 logits near %d", (offset) => {
+    const lse = Math.log(1 + Math.E + Math.exp(-1));
+    const logits = tensor([0, 1, -1], { requiresGrad: true });
+    const logProbs = logits.add(offset).logSoftmax(0);
+    expectClose(logProbs, [-lse, 1 - lse, -1 - lse], { rtol: 1e-6, atol: 0 });
+    // d(−log p₁)/dx = softmax(x) − e₁
+    logProbs.narrow(0, 1, 1).neg().sum().backward();
+    const softmax = [1, Math.E, Math.exp(-1)].map((v) => v / Math.exp(lse));
+    expectClose(logits.grad!, [softmax[0], softmax[1] - 1, softmax[2]], { rtol: 1e-6, atol: 1e-7 });
+  });
+
   it("logsumexp of an all −∞ slice is −∞, not NaN", () => {
     const slices = tensor(
       [
