@@ -341,13 +341,14 @@ const vjpRules: { [P in Primitive]: VjpRule<P> } = {
   sub: (dy) => [() => dy, () => dy.neg()],
   mul: (dy, { inputs: [a, b] }) => [() => dy.mul(b), () => dy.mul(a)],
   div: (dy, { inputs: [a, b] }) => [() => dy.div(b), () => dy.neg().mul(a).div(b.mul(b))],
-  // d(aᵇ)/da = b·aᵇ⁻¹; d(aᵇ)/db = aᵇ·ln a, taken as 0 where a = 0 (as PyTorch).
+  // d(aᵇ)/da = b·aᵇ⁻¹, taken as 0 where b = 0 (0·0⁻¹ would be NaN at a = 0);
+  // d(aᵇ)/db = aᵇ·ln a, taken as 0 where a = 0 and b ≥ 0 (0·−∞ would be NaN). Both as PyTorch.
   pow: (dy, context) => {
     const [a, b] = context.inputs;
     return [
-      () => dy.mul(b).mul(a.pow(b.sub(1))),
+      () => where(b.eq(0), dy.zerosLike(), dy.mul(b).mul(a.pow(b.sub(1)))),
       // Only this gradient reads the output: reading it checks it was not written in place.
-      () => dy.mul(where(a.eq(0), a.zerosLike(), context.out.mul(a.log()))),
+      () => dy.mul(where(a.eq(0).mul(b.ge(0)), a.zerosLike(), context.out.mul(a.log()))),
     ];
   },
   // Ties split the gradient equally, as PyTorch.

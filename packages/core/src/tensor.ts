@@ -579,9 +579,17 @@ export class Tensor {
       .div(count - correction);
   }
 
-  /** Standard deviation: `√var` with the same options. */
+  /**
+   * Standard deviation: `√var` with the same options. Where the values are all equal the
+   * gradient is 0, as PyTorch's (the derivative of √ is infinite at 0, and ∞·0 would give NaN).
+   */
   std(dim?: number | readonly number[], options: { correction?: number; keepdim?: boolean } = {}): Tensor {
-    return this.var(dim, options).sqrt();
+    const variance = this.var(dim, options);
+    // Both wheres are needed: the outer one sends no gradient into √ at 0, the inner one keeps
+    // √'s infinite derivative at 0 out of the (discarded) branch, where ∞·0 would still be NaN.
+    const zero = variance.eq(0);
+    const positive = P.where(zero, variance.onesLike(), variance);
+    return P.where(zero, variance.zerosLike(), positive.sqrt());
   }
 
   /** `log Σ eˣ` over `dim`, shifted by the maximum so it never overflows. */
@@ -595,11 +603,12 @@ export class Tensor {
   /**
    * The maximum over `axes` (kept), detached: subtracting it keeps `eˣ` from overflowing, and
    * since softmax and `log Σ eˣ − shift` do not depend on it, it is a constant for the gradient.
-   * An all −∞ slice shifts by 0 to avoid ∞ − ∞.
+   * A slice whose maximum is ±∞ shifts by 0 to avoid ∞ − ∞ (so `logsumexp` is +∞ with a +∞
+   * entry and −∞ when all are −∞, as PyTorch).
    */
   #softmaxShift(axes: readonly number[]): Tensor {
     const peak = this.max(axes, true).detach();
-    return P.where(peak.eq(Number.NEGATIVE_INFINITY), peak.zerosLike(), peak);
+    return P.where(peak.abs().eq(Number.POSITIVE_INFINITY), peak.zerosLike(), peak);
   }
 
   /** `softmax(x)ᵢ = eˣⁱ / Σⱼ eˣʲ` along `dim`. */

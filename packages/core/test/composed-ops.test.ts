@@ -135,6 +135,38 @@ describe("forward values computed by hand", () => {
     expect(slices.logsumexp(1).tolist()).toEqual([-Infinity, Math.log(2)]);
   });
 
+  // torch.logsumexp(torch.tensor([inf, 0.]), 0) is inf (the shift of an infinite maximum is 0).
+  it("logsumexp with a +∞ entry is +∞, not NaN", () => {
+    const slices = tensor(
+      [
+        [Infinity, 0],
+        [Infinity, -Infinity],
+        [1, 1],
+      ],
+      { dtype: "float64" },
+    );
+    expect(slices.logsumexp(1).tolist()).toEqual([Infinity, Infinity, 1 + Math.log(2)]);
+  });
+
+  // PyTorch 1.13's std_backward is (grad / (2·std)).masked_fill_(std == 0, 0) fed to
+  // var_backward, so equal values give gradient 0; the other row: (x − x̄)/((n − 1)·std) = ±1/√2.
+  it("std of equal values has gradient 0, not NaN (as PyTorch)", () => {
+    const x = tensor(
+      [
+        [2, 2],
+        [1, 3],
+      ],
+      { dtype: "float64", requiresGrad: true },
+    );
+    const std = x.std(1);
+    expect(std.tolist()).toEqual([0, Math.SQRT2]);
+    std.sum().backward();
+    expectClose(x.grad!, [0, 0, -Math.SQRT1_2, Math.SQRT1_2]);
+    const y = tensor([5, 5, 5], { dtype: "float64", requiresGrad: true });
+    y.std(undefined, { correction: 0 }).backward();
+    expect(y.grad!.tolist()).toEqual([0, 0, 0]);
+  });
+
   it("sigmoid is finite and exact at the extremes", () => {
     expect(tensor([-800, 800], { dtype: "float64" }).sigmoid().tolist()).toEqual([0, 1]);
   });

@@ -85,6 +85,20 @@ describe("ties and special points", () => {
     expect(b.grad!.tolist()).toEqual([0, 8 * Math.log(2)]);
   });
 
+  // torch: x = torch.tensor([0., 2.], dtype=torch.double, requires_grad=True); x.pow(0).sum().backward()
+  // gives x.grad = [0, 0] (pow_backward masks exponent == 0); the tensor-exponent form likewise
+  // (where(exponent == 0, 0, b·aᵇ⁻¹): [0, 1·0⁰, 0]). Derived from the formulas, not run.
+  it("pow has gradient 0 for a where the exponent is 0, even at a = 0 (as PyTorch)", () => {
+    const x = tensor([0, 2], { dtype: "float64", requiresGrad: true });
+    x.pow(0).sum().backward();
+    expect(x.grad!.tolist()).toEqual([0, 0]);
+    const a = tensor([0, 0, 2], { dtype: "float64", requiresGrad: true });
+    const b = tensor([0, 1, 0], { dtype: "float64", requiresGrad: true });
+    a.pow(b).sum().backward();
+    expect(a.grad!.tolist()).toEqual([0, 1, 0]);
+    expect(b.grad!.tolist()).toEqual([0, 0, Math.log(2)]);
+  });
+
   it("relu, abs and sign have gradient 0 at 0 (as PyTorch)", () => {
     const x = tensor([0, 0, 0], { dtype: "float64", requiresGrad: true });
     x.relu().add(x.abs()).add(x.sign()).sum().backward();
