@@ -221,8 +221,9 @@ export interface BceWithLogitsOptions {
 
 /**
  * Binary cross entropy on logits x with targets y in [0, 1], computed stably:
- * `ℓ = (1 − y)·x + (1 + (p − 1)·y)·(log(1 + e^(−|x|)) + max(−x, 0))` with p = posWeight (1 if none),
- * times `weight`, reduced.
+ * `ℓ = (1 − y)·x + (1 + (p − 1)·y)·softplus(−x)` with p = posWeight (1 if none), times `weight`,
+ * reduced. Its gradient is `(1 + (p − 1)·y)·σ(x) − p·y` (σ(x) − y without posWeight) everywhere,
+ * x = 0 included.
  */
 export function binaryCrossEntropyWithLogits(
   input: Tensor,
@@ -232,7 +233,11 @@ export function binaryCrossEntropyWithLogits(
   assertFloat(input, "binaryCrossEntropyWithLogits input");
   assertReduction(reduction, "binaryCrossEntropyWithLogits");
   assertSameShape("binaryCrossEntropyWithLogits", input, target);
-  const softplusNegative = input.abs().neg().exp().add(1).log().add(input.neg().relu());
+  // softplus(−x) = m + log(e^(−m) + e^(−x−m)) for any m; m = max(−x, 0) keeps exp from
+  // overflowing. The value does not depend on m, so m is a detached constant and the gradient is
+  // exactly −e^(−x−m)/Σ = −σ(−x), also at x = 0, where the abs/relu form (zero subgradients) lost the −½.
+  const shift = input.neg().relu().detach();
+  const softplusNegative = shift.neg().exp().add(input.neg().sub(shift).exp()).log().add(shift);
   const logWeight = posWeight === null ? null : posWeight.sub(1).mul(target).add(1);
   let loss = target
     .neg()
