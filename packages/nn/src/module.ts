@@ -146,10 +146,16 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
 
   /**
    * Rewrites the entries of this module (keys starting with `prefix`) saved at an older
-   * `fromVersion` into the current layout, before they are loaded. Default: nothing to do.
-   * Entries without a recorded version (e.g. a file written by PyTorch) count as current.
+   * `fromVersion` into the current layout, before they are loaded. `fromVersion` is null when the
+   * state records no version for this module (a plain map or record, a safetensors file written
+   * by PyTorch), as PyTorch's `version is None`: the layout is unknown, so migrate only what is
+   * visibly old. Default: nothing to do.
    */
-  protected upgradeStateDict(_state: Map<string, Tensor>, _prefix: string, _fromVersion: number): void {}
+  protected upgradeStateDict(
+    _state: Map<string, Tensor>,
+    _prefix: string,
+    _fromVersion: number | null,
+  ): void {}
 
   /** Extra text inside the repr's parentheses (PyTorch's `extra_repr`), e.g. `in_features=3, ...`. */
   extraRepr(): string {
@@ -375,20 +381,18 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
    * Copies `state` into this module's parameters and persistent buffers, in place (optimizers
    * keep working). Every problem is reported in one error: missing and unexpected keys (when
    * `strict`, the default), and shape or dtype mismatches naming the key and both shapes. Nothing
-   * is copied unless every entry fits. Entries saved at an older `stateVersion` are migrated
-   * first by `upgradeStateDict`.
+   * is copied unless every entry fits. Entries saved at an older `stateVersion`, or with none
+   * recorded, are migrated first by `upgradeStateDict`.
    */
   loadStateDict(
     state: StateDict | ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>,
     { strict = true }: LoadStateDictOptions = {},
   ): LoadStateDictResult {
     const incoming = new Map<string, Tensor>(state instanceof Map ? state : Object.entries(state));
-    if (state instanceof StateDict) {
-      for (const [prefix, module] of this.namedModules()) {
-        const saved = state.versions.get(prefix);
-        if (saved !== undefined && saved < module.stateVersion) {
-          module.upgradeStateDict(incoming, prefix === "" ? "" : `${prefix}.`, saved);
-        }
+    for (const [prefix, module] of this.namedModules()) {
+      const saved = state instanceof StateDict ? (state.versions.get(prefix) ?? null) : null;
+      if (saved === null || saved < module.stateVersion) {
+        module.upgradeStateDict(incoming, prefix === "" ? "" : `${prefix}.`, saved);
       }
     }
     const expected = this.#expectedState();

@@ -13,7 +13,10 @@ import {
 import { describe, expect, it } from "vitest";
 import { batchNorm, NonFiniteStatisticsError } from "../src/functional/batch-norm.ts";
 import { type BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d } from "../src/layers/batch-norm.ts";
+import { Sequential } from "../src/layers/container.ts";
+import { Linear } from "../src/layers/linear.ts";
 import { StateDict } from "../src/module.ts";
+import { fromBytes, toBytes } from "../src/safetensors.ts";
 import {
   expectClose,
   type Fixture,
@@ -293,6 +296,43 @@ describe("BatchNorm state dict", () => {
     bn.loadStateDict(old);
     expect(bn.numBatchesTracked?.item()).toBe(0);
     expect(bn.runningMean?.tolist()).toEqual([0.5, -0.5]);
+  });
+});
+
+describe("BatchNorm state dict without a version", () => {
+  const entries = (): [string, Tensor][] => [
+    ["weight", ones([2])],
+    ["bias", zeros([2])],
+    ["running_mean", tensor([0.5, -0.5])],
+    ["running_var", tensor([2, 3])],
+  ];
+  // PyTorch's _BatchNorm._load_from_state_dict: version None (no _metadata: a plain dict, a
+  // safetensors file written by PyTorch) and no num_batches_tracked → num_batches_tracked = 0.
+  it.each([
+    ["a Map", () => new Map(entries())],
+    ["a record", () => Object.fromEntries(entries())],
+    ["a StateDict without versions", () => new StateDict(entries())],
+    ["a safetensors file without normgrad.versions", () => fromBytes(toBytes(new Map(entries())))],
+  ])("loads strictly from %s, starting the count at 0", (_, state) => {
+    const bn = new BatchNorm1d(2);
+    bn.forward(randn([3, 2]));
+    expect(bn.loadStateDict(state())).toEqual({ missingKeys: [], unexpectedKeys: [] });
+    expect(bn.numBatchesTracked?.item()).toBe(0);
+    expect(bn.runningVar?.tolist()).toEqual([2, 3]);
+  });
+
+  it("still refuses a version-2 state dict that lacks num_batches_tracked", () => {
+    const state = new StateDict(entries());
+    state.versions.set("", 2);
+    expect(() => new BatchNorm1d(2).loadStateDict(state)).toThrow(/missing key\(s\): num_batches_tracked/);
+  });
+
+  it("fills each nested BatchNorm by its prefix", () => {
+    const model = new Sequential(new Linear(2, 2), new BatchNorm1d(2));
+    const state = new Map(model.stateDict());
+    state.delete("1.num_batches_tracked");
+    model.loadStateDict(state);
+    expect(model.stateDict().get("1.num_batches_tracked")?.item()).toBe(0);
   });
 });
 

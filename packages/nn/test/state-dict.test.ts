@@ -173,10 +173,10 @@ describe("loadStateDict", () => {
       protected override upgradeStateDict(
         state: Map<string, Tensor>,
         prefix: string,
-        fromVersion: number,
+        fromVersion: number | null,
       ): void {
         const old = state.get(`${prefix}scale`);
-        if (fromVersion < 2 && old !== undefined) {
+        if ((fromVersion === null || fromVersion < 2) && old !== undefined) {
           state.delete(`${prefix}scale`);
           state.set(`${prefix}gain`, old);
         }

@@ -101,10 +101,17 @@ export abstract class NormBase extends Module {
     return 2;
   }
 
-  /** A version-1 state dict has no `num_batches_tracked`: it starts at 0 (as PyTorch loads one). */
-  protected override upgradeStateDict(state: Map<string, Tensor>, prefix: string, fromVersion: number): void {
+  /**
+   * A version-1 state dict, or one without a version (a plain map, a file written by PyTorch),
+   * may lack `num_batches_tracked`: it then starts at 0, as PyTorch 1.13 loads one.
+   */
+  protected override upgradeStateDict(
+    state: Map<string, Tensor>,
+    prefix: string,
+    fromVersion: number | null,
+  ): void {
     const key = `${prefix}num_batches_tracked`;
-    if (fromVersion < 2 && this.numBatchesTracked !== null && !state.has(key)) {
+    if ((fromVersion === null || fromVersion < 2) && this.numBatchesTracked !== null && !state.has(key)) {
       state.set(key, zeros([], { dtype: "int32", device: this.numBatchesTracked.device }));
     }
   }
