@@ -5,11 +5,13 @@ import type {
   AvgPool2dParams,
   BinaryOp,
   Conv2dParams,
+  Device,
   Padding,
   Pool2dParams,
   UnaryOp,
   View,
 } from "./backend.ts";
+import { getBackend } from "./devices.ts";
 import { type DType, isFloating, promoteTypes } from "./dtype.ts";
 import {
   broadcastShapes,
@@ -40,6 +42,7 @@ export type PrimitiveParams = {
   gather: { axis: number };
   scatterAdd: { axis: number };
   cast: { dtype: DType };
+  toDevice: { device: Device };
   conv2d: Conv2dParams;
   maxPool2d: { indices: Tensor };
   avgPool2d: AvgPool2dParams;
@@ -246,6 +249,21 @@ export function cast(x: Tensor, dtype: DType): Tensor {
 }
 
 /**
+ * A copy of `x` on `device` (through the host: read synchronously, then uploaded); its
+ * gradient is copied back to `x`'s device. The device must support `x`'s dtype already.
+ */
+export function toDevice(x: Tensor, device: Device): Tensor {
+  const backend = getBackend(device);
+  const moved = new Tensor(
+    new Storage(backend, backend.upload(x.dataSync())),
+    x.shape,
+    contiguousStrides(x.shape),
+    0,
+  );
+  return record("toDevice", [x], { device }, moved);
+}
+
+/**
  * Cross-correlation of x (N, C, H, W) with weight (O, C/groups, KH, KW), no bias: (N, O, OH, OW)
  * with OH = ⌊(H + pad − dilation·(KH − 1) − 1)/stride⌋ + 1. Shapes, dtypes and params must be
  * valid already (`F.conv2d` in @normgrad/nn checks them and adds the bias).
@@ -405,6 +423,7 @@ const vjpRules: { [P in Primitive]: VjpRule<P> } = {
   ],
   scatterAdd: (dy, { inputs: [, index], params: { axis } }) => [() => gather(dy, axis, index), null],
   cast: (dy, { inputs: [x] }) => [() => cast(dy, x.dtype)],
+  toDevice: (dy, { inputs: [x] }) => [() => toDevice(dy, x.device)],
   contiguous: (dy) => [() => dy],
   // y = x ⋆ W: dx is the transposed convolution of dy with W; dW = Σₙ dy ⋆ x. Both are kernels.
   conv2d: (dy, { inputs: [x, weight], params }) => [

@@ -272,25 +272,21 @@ export class Tensor {
 
   // ---- conversion ---------------------------------------------------------------------------
 
-  /** Converts to another dtype, or copies to another device (a no-op when already there). */
+  /**
+   * Converts to another dtype, or copies to another device (a no-op when already there). Both
+   * are recorded ops, as in PyTorch: gradients flow back through the cast or the copy (the copy
+   * of a leaf that requires grad is not a leaf; use `detach()` first for a new leaf).
+   */
   to(target: DType | Device): Tensor {
     if (target === "cpu" || target === "gpu") {
       if (target === this.device) return this;
-      const backend = getBackend(target);
-      if (!backend.dtypes.includes(this.dtype)) {
+      if (!getBackend(target).dtypes.includes(this.dtype)) {
         throw new TypeError(
           `device "${target}" does not support ${this.dtype}: convert first (e.g. .to("float32")) ` +
             "or keep the tensor on the CPU",
         );
       }
-      const moved = new Tensor(
-        new Storage(backend, backend.upload(this.dataSync())),
-        this.shape,
-        contiguousStrides(this.shape),
-        0,
-      );
-      moved.requiresGrad = this.requiresGrad && this.isLeaf;
-      return moved;
+      return P.toDevice(this, target);
     }
     if (!this.backend.dtypes.includes(target)) {
       throw new TypeError(

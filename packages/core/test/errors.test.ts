@@ -1,7 +1,17 @@
 // Error paths of the frontend: shapes, axes, reshape, indexing, devices and dtypes, each with its message.
 import { describe, expect, it } from "vitest";
-import { cat, matmul, stack, type Tensor, type TensorOptions, tensor, where, zeros } from "../src/index.ts";
-import { registerFakeGpu } from "./helpers.ts";
+import {
+  cat,
+  matmul,
+  noGrad,
+  stack,
+  type Tensor,
+  type TensorOptions,
+  tensor,
+  where,
+  zeros,
+} from "../src/index.ts";
+import { checkGradients, registerFakeGpu, seeded } from "./helpers.ts";
 
 registerFakeGpu();
 
@@ -275,7 +285,7 @@ describe.each<{ group: string; cases: { name: string; run: () => unknown; messag
 });
 
 describe("moving between devices", () => {
-  it("copies values to the other device and back, keeping a leaf's requiresGrad", () => {
+  it("copies values to the other device and back, recording the copy", () => {
     const x = tensor(
       [
         [1, 2],
@@ -284,9 +294,10 @@ describe("moving between devices", () => {
       { requiresGrad: true },
     );
     const moved = x.to("gpu");
-    expect([moved.device, moved.requiresGrad, moved.tolist()]).toEqual([
+    expect([moved.device, moved.requiresGrad, moved.gradFn?.name, moved.tolist()]).toEqual([
       "gpu",
       true,
+      "toDevice",
       [
         [1, 2],
         [3, 4],
@@ -301,5 +312,38 @@ describe("moving between devices", () => {
       ],
     ]);
     expect(x.to("cpu")).toBe(x);
+  });
+
+  // PyTorch differentiates through device copies: x.to("cuda").mul(3).sum().backward() gives
+  // x.grad = 3 everywhere. The copy used to be a new leaf, and x.grad stayed null.
+  it("sends the gradient back through the copy to the source device", () => {
+    const x = tensor([1, 2, 3], { dtype: "float64", requiresGrad: true });
+    x.to("gpu").mul(3).sum().backward();
+    expect([x.grad?.device, x.grad?.tolist()]).toEqual(["cpu", [3, 3, 3]]);
+    // There and back again, through a strided view, and past a cast.
+    const y = tensor(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      { requiresGrad: true },
+    );
+    const z = y.mT.to("gpu").to("float64").mul(y.mT.to("gpu")).to("cpu");
+    z.sum().backward();
+    expect([y.grad?.dtype, y.grad?.tolist()]).toEqual([
+      "float32",
+      [
+        [2, 4],
+        [6, 8],
+      ],
+    ]);
+    checkGradients((t) => t.to("gpu").exp().to("cpu"), [seeded([2, 3], 5)]);
+  });
+
+  it("records nothing under noGrad, and detach() before the copy makes a new leaf", () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    expect(noGrad(() => x.to("gpu")).requiresGrad).toBe(false);
+    const leafCopy = x.detach().to("gpu").requiresGrad_();
+    expect([leafCopy.isLeaf, leafCopy.device]).toEqual([true, "gpu"]);
   });
 });
