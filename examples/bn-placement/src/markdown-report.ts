@@ -1,8 +1,10 @@
 // results/study.md: the study's tables in Markdown, written from a StudyResult.
+
 import { markdownTable } from "@normgrad/plot";
 import type { Spread } from "./statistics.ts";
 import { MODEL_KINDS, type ModelKind } from "./study-config.ts";
 import type { ModelComparison, StudyResult, VariantSummary } from "./study-result.ts";
+import { NO_DIFFERENCE } from "./summarize-runs.ts";
 
 /** `97.53 ± 0.12` (percent, 2 decimals); the ± part is left out for a single seed. */
 export function formatPercentSpread(spread: Spread | null): string {
@@ -73,9 +75,35 @@ function epochTable(summaries: readonly VariantSummary[]): string {
   return markdownTable(["epoch", ...summaries.map((summary) => `${summary.variant} test acc %`)], rows);
 }
 
+/** The verdict under a bold "Winner", "Leader" or "No measurable difference": a winner only where the criterion holds against every variant. */
+function verdictLine(comparison: ModelComparison): string {
+  if (comparison.winner !== null) return `**Winner: ${comparison.winner}.** ${comparison.verdict}`;
+  if (comparison.against.some((pair) => pair.exceedsSpread === true)) {
+    return `**Leader: ${comparison.leader}.** ${comparison.verdict}`;
+  }
+  if (comparison.verdict.startsWith(NO_DIFFERENCE)) {
+    return `**${NO_DIFFERENCE}:**${comparison.verdict.slice(NO_DIFFERENCE.length + 1)}`;
+  }
+  return `**Highest mean: ${comparison.leader}.** ${comparison.verdict}`;
+}
+
+/**
+ * Where the main comparison shows no measurable difference, the learning-rate sweep is the run's
+ * clearest signal: how large a rate each variant tolerates. Null when the sweep did not run.
+ */
+function sweepSignal(result: StudyResult, model: ModelKind): string | null {
+  const tolerance = result.lrSweep?.tolerance.filter((entry) => entry.model === model) ?? [];
+  if (tolerance.length === 0) return null;
+  const rates = tolerance.map((entry) => `${lrLabel(entry.largestGoodLr)} for ${entry.variant}`).join(", ");
+  return (
+    "The clearest signal of this run is the learning-rate sweep (below): the largest rate within " +
+    `1 point of each variant's best accuracy is ${rates}.`
+  );
+}
+
 function comparisonTable(comparison: ModelComparison): string {
   const rows = comparison.against.map((pair) => [
-    `${comparison.winner} vs ${pair.variant}`,
+    `${comparison.leader} vs ${pair.variant}`,
     (pair.difference * 100).toFixed(2),
     pair.gapInPooledStd === null ? "–" : pair.gapInPooledStd.toFixed(1),
     pair.welch === null ? "–" : Number.isFinite(pair.welch.t) ? pair.welch.t.toFixed(2) : "∞",
@@ -273,7 +301,11 @@ export function renderStudyMarkdown(result: StudyResult, plots: readonly ReportP
     const comparison = result.comparisons.find((candidate) => candidate.model === model);
     lines.push(`## ${MODEL_TITLES[model]}`, "", mainTable(summaries), "");
     if (comparison !== undefined) {
-      lines.push(`**Winner: ${comparison.winner}.** ${comparison.verdict}`, "");
+      lines.push(verdictLine(comparison), "");
+      const signal = comparison.against.every((pair) => pair.exceedsSpread === false)
+        ? sweepSignal(result, model)
+        : null;
+      if (signal !== null) lines.push(signal, "");
       if (comparison.against.length > 0) lines.push(comparisonTable(comparison), "");
     }
     lines.push("Test accuracy per epoch:", "", epochTable(summaries), "");

@@ -90,8 +90,10 @@ export interface PairComparison {
 /** The verdict for one model. */
 export interface ModelComparison {
   model: ModelKind;
-  /** The variant with the highest mean final test accuracy. */
-  winner: Variant;
+  /** The variant with the highest mean final test accuracy (ties: the first in `VARIANTS` order). */
+  leader: Variant;
+  /** The leader when its lead over every other variant exceeds the seed spread; otherwise null. */
+  winner: Variant | null;
   /** Against every other variant, closest first. */
   against: PairComparison[];
   /** One sentence for the table. */

@@ -131,26 +131,38 @@ export function compareVariants(
         exceedsSpread: welch === null ? null : welch.p < SPREAD_ALPHA,
       };
     });
-    comparisons.push({ model, winner: best.variant, against, verdict: verdictOf(best.variant, against) });
+    const clearWinner = against.length > 0 && against.every((pair) => pair.exceedsSpread === true);
+    comparisons.push({
+      model,
+      leader: best.variant,
+      winner: clearWinner ? best.variant : null,
+      against,
+      verdict: verdictOf(best.variant, against),
+    });
   }
   return comparisons;
 }
 
-function verdictOf(winner: Variant, against: readonly PairComparison[]): string {
-  if (against.length === 0) return `${winner} is the only variant trained: nothing to compare.`;
+/** How a verdict starts when no variant's lead exceeds the seed spread. */
+export const NO_DIFFERENCE = "No measurable difference";
+
+/** One sentence on the comparison; it names a winner only when the criterion holds against every other variant. */
+function verdictOf(leader: Variant, against: readonly PairComparison[]): string {
+  if (against.length === 0) return `${leader} is the only variant trained: nothing to compare.`;
   if (against.some((pair) => pair.exceedsSpread === null)) {
-    return `${winner} has the highest mean, but with fewer than 2 seeds per variant the spread is unknown.`;
+    return `${leader} has the highest mean, but with fewer than 2 seeds per variant the spread is unknown.`;
   }
   const beaten = against.filter((pair) => pair.exceedsSpread === true).map((pair) => pair.variant);
   const tied = against.filter((pair) => pair.exceedsSpread === false);
   if (tied.length === 0)
-    return `${winner} wins: its lead over ${beaten.join(" and ")} exceeds the seed spread.`;
+    return `${leader} wins: its lead over ${beaten.join(" and ")} exceeds the seed spread.`;
   const tiedText = tied.map((pair) => `${pair.variant} (${formatPoints(pair.difference)})`).join(" and ");
   if (beaten.length === 0) {
-    return `${winner} has the highest mean, but its lead over ${tiedText} is within the seed spread: no clear winner.`;
+    const gaps = tied.map((pair) => `${pair.variant} is ${formatPoints(pair.difference)} behind ${leader}`);
+    return `${NO_DIFFERENCE}: ${gaps.join(", ")}, within the seed spread.`;
   }
   return (
-    `${winner} beats ${beaten.join(" and ")} beyond the seed spread; its lead over ${tiedText} ` +
+    `${leader} beats ${beaten.join(" and ")} beyond the seed spread; its lead over ${tiedText} ` +
     "is within the spread."
   );
 }

@@ -92,8 +92,9 @@ describe("summarizeVariants", () => {
 describe("compareVariants", () => {
   const [comparison] = compareVariants(mainRuns, summarizeVariants(mainRuns));
 
-  it("names the winner and tests every other variant against it, closest first", () => {
-    expect(comparison.winner).toBe("bn-relu");
+  it("names the leader, tests every other variant against it, closest first, and names no winner on a partial lead", () => {
+    expect(comparison.leader).toBe("bn-relu");
+    expect(comparison.winner).toBeNull();
     expect(comparison.against.map((pair) => pair.variant)).toEqual(["relu-bn", "none"]);
     const [reluBn, none] = comparison.against;
     expect(reluBn.exceedsSpread).toBe(false);
@@ -102,6 +103,27 @@ describe("compareVariants", () => {
     expect(none.welch?.p).toBeLessThan(0.05);
     expect(comparison.verdict).toContain("bn-relu beats none beyond the seed spread");
     expect(comparison.verdict).toContain("relu-bn (0.37 points)");
+  });
+
+  it("names a winner when its lead over every variant exceeds the spread", () => {
+    const runs = mainRuns.filter((run) => run.variant !== "relu-bn");
+    const [clear] = compareVariants(runs, summarizeVariants(runs));
+    expect(clear).toMatchObject({ leader: "bn-relu", winner: "bn-relu" });
+    expect(clear.verdict).toBe("bn-relu wins: its lead over none exceeds the seed spread.");
+  });
+
+  it("says there is no measurable difference on an exact tie, and names no winner", () => {
+    const runs = (["none", "bn-relu", "relu-bn"] as const).flatMap((variant) =>
+      [0.9, 0.91, 0.92].map((last, seed) => makeRun({ variant, seed, accuracies: [last] })),
+    );
+    const [tie] = compareVariants(runs, summarizeVariants(runs));
+    expect(tie.winner).toBeNull();
+    expect(tie.against.map((pair) => pair.welch?.p)).toEqual([1, 1]);
+    expect(tie.verdict).toBe(
+      "No measurable difference: bn-relu is 0.00 points behind none, relu-bn is 0.00 points behind none, " +
+        "within the seed spread.",
+    );
+    expect(tie.verdict).not.toMatch(/win/i);
   });
 
   it("cannot judge the spread with one seed", () => {
@@ -213,7 +235,8 @@ describe("renderStudyMarkdown", () => {
   it("writes the main table with mean ± std in percent", () => {
     expect(markdown).toContain("| bn-relu | 97.23 ± 0.25 |");
     expect(markdown).toContain("| s / epoch | CPU s / epoch | samples / s |");
-    expect(markdown).toContain("**Winner: bn-relu.**");
+    expect(markdown).toContain("**Leader: bn-relu.** bn-relu beats none beyond the seed spread");
+    expect(markdown).not.toContain("Winner");
     expect(markdown).toContain("| bn-relu vs none | 6.73 |");
   });
 
@@ -228,5 +251,36 @@ describe("renderStudyMarkdown", () => {
     );
     expect(markdown).toContain("![Test accuracy](accuracy-vs-epoch.png) ([SVG](accuracy-vs-epoch.svg))");
     expect(markdown).not.toContain("CNN");
+  });
+
+  it("on no measurable difference, says so and points to the learning-rate sweep", () => {
+    const tiedRuns = (["none", "bn-relu"] as const).flatMap((variant) =>
+      [0.9, 0.91].map((last, seed) => makeRun({ variant, seed, accuracies: [last] })),
+    );
+    const sweepRuns = [
+      makeRun({ variant: "none", lr: 0.1, accuracies: [0.95] }),
+      makeRun({ variant: "none", lr: 1, accuracies: [0.1], diverged: true }),
+      makeRun({ variant: "bn-relu", lr: 0.1, accuracies: [0.96] }),
+      makeRun({ variant: "bn-relu", lr: 1, accuracies: [0.955] }),
+    ];
+    const tiedSummaries = summarizeVariants(tiedRuns);
+    const tied = renderStudyMarkdown(
+      {
+        ...result,
+        runs: tiedRuns,
+        summaries: tiedSummaries,
+        comparisons: compareVariants(tiedRuns, tiedSummaries),
+        lrSweep: { epochs: 1, trainSize: 1000, batchSize: 64, runs: sweepRuns, ...summarizeSweep(sweepRuns) },
+      },
+      [],
+    );
+    expect(tied).toContain(
+      "**No measurable difference:** bn-relu is 0.00 points behind none, within the seed spread.",
+    );
+    expect(tied).toContain(
+      "The clearest signal of this run is the learning-rate sweep (below): the largest rate within 1 point of " +
+        "each variant's best accuracy is 0.1 for none, 1 for bn-relu.",
+    );
+    expect(tied).not.toContain("Winner");
   });
 });
