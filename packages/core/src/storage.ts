@@ -8,6 +8,7 @@ import type { Backend, DeviceBuffer } from "./backend.ts";
  */
 export class Storage {
   #references = 0;
+  #freed = false;
   version = 0;
   constructor(
     readonly backend: Backend,
@@ -15,11 +16,16 @@ export class Storage {
   ) {}
 
   retain(): void {
+    // A backstop: the tensor methods refuse disposed tensors with an error naming the op.
+    if (this.#freed) throw new Error("a tensor was made on a storage whose buffer was already freed");
     this.#references++;
   }
 
   release(): void {
     this.#references--;
-    if (this.#references === 0) this.backend.release(this.buffer);
+    if (this.#references === 0) {
+      this.#freed = true;
+      this.backend.release(this.buffer);
+    }
   }
 }

@@ -80,9 +80,14 @@ export class Tensor {
     return { buffer: this.storage.buffer, shape: this.shape, strides: this.strides, offset: this.offset };
   }
 
-  #assertNotDisposed(): void {
-    if (this.#disposed)
-      throw new Error(`tensor of shape ${formatShape(this.shape)} was used after dispose()`);
+  /** Refuses a disposed tensor; `op` names the view op in the error (kernels read through `kernelView`). */
+  #assertNotDisposed(op?: string): void {
+    if (!this.#disposed) return;
+    const prefix = op === undefined ? "" : `${op}: `;
+    throw new Error(
+      `${prefix}tensor of shape ${formatShape(this.shape)} was used after dispose(): ` +
+        "keep it alive (outside tidy, or keep() it) until its last use",
+    );
   }
 
   /** Number of dimensions. */
@@ -308,6 +313,7 @@ export class Tensor {
 
   /** A new leaf sharing this tensor's storage, cut from the graph (no gradient flows back). */
   detach(): Tensor {
+    this.#assertNotDisposed("detach");
     return new Tensor(this.storage, this.shape, this.strides, this.offset);
   }
 
@@ -657,6 +663,7 @@ export class Tensor {
 
   /** The last two dims swapped (matrix transpose, batched). */
   get mT(): Tensor {
+    this.#assertNotDisposed("mT");
     return this.transpose(-2, -1);
   }
 
@@ -664,6 +671,8 @@ export class Tensor {
 
   /** The same values in a new shape; one size may be −1 (inferred). Copies only when the strides demand. */
   reshape(shape: readonly number[]): Tensor {
+    // Views share the storage: one of a disposed tensor would read (or free again) a freed buffer.
+    this.#assertNotDisposed("reshape");
     const inferred = shape.indexOf(-1);
     let resolved = shape;
     if (inferred >= 0) {
@@ -684,6 +693,7 @@ export class Tensor {
 
   /** Reorders the dims: `permute(2, 0, 1)` turns (A, B, C) into (C, A, B). */
   permute(...dims: number[]): Tensor {
+    this.#assertNotDisposed("permute");
     const order = dims.map((dim) => normalizeAxis(dim, this.ndim));
     if (order.length !== this.ndim || new Set(order).size !== order.length) {
       throw new RangeError(
@@ -695,6 +705,7 @@ export class Tensor {
 
   /** Swaps two dims (a view). */
   transpose(dim0: number, dim1: number): Tensor {
+    this.#assertNotDisposed("transpose");
     const order = this.shape.map((_, axis) => axis);
     const [a, b] = [normalizeAxis(dim0, this.ndim), normalizeAxis(dim1, this.ndim)];
     // a === b leaves the order as is (and a scalar's empty order empty).
@@ -720,6 +731,7 @@ export class Tensor {
 
   /** Broadcasts to `shape` without copying; −1 keeps a dim's size. */
   expand(shape: readonly number[]): Tensor {
+    this.#assertNotDisposed("expand");
     const lead = shape.length - this.ndim;
     if (lead < 0)
       throw new RangeError(`cannot expand ${formatShape(this.shape)} to fewer dims ${formatShape(shape)}`);
@@ -741,6 +753,7 @@ export class Tensor {
 
   /** The elements `start .. start+length−1` along `dim` (a view). */
   narrow(dim: number, start: number, length: number): Tensor {
+    this.#assertNotDisposed("narrow");
     const axis = normalizeAxis(dim, this.ndim);
     const size = this.shape[axis];
     const from = start < 0 ? start + size : start;
@@ -762,6 +775,7 @@ export class Tensor {
 
   /** Elements `start ≤ i < end` along `dim`, Python-style (negative counts from the end; clipped). */
   slice(dim: number, start = 0, end = Number.POSITIVE_INFINITY): Tensor {
+    this.#assertNotDisposed("slice");
     const size = this.shape[normalizeAxis(dim, this.ndim)];
     const resolve = (i: number) => Math.min(size, Math.max(0, i < 0 ? i + size : i));
     const from = resolve(start);

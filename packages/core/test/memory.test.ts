@@ -109,6 +109,28 @@ describe("dispose", () => {
     expect(() => use(t)).toThrow("tensor of shape [2] was used after dispose()");
   });
 
+  // Views share the storage, so these used to read a freed GPU buffer, and on the CPU to free
+  // the buffer a second time when the view was disposed (liveBuffers dropped below the truth).
+  it.each<{ name: string; view: (t: Tensor) => Tensor }>([
+    { name: "reshape", view: (t) => t.reshape([3, 2]) },
+    { name: "reshape", view: (t) => t.flatten() },
+    { name: "permute", view: (t) => t.permute(1, 0) },
+    { name: "transpose", view: (t) => t.transpose(0, 1) },
+    { name: "mT", view: (t) => t.mT },
+    { name: "expand", view: (t) => t.expand([4, 2, 3]) },
+    { name: "narrow", view: (t) => t.narrow(1, 0, 2) },
+    { name: "slice", view: (t) => t.slice(1, 1) },
+    { name: "detach", view: (t) => t.detach() },
+  ])("refuses a view ($name) of a disposed tensor", ({ name, view }) => {
+    const start = liveBuffers();
+    const t = zeros([2, 3]);
+    t.dispose();
+    expect(() => view(t)).toThrow(
+      `${name}: tensor of shape [2, 3] was used after dispose(): keep it alive (outside tidy, or keep() it) until its last use`,
+    );
+    expect(liveBuffers()).toBe(start);
+  });
+
   it("prints a disposed tensor without reading it", () => {
     const t = tensor([1, 2]);
     t[Symbol.dispose]();
