@@ -380,8 +380,9 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   /**
    * Copies `state` into this module's parameters and persistent buffers, in place (optimizers
    * keep working). Every problem is reported in one error: missing and unexpected keys (when
-   * `strict`, the default), and shape or dtype mismatches naming the key and both shapes. Nothing
-   * is copied unless every entry fits. Entries saved at an older `stateVersion`, or with none
+   * `strict`, the default), shape or dtype mismatches naming the key and both shapes, disposed
+   * tensors, and a copy from an asynchronous device to another. Nothing is copied unless every
+   * entry fits. Entries saved at an older `stateVersion`, or with none
    * recorded, are migrated first by `upgradeStateDict`.
    */
   loadStateDict(
@@ -404,6 +405,10 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
       if (source === undefined) continue;
       if (!(source instanceof Tensor)) {
         mismatches.push(`${key}: expected a Tensor, got ${typeof source}`);
+      } else if (source.isDisposed) {
+        mismatches.push(`${key}: the state dict's tensor was disposed; load it before disposing it`);
+      } else if (target.isDisposed) {
+        mismatches.push(`${key}: the module's tensor was disposed; build a new module to load into`);
       } else if (!sameShape(source.shape, target.shape)) {
         mismatches.push(
           `size mismatch for ${key}: copying a tensor of shape ${formatShape(source.shape)} from the state dict, ` +
@@ -413,6 +418,13 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
         mismatches.push(
           `dtype mismatch for ${key}: the state dict has ${source.dtype}, the module has ${target.dtype} ` +
             `(shape ${formatShape(target.shape)}); convert the module with .to("${source.dtype}") or the tensor first`,
+        );
+      } else if (source.device !== target.device && !source.backend.readsSynchronously) {
+        // Copying to another device reads the values on the host, which an asynchronous device
+        // cannot do synchronously: found here, before anything is copied.
+        mismatches.push(
+          `device mismatch for ${key}: the state dict's tensor is on ${source.device}, which is read ` +
+            `asynchronously, the module's is on ${target.device}; move the module first with .to("${source.device}")`,
         );
       }
     }

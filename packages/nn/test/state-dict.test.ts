@@ -155,6 +155,29 @@ describe("loadStateDict", () => {
     expect(target.at(0).stateDict().get("weight")?.tolist()).toEqual(before);
   });
 
+  it("refuses a disposed tensor in the state dict before copying anything", () => {
+    const target = new Sequential(new Linear(2, 3), new Linear(3, 1));
+    const before = target.stateDict().get("0.weight")?.tolist();
+    const state = new Sequential(new Linear(2, 3), new Linear(3, 1)).stateDict();
+    state.get("1.weight")?.dispose();
+    expect(() => target.loadStateDict(state)).toThrow(
+      "1.weight: the state dict's tensor was disposed; load it before disposing it",
+    );
+    // 0.weight comes first in the copy order: a failure during the copy would have half-loaded it.
+    expect(target.stateDict().get("0.weight")?.tolist()).toEqual(before);
+  });
+
+  it("refuses to load into a module whose tensor was disposed, copying nothing", () => {
+    const target = new Sequential(new Linear(2, 3), new Linear(3, 1));
+    const [first, , second] = target.parameters();
+    const before = first.tolist();
+    second.dispose();
+    expect(() =>
+      target.loadStateDict(new Sequential(new Linear(2, 3), new Linear(3, 1)).stateDict()),
+    ).toThrow("1.weight: the module's tensor was disposed; build a new module to load into");
+    expect(first.tolist()).toEqual(before);
+  });
+
   it("names the key and both dtypes on a dtype mismatch", () => {
     const target = new Linear(2, 2);
     const state = new Linear(2, 2).to("float64").stateDict();
