@@ -16,8 +16,14 @@ export interface TensorOptions {
   requiresGrad?: boolean;
 }
 
-/** Builds a tensor from host values (already flat and row-major). */
+/** Builds a tensor from host values (already flat and row-major): exactly one value per element of `shape`. */
 export function fromValues(values: ArrayLike<number>, shape: Shape, options: TensorOptions = {}): Tensor {
+  assertValidShape(shape);
+  if (values.length !== shapeSize(shape)) {
+    throw new RangeError(
+      `fromValues: shape ${formatShape(shape)} needs ${shapeSize(shape)} values, got ${values.length}`,
+    );
+  }
   const dtype = options.dtype ?? "float32";
   assertDType(dtype);
   const backend = getBackend(options.device ?? "cpu");

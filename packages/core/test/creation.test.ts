@@ -121,6 +121,22 @@ describe("tensor()", () => {
       run: () => tensor(new Float32Array(5), { shape: [2, 2] }),
       message: "tensor(): shape [2, 2] needs 4 values, got 5",
     },
+    // Missing elements used to read as whatever the typed array held past the end (−inf, NaN).
+    {
+      name: "fromValues with too few values",
+      run: () => fromValues([1, 2, 3, 4, 5], [2, 3]),
+      message: "fromValues: shape [2, 3] needs 6 values, got 5",
+    },
+    {
+      name: "fromValues with too many values",
+      run: () => fromValues(new Float64Array(3), [2], { dtype: "float64" }),
+      message: "fromValues: shape [2] needs 2 values, got 3",
+    },
+    {
+      name: "fromValues with an invalid shape",
+      run: () => fromValues([], [2, -1]),
+      message: "shape [2, -1] is invalid: sizes must be non-negative integers",
+    },
     {
       name: "a negative size",
       run: () => zeros([2, -1]),
