@@ -165,9 +165,83 @@ interface HeaderEntry {
   readonly end: number;
 }
 
+/**
+ * `value` as JSON, cut to 60 characters. It stops writing once past the limit, so a value nested
+ * 100,000 deep (which JSON.stringify would overflow the stack on) or a huge array costs little.
+ */
 function describe(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  const limit = 60;
+  let text = "";
+  const write = (item: unknown): void => {
+    if (Array.isArray(item)) {
+      text += "[";
+      for (let i = 0; i < item.length && text.length <= limit; i++) {
+        if (i > 0) text += ",";
+        write(item[i]);
+      }
+      text += "]";
+    } else if (isRecord(item)) {
+      text += "{";
+      let first = true;
+      for (const key in item) {
+        if (text.length > limit) break;
+        if (!Object.hasOwn(item, key)) continue;
+        text += `${first ? "" : ","}${JSON.stringify(key.slice(0, limit))}:`;
+        first = false;
+        write(item[key]);
+      }
+      text += "}";
+    } else {
+      text += JSON.stringify(typeof item === "string" ? item.slice(0, limit + 1) : item) ?? String(item);
+    }
+  };
+  write(value);
+  return text.length > limit ? `${text.slice(0, limit - 3)}...` : text;
+}
+
+/** Whether the character at `at` is escaped: preceded by an odd number of backslashes. */
+function isEscaped(json: string, at: number): boolean {
+  let backslashes = 0;
+  while (json.charCodeAt(at - 1 - backslashes) === 0x5c) backslashes++;
+  return backslashes % 2 === 1;
+}
+
+/**
+ * The first key that appears twice in one object of `json` (valid JSON), with the key holding
+ * that object (null at the top level), or null. JSON.parse silently keeps the last duplicate, so
+ * a header could name two tensors `w` or give one tensor two `data_offsets`; other readers may
+ * keep the first. One pass that jumps between quotes and brackets, without recursion.
+ */
+function findDuplicateKey(json: string): { key: string; owner: string | null } | null {
+  const open: { keys: Set<string> | null; owner: string | null }[] = [];
+  const structural = /["{}[\]]/g;
+  let lastKey: string | null = null;
+  for (let match = structural.exec(json); match !== null; match = structural.exec(json)) {
+    const at = match.index;
+    const char = json[at];
+    if (char === "{" || char === "[") {
+      open.push({ keys: char === "{" ? new Set() : null, owner: lastKey });
+      lastKey = null;
+    } else if (char === "}" || char === "]") {
+      open.pop();
+      lastKey = null;
+    } else {
+      let end = json.indexOf('"', at + 1);
+      while (isEscaped(json, end)) end = json.indexOf('"', end + 1);
+      structural.lastIndex = end + 1;
+      let next = end + 1;
+      while (json[next] === " " || json[next] === "\n" || json[next] === "\r" || json[next] === "\t") next++;
+      const container = open[open.length - 1];
+      if (json[next] !== ":" || container === undefined || container.keys === null) continue;
+      const raw = json.slice(at + 1, end);
+      const decoded: unknown = raw.includes("\\") ? JSON.parse(`"${raw}"`) : raw;
+      const key = typeof decoded === "string" ? decoded : raw;
+      if (container.keys.has(key)) return { key, owner: container.owner };
+      container.keys.add(key);
+      lastKey = key;
+    }
+  }
+  return null;
 }
 
 function parseEntry(name: string, raw: unknown, dataLength: number): HeaderEntry {
@@ -379,6 +453,14 @@ export function fromBytes(source: Uint8Array | ArrayBuffer): StateDict {
   }
   if (!isRecord(header))
     throw new SafetensorsError(`safetensors header must be a JSON object, got ${describe(header)}`);
+  const duplicate = findDuplicateKey(headerText);
+  if (duplicate !== null) {
+    const where = duplicate.owner === null ? "" : ` in ${describe(duplicate.owner)}`;
+    throw new SafetensorsError(
+      `safetensors header has the key ${describe(duplicate.key)} twice${where}: ` +
+        "a JSON reader keeps only one of them, so the file is ambiguous",
+    );
+  }
   const data = new DataView(bytes.buffer, bytes.byteOffset + headerEnd, bytes.length - headerEnd);
   const state = new StateDict();
   const entries: HeaderEntry[] = [];

@@ -120,6 +120,8 @@ const u64 = (value: bigint) => {
   return out;
 };
 
+const nested = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
+
 const errorCases: [name: string, bytes: () => Uint8Array, message: RegExp][] = [
   ["empty input", () => new Uint8Array(0), /truncated: 0 bytes, less than the 8-byte header length/],
   ["a cut header length", () => new Uint8Array(5), /truncated: 5 bytes/],
@@ -226,12 +228,76 @@ const errorCases: [name: string, bytes: () => Uint8Array, message: RegExp][] = [
     () => build({ n: { dtype: "U32", shape: [], data_offsets: [0, 4] } }, [0, 0, 0, 0x80]),
     /U32 value 2147483648 does not fit in int32/,
   ],
+  [
+    "a header value nested 100,000 deep",
+    () => build(`{"w": {"dtype": ${nested(100_000)}, "shape": [], "data_offsets": [0, 0]}}`),
+    /tensor "w": dtype must be a string, got \[\[\[\[.*\.\.\.$/,
+  ],
+  [
+    "a header nested 100,000 deep",
+    () => build(nested(100_000)),
+    /must be a JSON object, got \[\[\[.*\.\.\.$/,
+  ],
+  [
+    "metadata nested 100,000 deep",
+    () => build(`{"__metadata__": ${nested(100_000)}}`),
+    /__metadata__ must be an object of strings, got \[\[\[/,
+  ],
+  [
+    "a version list nested 100,000 deep",
+    () => build({ __metadata__: { "normgrad.versions": `[${nested(100_000)}]` } }),
+    /normgrad\.versions: \[\[\[.*\.\.\. is not a \[prefix, version\] pair/,
+  ],
+  [
+    "a tensor named twice",
+    () =>
+      build(
+        `{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "w": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}`,
+        f32Bytes([1, 2]),
+      ),
+    /header has the key "w" twice: a JSON reader keeps only one of them, so the file is ambiguous/,
+  ],
+  [
+    "a tensor named twice, once with an escape",
+    () =>
+      build(
+        `{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},\n "\\u0077" : {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}`,
+        f32Bytes([1, 2]),
+      ),
+    /header has the key "w" twice/,
+  ],
+  [
+    "an entry with two data_offsets",
+    () =>
+      build(
+        `{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4], "data_offsets": [4, 8]}}`,
+        f32Bytes([1, 2]),
+      ),
+    /header has the key "data_offsets" twice in "w"/,
+  ],
+  [
+    "a metadata key given twice",
+    () => build(`{"__metadata__": {"format": "pt", "format": "np"}}`),
+    /header has the key "format" twice in "__metadata__"/,
+  ],
 ];
 
 describe("reader errors", () => {
   it.each(errorCases)("refuses %s", (_, bytes, message) => {
     expect(() => fromBytes(bytes())).toThrow(SafetensorsError);
     expect(() => fromBytes(bytes())).toThrow(message);
+  });
+
+  it("accepts the same key in different objects, and quotes, brackets and escapes inside names", () => {
+    const names = ['a"b', "c\\", "d[{", 'e\\"f'];
+    const header: Record<string, unknown> = {};
+    names.forEach((name, i) => {
+      header[name] = { dtype: "F32", shape: [1], data_offsets: [4 * i, 4 * i + 4] };
+    });
+    header.__metadata__ = { dtype: "x", shape: "y" };
+    const state = fromBytes(build(header, f32Bytes([1, 2, 3, 4])));
+    expect([...state.keys()]).toEqual(names);
+    expect(state.metadata.get("shape")).toBe("y");
   });
 });
 
