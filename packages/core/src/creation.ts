@@ -1,7 +1,14 @@
 // Creating tensors: from nested arrays or typed arrays, constants, ranges and identity matrices.
 import type { Device } from "./backend.ts";
 import { getBackend } from "./devices.ts";
-import { allocateTypedArray, assertDType, type DType, dtypeOfArray, type TypedArray } from "./dtype.ts";
+import {
+  allocateTypedArray,
+  assertDType,
+  assertInt32,
+  type DType,
+  dtypeOfArray,
+  type TypedArray,
+} from "./dtype.ts";
 import { assertValidShape, contiguousStrides, formatShape, type Shape, shapeSize } from "./shape.ts";
 import { Storage } from "./storage.ts";
 import { type NestedArray, Tensor } from "./tensor.ts";
@@ -29,6 +36,9 @@ export function fromValues(values: ArrayLike<number>, shape: Shape, options: Ten
   const backend = getBackend(options.device ?? "cpu");
   if (!backend.dtypes.includes(dtype)) {
     throw new TypeError(`device "${backend.device}" does not support ${dtype}; create it on "cpu" instead`);
+  }
+  if (dtype === "int32" && !(values instanceof Int32Array)) {
+    for (let i = 0; i < values.length; i++) assertInt32(values[i], `int32 value at index ${i}`);
   }
   const typed = allocateTypedArray(dtype, values.length);
   if (ArrayBuffer.isView(values)) typed.set(values);
@@ -100,6 +110,7 @@ export function full(shape: Shape, value: number, options: TensorOptions = {}): 
   assertValidShape(shape);
   const dtype = options.dtype ?? "float32";
   assertDType(dtype);
+  if (dtype === "int32") assertInt32(value, "full");
   const backend = getBackend(options.device ?? "cpu");
   const out = new Tensor(
     new Storage(backend, backend.full(shapeSize(shape), value, dtype)),
@@ -144,6 +155,8 @@ export function arange(start: number, end?: number, step = 1, options: TensorOpt
   const [from, to] = end === undefined ? [0, start] : [start, end];
   if (step === 0 || !Number.isFinite(step))
     throw new RangeError(`arange: step must be finite and non-zero, got ${step}`);
+  if (!Number.isFinite(from) || !Number.isFinite(to))
+    throw new RangeError(`arange: start and end must be finite, got ${from} and ${to}`);
   const count = Math.max(0, Math.ceil((to - from) / step));
   const integral = [from, to, step].every(Number.isInteger);
   const values = Array.from({ length: count }, (_, i) => from + i * step);
@@ -164,6 +177,8 @@ export function linspace(start: number, end: number, steps: number, options: Ten
 
 /** The n×m identity matrix (m defaults to n). */
 export function eye(n: number, m = n, options: TensorOptions = {}): Tensor {
+  if (![n, m].every((size) => Number.isInteger(size) && size >= 0))
+    throw new RangeError(`eye: n and m must be non-negative integers, got ${n} and ${m}`);
   const values = Array.from({ length: n * m }, (_, i) => (Math.floor(i / m) === i % m ? 1 : 0));
   return fromValues(values, [n, m], options);
 }

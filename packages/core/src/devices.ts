@@ -1,6 +1,7 @@
 // The backend behind each device: CPU always, others registered by their packages.
 import type { Backend, Device } from "./backend.ts";
 import { CpuBackend } from "./cpu/cpu-backend.ts";
+import { formatValue } from "./format.ts";
 
 const backends: { [D in Device]: Backend | null } = { cpu: new CpuBackend(), gpu: null };
 
@@ -11,6 +12,10 @@ export function registerBackend(backend: Backend): void {
 
 /** The backend for a device, or an error saying how to get it. */
 export function getBackend(device: Device): Backend {
+  // JavaScript callers can pass anything ("cuda"), which would fail later with an engine TypeError.
+  if (device !== "cpu" && device !== "gpu") {
+    throw new TypeError(`unknown device ${formatValue(device)}: expected "cpu" or "gpu"`);
+  }
   const backend = backends[device];
   if (backend === null) {
     throw new Error(

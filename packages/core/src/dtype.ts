@@ -1,4 +1,5 @@
 // Element types: the three dtypes, their typed arrays, and type promotion.
+import { formatValue } from "./format.ts";
 
 /** The element types a tensor can hold. `float32` is the default, as in PyTorch. */
 export type DType = "float32" | "float64" | "int32";
@@ -53,6 +54,17 @@ export function promoteTypes(a: DType, b: DType): DType {
 /** Checks a user-given string is a dtype, naming the valid ones when it is not. */
 export function assertDType(value: unknown): asserts value is DType {
   if (value !== "float32" && value !== "float64" && value !== "int32") {
-    throw new TypeError(`unknown dtype ${JSON.stringify(value)}: expected one of ${DTYPES.join(", ")}`);
+    throw new TypeError(`unknown dtype ${formatValue(value)}: expected one of ${DTYPES.join(", ")}`);
   }
+}
+
+/**
+ * Throws unless `value` fits int32 once its fraction is dropped (floats truncate toward zero,
+ * as in PyTorch); an Int32Array would wrap 3e9 to −1294967296 silently. `what` names the caller.
+ */
+export function assertInt32(value: number, what: string): void {
+  if (value > -2147483649 && value < 2147483648) return;
+  throw new RangeError(
+    `${what}: ${value} does not fit int32 (−2147483648 to 2147483647): use float32 or float64`,
+  );
 }

@@ -1,4 +1,5 @@
 // Printing tensors the way PyTorch does: aligned values, 4 decimals or scientific, summarised when large.
+import { formatShape } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";
 
 const SUMMARY_THRESHOLD = 1000;
@@ -34,7 +35,7 @@ function valueFormatter(values: ArrayLike<number>, isInteger: boolean): (value: 
 /** Formats a tensor as `tensor([...], shape=[…], dtype=…)` with PyTorch's value layout. */
 export function formatTensor(tensor: Tensor): string {
   if (tensor.isDisposed)
-    return `tensor(<disposed>, shape=[${tensor.shape.join(", ")}], dtype=${tensor.dtype})`;
+    return `tensor(<disposed>, shape=${formatShape(tensor.shape)}, dtype=${tensor.dtype})`;
   const values = tensor.dataSync();
   const summarise = values.length > SUMMARY_THRESHOLD;
   const shape = tensor.shape;
@@ -78,9 +79,27 @@ export function formatTensor(tensor: Tensor): string {
   // An empty tensor prints as [] whatever its shape, as in PyTorch.
   const body =
     shape.length === 0 ? format(values[0]) : values.length === 0 ? "[]" : render(0, 0, prefix.length);
-  const extras = [`shape=[${shape.join(", ")}]`, `dtype=${tensor.dtype}`];
+  const extras = [`shape=${formatShape(shape)}`, `dtype=${tensor.dtype}`];
   if (tensor.device !== "cpu") extras.push(`device=${tensor.device}`);
   if (tensor.gradFn !== null) extras.push(`gradFn=${tensor.gradFn.name}`);
   else if (tensor.requiresGrad) extras.push("requiresGrad=true");
   return `${prefix}${body}, ${extras.join(", ")})`;
+}
+
+/**
+ * A value from user code as an error message prints it: strings quoted, numbers as JavaScript
+ * writes them (`NaN`, `Infinity`; JSON would say `null`), arrays item by item, anything else by
+ * its kind. Long strings and arrays are cut, so that absurd inputs still give short errors.
+ */
+export function formatValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (Array.isArray(value)) {
+    // Only the items shown are formatted (a huge array is not walked), nested arrays as […].
+    const item = (entry: unknown) => (Array.isArray(entry) ? "[…]" : formatValue(entry));
+    if (value.length <= 12) return `[${value.map(item).join(", ")}]`;
+    return `[${value.slice(0, 6).map(item).join(", ")}, … (${value.length} items)]`;
+  }
+  if (typeof value === "function") return "a function";
+  if (typeof value === "object" && value !== null) return "an object";
+  return String(value);
 }

@@ -46,6 +46,7 @@ export { defineOp } from "./define-op.ts";
 export { getBackend, liveBuffers, registerBackend } from "./devices.ts";
 export type { DType, TypedArray, TypedArrayOf } from "./dtype.ts";
 export { allocateTypedArray, DTYPES, isFloating, promoteTypes } from "./dtype.ts";
+export { formatValue } from "./format.ts";
 export type { GradcheckInputReport, GradcheckOptions } from "./gradcheck.ts";
 export { gradcheck } from "./gradcheck.ts";
 export type { TensorContainer } from "./memory.ts";
@@ -71,6 +72,7 @@ export type { Shape } from "./shape.ts";
 export {
   broadcastShapes,
   contiguousStrides,
+  formatList,
   formatShape,
   normalizeAxes,
   normalizeAxis,

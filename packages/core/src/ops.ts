@@ -1,7 +1,7 @@
 // Free-function forms of the ops that take several tensors: where, cat, stack, matmul.
 import { full } from "./creation.ts";
 import * as P from "./primitives.ts";
-import { formatShape, normalizeAxis } from "./shape.ts";
+import { formatList, formatShape, normalizeAxis } from "./shape.ts";
 import type { Tensor, TensorLike } from "./tensor.ts";
 
 /** A number as a scalar tensor beside `like`: its dtype, except float32 for a fraction next to int32. */
@@ -28,7 +28,10 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   for (const t of tensors) {
     if (t.ndim !== first.ndim || t.shape.some((size, d) => d !== axis && size !== first.shape[d])) {
       throw new RangeError(
-        `cat along dim ${dim}: shapes ${tensors.map((x) => formatShape(x.shape)).join(", ")} differ outside that dim`,
+        `cat along dim ${dim}: shapes ${formatList(
+          tensors.map((x) => formatShape(x.shape)),
+          "tensors",
+        )} differ outside that dim`,
       );
     }
   }
@@ -42,7 +45,10 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
   for (const t of tensors) {
     if (t.ndim !== tensors[0].ndim || t.shape.some((size, d) => size !== tensors[0].shape[d])) {
       throw new RangeError(
-        `stack needs equal shapes, got ${tensors.map((x) => formatShape(x.shape)).join(", ")}`,
+        `stack needs equal shapes, got ${formatList(
+          tensors.map((x) => formatShape(x.shape)),
+          "tensors",
+        )}`,
       );
     }
   }

@@ -16,6 +16,7 @@ import { type DType, isFloating, promoteTypes } from "./dtype.ts";
 import {
   broadcastShapes,
   contiguousStrides,
+  formatList,
   formatShape,
   type Shape,
   shapeSize,
@@ -108,7 +109,10 @@ function assertSameDevice(op: string, tensors: readonly Tensor[]): void {
   for (const tensor of tensors) {
     if (tensor.device !== device) {
       throw new Error(
-        `${op}: tensors are on different devices (${tensors.map((t) => t.device).join(", ")}): move them with .to()`,
+        `${op}: tensors are on different devices (${formatList(
+          tensors.map((t) => t.device),
+          "tensors",
+        )}): move them with .to()`,
       );
     }
   }

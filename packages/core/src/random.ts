@@ -108,6 +108,8 @@ export function randint(low: number, high: number, shape: Shape, options: Random
 
 /** A random permutation of 0..n−1 (int32), by Fisher–Yates. */
 export function randperm(n: number, options: RandomOptions = {}): Tensor {
+  if (!Number.isInteger(n) || n < 0)
+    throw new RangeError(`randperm: n must be a non-negative integer, got ${n}`);
   const generator = options.generator ?? globalGenerator;
   const order = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {

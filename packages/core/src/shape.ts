@@ -3,9 +3,21 @@
 /** A tensor's shape: one size per dimension, outermost first. `[]` is a scalar. */
 export type Shape = readonly number[];
 
-/** Formats a shape the way error messages print it: `[2, 3]`. */
+/** Lists longer than this are cut in messages, so that absurd inputs still give short errors. */
+const LIST_LIMIT = 12;
+
+/**
+ * Joins `items` with `separator` (default ", ") for a message; beyond 12 items only the first 6
+ * are shown, then the count: `1, 1, 1, 1, 1, 1, … (100000 dims)`, `noun` naming what is counted.
+ */
+export function formatList(items: readonly (number | string)[], noun: string, separator = ", "): string {
+  if (items.length <= LIST_LIMIT) return items.join(separator);
+  return `${items.slice(0, LIST_LIMIT / 2).join(separator)}${separator}… (${items.length} ${noun})`;
+}
+
+/** Formats a shape the way error messages print it: `[2, 3]` (long shapes cut, see `formatList`). */
 export function formatShape(shape: Shape): string {
-  return `[${shape.join(", ")}]`;
+  return `[${formatList(shape, "dims")}]`;
 }
 
 /** The number of elements of a shape (1 for a scalar). */
@@ -54,7 +66,7 @@ export function broadcastShapes(...shapes: Shape[]): number[] {
       if (current === 1) result[rank - i] = dim;
       else if (dim !== 1 && dim !== current) {
         throw new RangeError(
-          `shapes ${shapes.map(formatShape).join(" and ")} cannot be broadcast together: ` +
+          `shapes ${formatList(shapes.map(formatShape), "shapes", " and ")} cannot be broadcast together: ` +
             `size ${current} vs ${dim} at dimension ${rank - i} (counted in the broadcast shape)`,
         );
       }
@@ -81,7 +93,7 @@ export function normalizeAxes(axes: number | readonly number[] | undefined, rank
   const list = typeof axes === "number" ? [axes] : axes;
   const resolved = list.map((axis) => normalizeAxis(axis, rank));
   if (new Set(resolved).size !== resolved.length) {
-    throw new RangeError(`dims [${list.join(", ")}] name the same dimension twice`);
+    throw new RangeError(`dims [${formatList(list, "dims")}] name the same dimension twice`);
   }
   // A scalar's dim 0 (or −1) names no real axis: reducing over it leaves the value as is (as PyTorch).
   if (rank === 0) return [];

@@ -3,13 +3,14 @@ import { type GradNode, isGradEnabled, noGrad, runBackward } from "./autograd.ts
 import type { Backend, Device, UnaryOp, View } from "./backend.ts";
 import { checkValues, settleValueChecks } from "./check-values.ts";
 import { getBackend } from "./devices.ts";
-import { type DType, isFloating, type TypedArray } from "./dtype.ts";
-import { formatTensor } from "./format.ts";
+import { assertInt32, DTYPES, type DType, isFloating, type TypedArray } from "./dtype.ts";
+import { formatTensor, formatValue } from "./format.ts";
 import { keep, trackTensor } from "./memory.ts";
 import * as P from "./primitives.ts";
 import {
   broadcastShapes,
   contiguousStrides,
+  formatList,
   formatShape,
   normalizeAxes,
   normalizeAxis,
@@ -293,6 +294,11 @@ export class Tensor {
       }
       return P.toDevice(this, target);
     }
+    if (target !== "float32" && target !== "float64" && target !== "int32") {
+      throw new TypeError(
+        `to(${formatValue(target)}): expected a dtype (${DTYPES.join(", ")}) or a device ("cpu", "gpu")`,
+      );
+    }
     if (!this.backend.dtypes.includes(target)) {
       throw new TypeError(
         `device "${this.device}" does not support ${target}: move the tensor to "cpu" first`,
@@ -329,6 +335,7 @@ export class Tensor {
 
   /** `value` everywhere, with this tensor's shape, dtype and device. */
   fullLike(value: number, dtype: DType = this.dtype): Tensor {
+    if (dtype === "int32") assertInt32(value, "fullLike");
     return new Tensor(
       new Storage(this.backend, this.backend.full(this.size, value, dtype)),
       this.shape,
@@ -340,6 +347,7 @@ export class Tensor {
   /** A number as a scalar tensor on this device, in this dtype (int32 tensors with a fraction get float32). */
   #scalar(value: number): Tensor {
     const dtype = this.dtype === "int32" && !Number.isInteger(value) ? "float32" : this.dtype;
+    if (dtype === "int32") assertInt32(value, "a number next to an int32 tensor");
     return new Tensor(new Storage(this.backend, this.backend.full(1, value, dtype)), [], [], 0);
   }
 
@@ -697,7 +705,7 @@ export class Tensor {
     const order = dims.map((dim) => normalizeAxis(dim, this.ndim));
     if (order.length !== this.ndim || new Set(order).size !== order.length) {
       throw new RangeError(
-        `permute(${dims.join(", ")}) is not a permutation of the ${this.ndim} dims of ${formatShape(this.shape)}`,
+        `permute(${formatList(dims, "dims")}) is not a permutation of the ${this.ndim} dims of ${formatShape(this.shape)}`,
       );
     }
     return P.permute(this, order);
@@ -833,7 +841,9 @@ export class Tensor {
       );
     }
     if (padding.some((amount) => !Number.isInteger(amount) || amount < 0)) {
-      throw new RangeError(`pad: amounts must be non-negative integers, got [${padding.join(", ")}]`);
+      throw new RangeError(
+        `pad: amounts must be non-negative integers, got [${formatList(padding, "values")}]`,
+      );
     }
     const pairs = this.shape.map((_, axis): readonly [number, number] => {
       const fromEnd = this.ndim - 1 - axis;

@@ -1,9 +1,13 @@
 // Error paths of the frontend: shapes, axes, reshape, indexing, devices and dtypes, each with its message.
 import { describe, expect, it } from "vitest";
 import {
+  arange,
   cat,
+  eye,
+  full,
   matmul,
   noGrad,
+  randperm,
   stack,
   type Tensor,
   type TensorOptions,
@@ -278,9 +282,126 @@ describe.each<{ group: string; cases: { name: string; run: () => unknown; messag
       },
     ],
   },
+  {
+    // What plain JavaScript can pass (Reflect.apply calls without the compiler's checks).
+    group: "bad values from JavaScript",
+    cases: [
+      {
+        name: "a NaN dtype (JSON would print it as null)",
+        run: () => Reflect.apply(zeros, undefined, [[1], { dtype: Number.NaN }]),
+        message: "unknown dtype NaN: expected one of int32, float32, float64",
+      },
+      {
+        name: 'device "cuda" (used to be an engine TypeError)',
+        run: () => tensor([1], untypedOptions('{"device": "cuda"}')),
+        message: 'unknown device "cuda": expected "cpu" or "gpu"',
+      },
+      {
+        name: 'to("cuda") (used to blame the dtype)',
+        run: () => {
+          const x = m23();
+          return Reflect.apply(x.to, x, ["cuda"]);
+        },
+        message: 'to("cuda"): expected a dtype (int32, float32, float64) or a device ("cpu", "gpu")',
+      },
+      {
+        name: "randperm(-1) (used to give an empty permutation)",
+        run: () => randperm(-1),
+        message: "randperm: n must be a non-negative integer, got -1",
+      },
+      {
+        name: "randperm(2.5)",
+        run: () => randperm(2.5),
+        message: "randperm: n must be a non-negative integer, got 2.5",
+      },
+      {
+        name: "arange to Infinity",
+        run: () => arange(0, Number.POSITIVE_INFINITY),
+        message: "arange: start and end must be finite, got 0 and Infinity",
+      },
+      {
+        name: "eye(-2)",
+        run: () => eye(-2),
+        message: "eye: n and m must be non-negative integers, got -2 and -2",
+      },
+      // An Int32Array wraps 3e9 to −1294967296 without a word.
+      {
+        name: "an int32 tensor from 3e9",
+        run: () => tensor([1, 3e9], { dtype: "int32" }),
+        message:
+          "int32 value at index 1: 3000000000 does not fit int32 (−2147483648 to 2147483647): use float32 or float64",
+      },
+      {
+        name: "an int32 tensor from NaN",
+        run: () => tensor([Number.NaN], { dtype: "int32" }),
+        message: "int32 value at index 0: NaN does not fit int32",
+      },
+      {
+        name: "full int32 of −3e9",
+        run: () => full([2], -3e9, { dtype: "int32" }),
+        message: "full: -3000000000 does not fit int32",
+      },
+      {
+        name: "3e9 added to an int32 tensor",
+        run: () => indices([1]).add(3e9),
+        message: "a number next to an int32 tensor: 3000000000 does not fit int32",
+      },
+      {
+        name: "fill_ of an int32 tensor with 2³¹",
+        run: () => indices([1]).fill_(2 ** 31),
+        message: "fullLike: 2147483648 does not fit int32",
+      },
+    ],
+  },
 ])("$group", ({ cases }) => {
   it.each(cases)("refuses $name", ({ run, message }) => {
     expect(run).toThrow(message);
+  });
+});
+
+describe("int32 values", () => {
+  it("truncate fractions toward zero, as PyTorch, up to the ends of the range", () => {
+    expect(tensor([2147483647.9, -2147483648.9, -1.5], { dtype: "int32" }).tolist()).toEqual([
+      2147483647, -2147483648, -1,
+    ]);
+  });
+});
+
+describe("messages stay short for absurd inputs", () => {
+  const huge = new Array<number>(100_000).fill(1);
+  it.each<{ name: string; run: () => unknown; message: string }>([
+    {
+      name: "a 100 000-dim shape with a negative size",
+      run: () => zeros([...huge, -1]),
+      message: "shape [1, 1, 1, 1, 1, 1, … (100001 dims)] is invalid",
+    },
+    {
+      name: "a 100 000-dim permute",
+      run: () => zeros([2]).permute(...huge.map(() => 0)),
+      message: "permute(0, 0, 0, 0, 0, 0, … (100000 dims)) is not a permutation of the 1 dims of [2]",
+    },
+    {
+      name: "a 20-dim broadcast",
+      run: () => zeros([2, ...huge.slice(0, 19)]).add(zeros([3, ...huge.slice(0, 19)])),
+      message: "shapes [2, 1, 1, 1, 1, 1, … (20 dims)] and [3, 1, 1, 1, 1, 1, … (20 dims)] cannot be",
+    },
+    {
+      name: "a dtype of a million characters",
+      run: () => zeros([1], untypedOptions(JSON.stringify({ dtype: "x".repeat(1_000_000) }))),
+      message: `unknown dtype "${"x".repeat(40)}…": expected one of`,
+    },
+    {
+      name: "a dtype that is a huge array",
+      run: () => Reflect.apply(zeros, undefined, [[1], { dtype: huge }]),
+      message: "unknown dtype [1, 1, 1, 1, 1, 1, … (100000 items)]",
+    },
+  ])("$name", ({ run, message }) => {
+    expect(run).toThrow(message);
+    try {
+      run();
+    } catch (error) {
+      expect(String(error).length).toBeLessThan(300);
+    }
   });
 });
 
