@@ -113,7 +113,7 @@ function serialize(
   entries: readonly (readonly [string, Tensor, TypedArray])[],
   state: StateDict | null,
   { metadata = { format: "pt" } }: SaveOptions,
-): Uint8Array {
+): Uint8Array<ArrayBuffer> {
   const header: Record<string, unknown> = Object.create(null);
   const headerMetadata: Record<string, string> = Object.create(null);
   for (const [key, value] of Object.entries(metadata)) {
@@ -478,7 +478,7 @@ export function fromBytes(source: Uint8Array | ArrayBuffer): StateDict {
 }
 
 /** `toBytes`, reading values with `await data()` so modules on asynchronous devices serialize too. */
-async function readBytes(source: SaveSource, options: SaveOptions): Promise<Uint8Array> {
+async function readBytes(source: SaveSource, options: SaveOptions): Promise<Uint8Array<ArrayBuffer>> {
   const { entries, state } = entriesOf(source);
   const values = await Promise.all(entries.map(([, tensor]) => tensor.data()));
   return serialize(
