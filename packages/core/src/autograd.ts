@@ -104,11 +104,17 @@ function topologicalOrder(root: Tensor): Tensor[] {
 }
 
 /**
- * Backpropagates `grad` (the gradient of some scalar w.r.t. `root`) through the graph and
- * accumulates into the `.grad` of every leaf that requires grad. Runs without recording, so
- * gradients are not themselves differentiable (no `create_graph`).
+ * Backpropagates `grad` (the gradient of some scalar w.r.t. `root`) through the graph and hands
+ * each leaf that requires grad its gradient: by default accumulated into its `.grad`, or to
+ * `onLeaf` (gradcheck collects them there and leaves every `.grad` as it was). Runs without
+ * recording, so gradients are not themselves differentiable (no `create_graph`).
  */
-export function runBackward(root: Tensor, grad: Tensor, retainGraph: boolean): void {
+export function runBackward(
+  root: Tensor,
+  grad: Tensor,
+  retainGraph: boolean,
+  onLeaf: (leaf: Tensor, dy: Tensor) => void = (leaf, dy) => leaf.accumulateGrad(dy),
+): void {
   const order = topologicalOrder(root);
   const grads = new Map<Tensor, Tensor>([[root, grad]]);
   noGrad(() => {
@@ -119,7 +125,7 @@ export function runBackward(root: Tensor, grad: Tensor, retainGraph: boolean): v
       grads.delete(tensor);
       const node = tensor.gradFn;
       if (node === null) {
-        tensor.accumulateGrad(dy);
+        onLeaf(tensor, dy);
         continue;
       }
       const needs = node.inputs.map((input) => input.requiresGrad);

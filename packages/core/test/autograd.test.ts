@@ -391,6 +391,22 @@ describe("gradcheck", () => {
     expect(run).toThrow(message);
   });
 
+  // gradcheck used to set the inputs' .grad to null and accumulate into every leaf's .grad
+  // (the inputs' and the parameters' that fn closes over). torch.autograd.gradcheck uses
+  // torch.autograd.grad, which leaves .grad alone.
+  it("leaves every .grad as it found it: the inputs' and those of parameters fn uses", () => {
+    const x = leaf([1, 2]);
+    const weight = leaf([3, 4]);
+    const unused = leaf([5]);
+    const previous = tensor([10, 20], { dtype: "float64" });
+    x.grad = previous;
+    gradcheck((t) => t.mul(weight).exp(), [x, unused]);
+    expect(x.grad).toBe(previous);
+    expect(previous.tolist()).toEqual([10, 20]);
+    expect(weight.grad).toBeNull();
+    expect(unused.grad).toBeNull();
+  });
+
   it("throws naming the element where a deliberately wrong backward goes wrong", () => {
     // Right everywhere except at [1, 0], where it adds 1 to the derivative of x².
     const wrongSquare = defineOp({

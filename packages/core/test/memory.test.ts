@@ -45,6 +45,39 @@ describe("tidy", () => {
     expect(liveBuffers()).toBe(start);
   });
 
+  // A returned Map used to be walked as a plain object (no own properties), so its tensors were
+  // disposed on the way out.
+  it("keeps the tensors of a returned Map (keys and values) and Set", () => {
+    const start = liveBuffers();
+    const { map, set } = tidy(() => {
+      const key = zeros([1]);
+      zeros([5]).add(1);
+      const map = new Map<string | Tensor, Tensor>([["a", zeros([2]).add(1)]]).set(key, key.add(2));
+      return { map, set: new Set([zeros([3])]) };
+    });
+    expect(liveBuffers()).toBe(start + 4);
+    expect([...map.values()].map((t) => t.tolist())).toEqual([[1, 1], [2]]);
+    for (const t of [...map.keys(), ...map.values(), ...set]) if (typeof t !== "string") t.dispose();
+    expect(liveBuffers()).toBe(start);
+  });
+
+  it("refuses an async callback, disposing what it made before its first await", async () => {
+    const start = liveBuffers();
+    let resumed = false;
+    const asyncStep = async (): Promise<void> => {
+      zeros([2]).add(1);
+      await Promise.resolve();
+      resumed = true;
+    };
+    // What JavaScript (or a cast) can pass: the compiler refuses a Promise-returning callback.
+    expect(() => Reflect.apply(tidy, undefined, [asyncStep])).toThrow(
+      "tidy(fn): fn returned a Promise, but tidy is synchronous",
+    );
+    expect(liveBuffers()).toBe(start);
+    await Promise.resolve();
+    expect(resumed).toBe(true);
+  });
+
   it("spares tensors passed to keep", () => {
     const start = liveBuffers();
     const kept = tidy(() => {
