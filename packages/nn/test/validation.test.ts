@@ -33,6 +33,36 @@ const cases: [name: string, call: () => unknown, message: RegExp][] = [
     /linear: input \[4, 5\] must end in in_features = 3 \(weight \[2, 3\]\)/,
   ],
   [
+    "a float32 Linear on float64 input",
+    () => new Linear(3, 2).forward(zeros([1, 3], { dtype: "float64" })),
+    /linear: expected the input and weight to have the same dtype, got input float64 and weight float32: convert the module with \.to\("float64"\) or the input with \.to\("float32"\)/,
+  ],
+  [
+    "F.linear with a bias of another dtype",
+    () => F.linear(zeros([1, 3]), zeros([2, 3]), zeros([2], { dtype: "float64" })),
+    /linear: expected the input and bias to have the same dtype, got input float32 and bias float64/,
+  ],
+  [
+    "crossEntropy with ignoreIndex NaN",
+    () => F.crossEntropy(logits(), targets([0, 1, 2]), { ignoreIndex: Number.NaN }),
+    /crossEntropy: ignoreIndex must be an integer \(the class index whose targets are skipped, default -100\), got NaN/,
+  ],
+  [
+    "nllLoss with ignoreIndex 1.5",
+    () => F.nllLoss(logits(), targets([0, 1, 2]), { ignoreIndex: 1.5 }),
+    /nllLoss: ignoreIndex must be an integer .*got 1\.5/,
+  ],
+  [
+    "CrossEntropyLoss with ignoreIndex 1.5",
+    () => new CrossEntropyLoss({ ignoreIndex: 1.5 }),
+    /CrossEntropyLoss: ignoreIndex must be an integer .*got 1\.5/,
+  ],
+  [
+    "NLLLoss with ignoreIndex Infinity",
+    () => new NLLLoss({ ignoreIndex: Number.POSITIVE_INFINITY }),
+    /NLLLoss: ignoreIndex must be an integer .*got Infinity/,
+  ],
+  [
     "Linear on int32 input",
     () => new Linear(3, 2).forward(zeros([1, 3], { dtype: "int32" })),
     /must be float32 or float64, got int32/,
@@ -71,7 +101,7 @@ const cases: [name: string, call: () => unknown, message: RegExp][] = [
   [
     "conv2d with mixed dtypes",
     () => F.conv2d(zeros([1, 1, 3, 3], { dtype: "float64" }), zeros([1, 1, 3, 3])),
-    /conv2d: input is float64 but weight is float32/,
+    /conv2d: expected the input and weight to have the same dtype, got input float64 and weight float32: convert the module with \.to\("float64"\) or the input with \.to\("float32"\)/,
   ],
   [
     "conv2d with a wrong bias",

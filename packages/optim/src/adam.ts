@@ -5,6 +5,7 @@ import {
   type BaseOptions,
   canFuse,
   definedOptions,
+  formatValue,
   markWritten,
   Optimizer,
   type OptimizerParams,
@@ -57,14 +58,15 @@ abstract class AdamBase extends Optimizer<AdamOptions, AdamState> {
     assertNonNegative(where, "lr", options.lr);
     assertNonNegative(where, "eps", options.eps);
     assertNonNegative(where, "weightDecay", options.weightDecay);
-    if (options.betas.length !== 2) {
-      throw new RangeError(
-        `${where}: betas must be two numbers [beta1, beta2], got [${options.betas.join(", ")}]`,
+    const { betas } = options;
+    if (!Array.isArray(betas) || betas.length !== 2) {
+      throw new TypeError(
+        `${where}: betas must be a pair [beta1, beta2] such as [0.9, 0.999], got ${formatValue(betas)}`,
       );
     }
-    options.betas.forEach((beta, i) => {
-      if (!(beta >= 0 && beta < 1))
-        throw new RangeError(`${where}: betas[${i}] must be in [0, 1), got ${beta}`);
+    betas.forEach((beta, i) => {
+      if (typeof beta !== "number" || !(beta >= 0 && beta < 1))
+        throw new RangeError(`${where}: betas[${i}] must be in [0, 1), got ${formatValue(beta)}`);
     });
   }
 

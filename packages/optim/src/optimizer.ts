@@ -38,6 +38,31 @@ function isTensor(value: unknown): value is Tensor {
   return value instanceof Tensor;
 }
 
+function isIterable(value: unknown): value is Iterable<unknown> {
+  return typeof value === "object" && value !== null && Symbol.iterator in value;
+}
+
+/** An object whose `params` is iterable (its items are checked when the group is added). */
+function isGroupSpec(value: unknown): value is { readonly params: Iterable<Tensor> } {
+  return typeof value === "object" && value !== null && "params" in value && isIterable(value.params);
+}
+
+/**
+ * `value` for an error message, short whatever it is: numbers as JavaScript prints them (NaN,
+ * Infinity), strings quoted, small arrays listed, anything else by its kind.
+ */
+export function formatValue(value: unknown, depth = 0): string {
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value !== "object" || value === null) return String(value);
+  if (value instanceof Tensor) return `a Tensor of shape ${formatShape(value.shape)}`;
+  if (Array.isArray(value)) {
+    if (depth > 1 || value.length > 4) return `an array of ${value.length} item(s)`;
+    return `[${value.map((item) => formatValue(item, depth + 1)).join(", ")}]`;
+  }
+  const kind = value.constructor?.name;
+  return typeof kind === "string" && kind !== "" && kind !== "Object" ? `a ${kind}` : "an object";
+}
+
 /**
  * Base class of the optimizers. Subclasses supply the defaults, validate options, and update one
  * parameter at a time; the base class owns the groups, the state map, `step`'s bookkeeping
@@ -57,8 +82,22 @@ export abstract class Optimizer<O extends BaseOptions, S extends ParamState> {
     defaults: O,
   ) {
     this.defaults = defaults;
+    if (!isIterable(params)) {
+      throw new TypeError(
+        `${name}: params must be an iterable of tensors (e.g. model.parameters()) or of parameter groups ` +
+          `{ params, ...options }, got ${formatValue(params)}`,
+      );
+    }
     const items = [...params];
     if (items.length === 0) throw new Error(`${name}: got an empty parameter list`);
+    items.forEach((item, i) => {
+      if (!isTensor(item) && !isGroupSpec(item)) {
+        throw new TypeError(
+          `${name}: params must be tensors (e.g. model.parameters()) or parameter groups { params, ...options }, ` +
+            `but item ${i} is ${formatValue(item)}`,
+        );
+      }
+    });
     const tensors = items.filter(isTensor);
     const groups = items.filter((item): item is ParamGroupSpec<O> => !isTensor(item));
     if (groups.length === 0) this.#addGroup(tensors, {});
@@ -81,6 +120,12 @@ export abstract class Optimizer<O extends BaseOptions, S extends ParamState> {
 
   /** Adds a group of parameters with its own options (the others come from `defaults`). */
   addParamGroup(spec: ParamGroupSpec<O>): void {
+    if (!isGroupSpec(spec)) {
+      throw new TypeError(
+        `${this.name}: parameter group ${this.paramGroups.length} must be { params, ...options } with an ` +
+          `iterable of tensors as params, got ${formatValue(spec)}`,
+      );
+    }
     this.#addGroup([...spec.params], spec);
   }
 
@@ -232,9 +277,9 @@ export function definedOptions<T extends object>(options: T): Partial<T> {
   return defined;
 }
 
-/** Throws unless `value` is a finite number ≥ 0, naming the option and the value. */
+/** Throws unless `value` is a finite number ≥ 0, naming the option and the value (NaN, Infinity, "0.1" as such). */
 export function assertNonNegative(where: string, option: string, value: number): void {
-  if (!(value >= 0) || !Number.isFinite(value)) {
-    throw new RangeError(`${where}: ${option} must be a finite number >= 0, got ${value}`);
+  if (typeof value !== "number" || !(value >= 0) || !Number.isFinite(value)) {
+    throw new RangeError(`${where}: ${option} must be a finite number >= 0, got ${formatValue(value)}`);
   }
 }

@@ -5,6 +5,7 @@ import {
   type BaseOptions,
   canFuse,
   definedOptions,
+  formatValue,
   markWritten,
   Optimizer,
   type OptimizerParams,
@@ -57,8 +58,10 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
     assertNonNegative(where, "lr", options.lr);
     assertNonNegative(where, "momentum", options.momentum);
     assertNonNegative(where, "weightDecay", options.weightDecay);
-    if (!Number.isFinite(options.dampening)) {
-      throw new RangeError(`${where}: dampening must be a finite number, got ${options.dampening}`);
+    if (typeof options.dampening !== "number" || !Number.isFinite(options.dampening)) {
+      throw new RangeError(
+        `${where}: dampening must be a finite number, got ${formatValue(options.dampening)}`,
+      );
     }
     if (options.nesterov && (options.momentum <= 0 || options.dampening !== 0)) {
       throw new RangeError(

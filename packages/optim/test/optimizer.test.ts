@@ -160,6 +160,59 @@ describe("bad options are errors naming the value", () => {
       },
       /parameter group 1: some parameters appear more than once/,
     ],
+    [
+      "SGD NaN momentum",
+      () => new SGD([p()], { lr: 0.1, momentum: Number.NaN }),
+      /momentum must be .* got NaN/,
+    ],
+    [
+      "SGD infinite weightDecay",
+      () => new SGD([p()], { lr: 0.1, weightDecay: Number.POSITIVE_INFINITY }),
+      /weightDecay must be a finite number >= 0, got Infinity/,
+    ],
+    ["SGD infinite lr", () => new SGD([p()], { lr: Number.NEGATIVE_INFINITY }), /lr .* got -Infinity/],
+    ["AdamW NaN weightDecay", () => new AdamW([p()], { weightDecay: Number.NaN }), /weightDecay .* got NaN/],
+    ["Adam NaN beta2", () => new Adam([p()], { betas: [0.9, Number.NaN] }), /betas\[1\] .* got NaN/],
+    // Reflect.construct passes what TypeScript would refuse, as plain JavaScript callers can.
+    [
+      "Adam betas that are not a pair",
+      () => Reflect.construct(Adam, [[p()], { betas: 0.9 }]),
+      /Adam: parameter group 0: betas must be a pair \[beta1, beta2\] such as \[0\.9, 0\.999\], got 0\.9$/,
+    ],
+    ["Adam betas of one number", () => Reflect.construct(Adam, [[p()], { betas: [0.9] }]), /got \[0\.9\]$/],
+    [
+      "Adam betas given as strings",
+      () => Reflect.construct(Adam, [[p()], { betas: ["0.9", 0.999] }]),
+      /betas\[0\] must be in \[0, 1\), got "0\.9"$/,
+    ],
+    [
+      "SGD lr given as a string",
+      () => Reflect.construct(SGD, [[p()], { lr: "0.1" }]),
+      /lr must be a finite number >= 0, got "0\.1"$/,
+    ],
+    [
+      "SGD over numbers",
+      () => Reflect.construct(SGD, [[1, 2, 3], { lr: 0.1 }]),
+      /SGD: params must be tensors \(e\.g\. model\.parameters\(\)\) or parameter groups \{ params, \.\.\.options \}, but item 0 is 1$/,
+    ],
+    [
+      "SGD over a non-iterable",
+      () => Reflect.construct(SGD, [{ weight: p() }, { lr: 0.1 }]),
+      /SGD: params must be an iterable of tensors \(e\.g\. model\.parameters\(\)\) .* got an object$/,
+    ],
+    [
+      "a group whose params are not iterable",
+      () => Reflect.construct(Adam, [[{ params: 3 }]]),
+      /Adam: params must be tensors .* but item 0 is an object$/,
+    ],
+    [
+      "addParamGroup without params",
+      () => {
+        const sgd = new SGD([p()], { lr: 0.1 });
+        return Reflect.apply(sgd.addParamGroup, sgd, [p()]);
+      },
+      /SGD: parameter group 1 must be \{ params, \.\.\.options \} with an iterable of tensors as params, got a Tensor of shape \[1\]$/,
+    ],
   ])("%s", (_, make, message) => {
     expect(make).toThrow(message);
   });

@@ -1,6 +1,6 @@
 // Functional 2-D convolution: option checks, 'same'/'valid' padding, the core kernel, and the bias.
 import { type Conv2dParams, conv2d as conv2dKernel, formatShape, type Tensor } from "@normgrad/core";
-import { assertFloat, type IntPair, toPair } from "./validate.ts";
+import { assertFloat, assertSameDType, type IntPair, toPair } from "./validate.ts";
 
 /** Conv padding: an int, a `[height, width]` pair, `"valid"` (none) or `"same"` (output size = input size). */
 export type Conv2dPadding = IntPair | "same" | "valid";
@@ -78,14 +78,10 @@ export function conv2d(
       `conv2d: weight must be 4-D (O, C/groups, KH, KW), got ${formatShape(weight.shape)}`,
     );
   }
-  for (const [name, tensor] of [
+  assertSameDType("conv2d", x, [
     ["weight", weight],
     ["bias", bias],
-  ] as const) {
-    if (tensor !== null && tensor.dtype !== x.dtype) {
-      throw new TypeError(`conv2d: input is ${x.dtype} but ${name} is ${tensor.dtype}; convert one of them`);
-    }
-  }
+  ]);
   if (!Number.isInteger(groups) || groups < 1)
     throw new RangeError(`conv2d: groups must be a positive integer, got ${groups}`);
   const [outChannels, groupIn, kernelH, kernelW] = weight.shape;

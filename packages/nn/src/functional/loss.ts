@@ -1,12 +1,12 @@
 // Functional losses: crossEntropy, nllLoss, mseLoss, binaryCrossEntropyWithLogits.
 import { checkValues, formatShape, noGrad, type Tensor, where } from "@normgrad/core";
-import { assertFloat, assertReduction, type Reduction } from "./validate.ts";
+import { assertFloat, assertIgnoreIndex, assertReduction, type Reduction } from "./validate.ts";
 
 /** Options of `nllLoss`. */
 export interface NllLossOptions {
   /** Per-class weights (shape [C]); default none (all 1). */
   weight?: Tensor | null;
-  /** Targets equal to this contribute no loss and no gradient; default −100. */
+  /** Targets equal to this (an integer) contribute no loss and no gradient; default −100. */
   ignoreIndex?: number;
   /** Default `"mean"`: the weighted mean over non-ignored targets. */
   reduction?: Reduction;
@@ -142,6 +142,7 @@ export function nllLoss(
 ): Tensor {
   assertFloat(input, "nllLoss input");
   assertReduction(reduction, "nllLoss");
+  assertIgnoreIndex(ignoreIndex, "nllLoss");
   assertClassWeight("nllLoss", weight, input);
   assertClassTargets("nllLoss", input, target, ignoreIndex);
   return classIndexLoss(input, target, weight, ignoreIndex, reduction, 0);
@@ -160,6 +161,7 @@ export function crossEntropy(
 ): Tensor {
   assertFloat(input, "crossEntropy input");
   assertReduction(reduction, "crossEntropy");
+  assertIgnoreIndex(ignoreIndex, "crossEntropy");
   assertClassWeight("crossEntropy", weight, input);
   if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) {
     throw new RangeError(`crossEntropy: labelSmoothing must be in [0, 1], got ${labelSmoothing}`);

@@ -1,4 +1,4 @@
-// Argument checks shared by the functional ops: (height, width) pairs, float dtypes, reductions.
+// Argument checks shared by the functional ops: (height, width) pairs, float dtypes, matching dtypes, reductions, class indices.
 import type { Tensor } from "@normgrad/core";
 
 /** An int for both spatial dims, or `[height, width]`. */
@@ -20,6 +20,31 @@ export function toPair(value: IntPair, what: string, min: number): [number, numb
 export function assertFloat(x: Tensor, what: string): void {
   if (x.dtype === "int32") {
     throw new TypeError(`${what} must be float32 or float64, got int32: convert it with .to("float32")`);
+  }
+}
+
+/**
+ * Throws unless every given parameter (weight, bias) has the input's dtype, as PyTorch refuses
+ * mixed dtypes rather than computing in the wider one.
+ */
+export function assertSameDType(op: string, x: Tensor, parameters: readonly [string, Tensor | null][]): void {
+  for (const [name, parameter] of parameters) {
+    if (parameter !== null && parameter.dtype !== x.dtype) {
+      throw new TypeError(
+        `${op}: expected the input and ${name} to have the same dtype, got input ${x.dtype} and ${name} ` +
+          `${parameter.dtype}: convert the module with .to("${x.dtype}") or the input with .to("${parameter.dtype}")`,
+      );
+    }
+  }
+}
+
+/** Throws unless `ignoreIndex` is an integer (a class index to skip). */
+export function assertIgnoreIndex(ignoreIndex: number, what: string): void {
+  if (!Number.isInteger(ignoreIndex)) {
+    throw new RangeError(
+      `${what}: ignoreIndex must be an integer (the class index whose targets are skipped, default -100), ` +
+        `got ${ignoreIndex}`,
+    );
   }
 }
 

@@ -1,14 +1,14 @@
 // Loss modules: CrossEntropyLoss, NLLLoss, MSELoss, BCEWithLogitsLoss (class weights are buffers).
 import type { Tensor } from "@normgrad/core";
 import { binaryCrossEntropyWithLogits, crossEntropy, mseLoss, nllLoss } from "../functional/loss.ts";
-import { assertReduction, type Reduction } from "../functional/validate.ts";
+import { assertIgnoreIndex, assertReduction, type Reduction } from "../functional/validate.ts";
 import { Buffer, Module } from "../module.ts";
 
 /** Options of the class-index losses. */
 export interface ClassLossOptions {
   /** Per-class weights [C], saved in the state dict as `weight`; default none. */
   weight?: Tensor | null;
-  /** Default −100. */
+  /** Targets equal to this integer are skipped (no loss, no gradient); default −100. */
   ignoreIndex?: number;
   /** Default `"mean"`. */
   reduction?: Reduction;
@@ -29,6 +29,7 @@ export class CrossEntropyLoss extends Module<[Tensor, Tensor], Tensor> {
   }: ClassLossOptions & { labelSmoothing?: number } = {}) {
     super();
     assertReduction(reduction, "CrossEntropyLoss");
+    assertIgnoreIndex(ignoreIndex, "CrossEntropyLoss");
     if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) {
       throw new RangeError(`CrossEntropyLoss: labelSmoothing must be in [0, 1], got ${labelSmoothing}`);
     }
@@ -57,6 +58,7 @@ export class NLLLoss extends Module<[Tensor, Tensor], Tensor> {
   constructor({ weight = null, ignoreIndex = -100, reduction = "mean" }: ClassLossOptions = {}) {
     super();
     assertReduction(reduction, "NLLLoss");
+    assertIgnoreIndex(ignoreIndex, "NLLLoss");
     this.weight = weight === null ? null : new Buffer(weight);
     this.ignoreIndex = ignoreIndex;
     this.reduction = reduction;
