@@ -127,6 +127,18 @@ describe("folding a BatchNorm1d forward into the next Linear", () => {
   });
 });
 
+describe("folding float32 layers on the CPU", () => {
+  it("computes in float64 and rounds once: the float64 fold rounded to float32", () => {
+    const conv = new Conv2d(3, 4, 3, { dtype: "float32" }).eval();
+    const bn = trainedBn(new BatchNorm2d(4, { dtype: "float32" }), 1);
+    const fused32 = fuseConvBn(conv, bn);
+    // The same float32 values, widened in place: their float64 fold is the reference.
+    const fused64 = fuseConvBn(conv.to("float64"), bn.to("float64"));
+    expect(fused32.weight.dataSync()).toEqual(Float32Array.from(fused64.weight.dataSync()));
+    expect(fused32.bias?.dataSync()).toEqual(Float32Array.from(fused64.bias?.dataSync() ?? []));
+  });
+});
+
 describe("fuseModel", () => {
   const x2d = randn([4, 6], { dtype: "float64" });
   const x4d = randn([2, 3, 6, 6], { dtype: "float64" });
