@@ -283,6 +283,17 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   }
 
   /**
+   * Sets `requiresGrad` on every parameter of this module and its descendants (PyTorch's
+   * `requires_grad_`; default true): `false` freezes them, so backward gives them no gradient.
+   * Returns this module. Training mode is separate: a frozen BatchNorm in `train()` still
+   * normalizes with batch statistics and updates its running ones; call `eval()` on it as well.
+   */
+  requiresGrad_(requiresGrad = true): this {
+    for (const parameter of this.parameters()) parameter.requiresGrad = requiresGrad;
+    return this;
+  }
+
+  /**
    * Clears every parameter's gradient: sets it to null and disposes the old gradient tensor
    * (default, as PyTorch 2; on GPU this frees its memory) or, with `setToNone: false`, fills it
    * with zeros in place.

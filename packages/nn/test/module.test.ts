@@ -15,6 +15,7 @@ import { describe, expect, it } from "vitest";
 import {
   type AnyModule,
   AvgPool2d,
+  BatchNorm1d,
   Buffer,
   Conv2d,
   Dropout,
@@ -190,6 +191,36 @@ describe("apply, zeroGrad, call", () => {
     layer.zeroGrad();
     expect(layer.weight.grad).toBeNull();
     expect(layer.bias?.grad).toBeNull();
+  });
+
+  it("requiresGrad_ freezes and unfreezes every parameter, recursively, and returns the module", () => {
+    // torch: net[0].requires_grad_(False) → net[0] has no grads after backward, net[1] has.
+    const net = new Sequential(new Sequential(new Linear(3, 4), new ReLU()), new Linear(4, 2));
+    const frozen = net.at(0);
+    expect(frozen.requiresGrad_(false)).toBe(frozen);
+    expect([...net.parameters()].map((p) => p.requiresGrad)).toEqual([false, false, true, true]);
+    net
+      .call(randn([2, 3]))
+      .sum()
+      .backward();
+    expect([...frozen.parameters()].map((p) => p.grad)).toEqual([null, null]);
+    expect([...net.at(1).parameters()].every((p) => p.grad !== null)).toBe(true);
+    net.requiresGrad_();
+    expect([...net.parameters()].every((p) => p.requiresGrad)).toBe(true);
+    expect(net.training).toBe(true);
+  });
+
+  it("requiresGrad_(false) leaves BatchNorm's running statistics to train()/eval()", () => {
+    const bn = new BatchNorm1d(2).requiresGrad_(false);
+    const x = tensor([
+      [1, 2],
+      [3, 6],
+    ]);
+    bn.forward(x);
+    // Frozen γ and β, but training mode: the running mean still moved (0.1·batch mean).
+    expect(bn.runningMean?.tolist()).toEqual([Math.fround(0.2), Math.fround(0.4)]);
+    bn.eval().forward(x);
+    expect(bn.numBatchesTracked?.item()).toBe(1);
   });
 
   it("call() runs forward()", () => {
