@@ -105,7 +105,8 @@ function fill<L extends Linear | Conv2d>(layer: L, compute: () => { weight: Tens
       layer.bias?.copy_(bias);
     }),
   );
-  return layer.eval();
+  layer.eval();
+  return layer;
 }
 
 /** A new Linear (with bias) of `like`'s shape, dtype and device, its values to be filled by `fill`. */
