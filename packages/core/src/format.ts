@@ -100,6 +100,12 @@ export function formatValue(value: unknown): string {
     return `[${value.slice(0, 6).map(item).join(", ")}, … (${value.length} items)]`;
   }
   if (typeof value === "function") return "a function";
-  if (typeof value === "object" && value !== null) return "an object";
+  if (typeof value === "object" && value !== null) {
+    if ("shape" in value && Array.isArray(value.shape) && "dtype" in value) {
+      return `a Tensor of shape ${formatShape(value.shape)}`;
+    }
+    const kind = value.constructor?.name;
+    return typeof kind === "string" && kind !== "" && kind !== "Object" ? `a ${kind}` : "an object";
+  }
   return String(value);
 }

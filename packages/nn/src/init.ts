@@ -1,5 +1,5 @@
 // Weight initialization (PyTorch's nn.init): uniform/normal fills, Kaiming and Xavier schemes, gains.
-import { formatShape, type Generator, noGrad, rand, randn, type Tensor } from "@normgrad/core";
+import { formatShape, formatValue, type Generator, noGrad, rand, randn, type Tensor } from "@normgrad/core";
 
 /** The nonlinearities `calculateGain` knows (PyTorch's names, camelCase). */
 export type Nonlinearity =
@@ -46,7 +46,7 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
       return 3 / 4;
     default:
       throw new RangeError(
-        `calculateGain: unsupported nonlinearity ${JSON.stringify(nonlinearity satisfies never)}`,
+        `calculateGain: unsupported nonlinearity ${formatValue(nonlinearity satisfies never)}`,
       );
   }
 }
@@ -128,7 +128,7 @@ function kaimingStd(
   { a = 0, mode = "fanIn", nonlinearity = "leakyRelu" }: KaimingOptions,
 ): number {
   if (mode !== "fanIn" && mode !== "fanOut") {
-    throw new RangeError(`kaiming init: mode must be "fanIn" or "fanOut", got ${JSON.stringify(mode)}`);
+    throw new RangeError(`kaiming init: mode must be "fanIn" or "fanOut", got ${formatValue(mode)}`);
   }
   const [fanIn, fanOut] = calculateFanInAndFanOut(tensor);
   const fan = mode === "fanIn" ? fanIn : fanOut;

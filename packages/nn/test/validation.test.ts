@@ -204,6 +204,19 @@ const cases: [name: string, call: () => unknown, message: RegExp][] = [
     () => new Sequential(new Linear(1, 1)).at(5),
     /Sequential index 5 is out of range/,
   ],
+  // NaN and Infinity are named as such (JSON.stringify printed them as null).
+  ["a NaN kernel size", () => new Conv2d(1, 1, Number.NaN), /got NaN$/],
+  [
+    "an infinite stride",
+    () => F.maxPool2d(randn([1, 1, 4, 4]), 2, { stride: Number.POSITIVE_INFINITY }),
+    /got Infinity$/,
+  ],
+  ["a NaN output size", () => new AdaptiveAvgPool2d([Number.NaN, 2]), /got \[NaN, 2\]$/],
+  [
+    "a padding pair of three",
+    () => Reflect.construct(Conv2d, [1, 1, 3, { padding: [1, 2, 3] }]),
+    /padding must be an int or a \[height, width\] pair, got \[1, 2, 3\]$/,
+  ],
 ];
 
 describe("validation errors", () => {

@@ -1,11 +1,10 @@
 // Adam and AdamW (L2 vs decoupled weight decay), with AMSGrad: PyTorch's update rules.
-import { keep, type Tensor } from "@normgrad/core";
+import { formatValue, keep, type Tensor } from "@normgrad/core";
 import {
   assertNonNegative,
   type BaseOptions,
   canFuse,
   definedOptions,
-  formatValue,
   markWritten,
   Optimizer,
   type OptimizerParams,

@@ -1,5 +1,5 @@
 // The Optimizer base class: parameter groups, per-parameter state, zeroGrad, state dicts, and the fused-kernel checks.
-import { formatShape, keep, noGrad, Tensor, tidy } from "@normgrad/core";
+import { formatShape, formatValue, keep, noGrad, Tensor, tidy } from "@normgrad/core";
 
 /** The options every optimizer has: the learning rate (what schedulers change). */
 export interface BaseOptions {
@@ -45,22 +45,6 @@ function isIterable(value: unknown): value is Iterable<unknown> {
 /** An object whose `params` is iterable (its items are checked when the group is added). */
 function isGroupSpec(value: unknown): value is { readonly params: Iterable<Tensor> } {
   return typeof value === "object" && value !== null && "params" in value && isIterable(value.params);
-}
-
-/**
- * `value` for an error message, short whatever it is: numbers as JavaScript prints them (NaN,
- * Infinity), strings quoted, small arrays listed, anything else by its kind.
- */
-export function formatValue(value: unknown, depth = 0): string {
-  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value !== "object" || value === null) return String(value);
-  if (value instanceof Tensor) return `a Tensor of shape ${formatShape(value.shape)}`;
-  if (Array.isArray(value)) {
-    if (depth > 1 || value.length > 4) return `an array of ${value.length} item(s)`;
-    return `[${value.map((item) => formatValue(item, depth + 1)).join(", ")}]`;
-  }
-  const kind = value.constructor?.name;
-  return typeof kind === "string" && kind !== "" && kind !== "Object" ? `a ${kind}` : "an object";
 }
 
 /**

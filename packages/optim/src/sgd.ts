@@ -1,11 +1,10 @@
 // SGD with momentum, dampening, Nesterov momentum, weight decay and maximize (PyTorch's update rule).
-import { keep, type Tensor } from "@normgrad/core";
+import { formatValue, keep, type Tensor } from "@normgrad/core";
 import {
   assertNonNegative,
   type BaseOptions,
   canFuse,
   definedOptions,
-  formatValue,
   markWritten,
   Optimizer,
   type OptimizerParams,

@@ -1,5 +1,5 @@
 // fit and evaluate: the training loop (tidy steps, progress, schedulers, JSON Lines metrics) and evaluation in eval mode.
-import { type Device, noGrad, type Tensor, tidy } from "@normgrad/core";
+import { type Device, formatValue, noGrad, type Tensor, tidy } from "@normgrad/core";
 import type { DataLoader } from "@normgrad/data";
 import { Module } from "@normgrad/nn";
 import { appendLogLine, prepareLogFile } from "#log-file";
@@ -220,7 +220,7 @@ export async function fit(
   }
   if (schedulerInterval !== "epoch" && schedulerInterval !== "batch") {
     throw new RangeError(
-      `fit: schedulerInterval must be "epoch" or "batch", got ${JSON.stringify(schedulerInterval)}`,
+      `fit: schedulerInterval must be "epoch" or "batch", got ${formatValue(schedulerInterval)}`,
     );
   }
   if (logFile !== undefined) prepareLogFile(logFile);

@@ -1,5 +1,5 @@
 // Functional activations: relu, leakyRelu, sigmoid, tanh, gelu, softmax, logSoftmax, and dropout.
-import { type Generator, rand, type Tensor } from "@normgrad/core";
+import { formatValue, type Generator, rand, type Tensor } from "@normgrad/core";
 
 /** `relu(x) = max(x, 0)`, gradient 0 at 0. */
 export function relu(x: Tensor): Tensor {
@@ -24,7 +24,7 @@ export function tanh(x: Tensor): Tensor {
 /** GELU: `x·Φ(x)` (`approximate: "none"`, default) or its tanh approximation (`"tanh"`). */
 export function gelu(x: Tensor, { approximate = "none" }: { approximate?: "none" | "tanh" } = {}): Tensor {
   if (approximate !== "none" && approximate !== "tanh") {
-    throw new RangeError(`gelu: approximate must be "none" or "tanh", got ${JSON.stringify(approximate)}`);
+    throw new RangeError(`gelu: approximate must be "none" or "tanh", got ${formatValue(approximate)}`);
   }
   return x.gelu(approximate);
 }

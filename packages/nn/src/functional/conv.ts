@@ -1,5 +1,11 @@
 // Functional 2-D convolution: option checks, 'same'/'valid' padding, the core kernel, and the bias.
-import { type Conv2dParams, conv2d as conv2dKernel, formatShape, type Tensor } from "@normgrad/core";
+import {
+  type Conv2dParams,
+  conv2d as conv2dKernel,
+  formatShape,
+  formatValue,
+  type Tensor,
+} from "@normgrad/core";
 import { assertFloat, assertSameDType, type IntPair, toPair } from "./validate.ts";
 
 /** Conv padding: an int, a `[height, width]` pair, `"valid"` (none) or `"same"` (output size = input size). */
@@ -45,7 +51,7 @@ export function resolveConvPadding(
   }
   if (typeof padding === "string") {
     throw new RangeError(
-      `conv2d: padding must be an int, a pair, "same" or "valid", got ${JSON.stringify(padding)}`,
+      `conv2d: padding must be an int, a pair, "same" or "valid", got ${formatValue(padding)}`,
     );
   }
   const [top, left] = toPair(padding, "conv2d padding", 0);

@@ -2,6 +2,7 @@
 import {
   avgPool2d as avgPoolKernel,
   formatShape,
+  formatValue,
   maxPool2d as maxPoolKernel,
   type Pool2dParams,
   stack,
@@ -148,7 +149,7 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: AdaptiveSize): Tensor {
   const [outH, outW] = [0, 1].map((axis) => requested[axis] ?? x.shape[2 + axis]);
   if (![outH, outW].every((size) => Number.isInteger(size) && size >= 1)) {
     throw new RangeError(
-      `adaptiveAvgPool2d: output size must be positive integers, got ${JSON.stringify(outputSize)}`,
+      `adaptiveAvgPool2d: output size must be positive integers, got ${formatValue(outputSize)}`,
     );
   }
   const [height, width] = [x.shape[2], x.shape[3]];

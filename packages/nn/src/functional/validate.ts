@@ -1,5 +1,6 @@
 // Argument checks shared by the functional ops: (height, width) pairs, float dtypes, matching dtypes, reductions, class indices.
-import type { Tensor } from "@normgrad/core";
+
+import { formatValue, type Tensor } from "@normgrad/core";
 
 /** An int for both spatial dims, or `[height, width]`. */
 export type IntPair = number | readonly [number, number];
@@ -8,10 +9,10 @@ export type IntPair = number | readonly [number, number];
 export function toPair(value: IntPair, what: string, min: number): [number, number] {
   const pair: [number, number] = typeof value === "number" ? [value, value] : [value[0], value[1]];
   if (typeof value !== "number" && value.length !== 2) {
-    throw new RangeError(`${what} must be an int or a [height, width] pair, got [${value.join(", ")}]`);
+    throw new RangeError(`${what} must be an int or a [height, width] pair, got ${formatValue(value)}`);
   }
   if (!pair.every((item) => Number.isInteger(item) && item >= min)) {
-    throw new RangeError(`${what} must be integers ≥ ${min}, got ${JSON.stringify(value)}`);
+    throw new RangeError(`${what} must be integers ≥ ${min}, got ${formatValue(value)}`);
   }
   return pair;
 }
@@ -54,8 +55,6 @@ export type Reduction = "mean" | "sum" | "none";
 /** Throws unless `reduction` is one of the three. */
 export function assertReduction(reduction: Reduction, what: string): void {
   if (reduction !== "mean" && reduction !== "sum" && reduction !== "none") {
-    throw new RangeError(
-      `${what}: reduction must be "mean", "sum" or "none", got ${JSON.stringify(reduction)}`,
-    );
+    throw new RangeError(`${what}: reduction must be "mean", "sum" or "none", got ${formatValue(reduction)}`);
   }
 }

@@ -1,5 +1,7 @@
 // Activation layers: ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax.
+
 import type { Tensor } from "@normgrad/core";
+import { formatValue } from "@normgrad/core";
 import { gelu, leakyRelu, logSoftmax, softmax } from "../functional/activation.ts";
 import { Module } from "../module.ts";
 import { formatPythonFloat } from "../repr.ts";
@@ -52,7 +54,7 @@ export class GELU extends Module {
   constructor({ approximate = "none" }: { approximate?: "none" | "tanh" } = {}) {
     super();
     if (approximate !== "none" && approximate !== "tanh") {
-      throw new RangeError(`GELU: approximate must be "none" or "tanh", got ${JSON.stringify(approximate)}`);
+      throw new RangeError(`GELU: approximate must be "none" or "tanh", got ${formatValue(approximate)}`);
     }
     this.approximate = approximate;
   }

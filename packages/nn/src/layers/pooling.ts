@@ -1,5 +1,7 @@
 // Pooling layers: MaxPool2d (optionally returning indices), AvgPool2d and AdaptiveAvgPool2d.
+
 import type { Tensor } from "@normgrad/core";
+import { formatValue } from "@normgrad/core";
 import {
   type AdaptiveSize,
   type AvgPool2dOptions,
@@ -153,7 +155,7 @@ export class AdaptiveAvgPool2d extends Module {
       !sizes.every((size) => size === null || (Number.isInteger(size) && size >= 1))
     ) {
       throw new RangeError(
-        `AdaptiveAvgPool2d: outputSize must be a positive int or a pair (null keeps a dim), got ${JSON.stringify(outputSize)}`,
+        `AdaptiveAvgPool2d: outputSize must be a positive int or a pair (null keeps a dim), got ${formatValue(outputSize)}`,
       );
     }
     this.outputSize = outputSize;
