@@ -35,35 +35,21 @@ const cpuConfig: BackendConfig = {
   settle: () => {},
 };
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null;
-}
-
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
 /**
- * Loads `@normgrad/gpu` at run time (it is optional and not a dependency of this package yet, so
- * it is never imported statically) and starts it with `initGpu({ mode, threads })`, which
- * registers the `gpu` backend. A mode that cannot start, or that GPU.js silently replaced by
- * another one, is a skip reason rather than a mislabelled result.
+ * Starts `@normgrad/gpu` (loaded on first use: GPU.js is large and the CPU configurations do not
+ * need it) with `initGpu({ mode, threads })`, which registers the `gpu` backend. A mode that
+ * cannot start, or that GPU.js silently replaced by another one, is a skip reason rather than a
+ * mislabelled result.
  */
 async function prepareGpu(mode: GpuMode, threads: boolean): Promise<string | null> {
-  const specifier = "@normgrad/gpu";
-  let gpuModule: unknown;
   try {
-    gpuModule = await import(specifier);
-  } catch (error) {
-    return `@normgrad/gpu cannot be loaded from benchmarks (add it to its dependencies): ${errorMessage(error)}`;
-  }
-  if (!isObject(gpuModule) || typeof gpuModule.initGpu !== "function") {
-    return "@normgrad/gpu does not export initGpu({ mode, threads })";
-  }
-  try {
-    const started: unknown = await gpuModule.initGpu({ mode, threads });
-    const ran = isObject(started) ? started.mode : undefined;
-    return ran === mode ? null : `GPU.js was asked for ${mode} but ran ${String(ran)}`;
+    const { initGpu } = await import("@normgrad/gpu");
+    const started = await initGpu({ mode, threads });
+    return started.mode === mode ? null : `GPU.js was asked for ${mode} but ran ${started.mode}`;
   } catch (error) {
     return errorMessage(error);
   }

@@ -1,6 +1,6 @@
 // `pnpm activations`: parses the command line and runs the activation-distributions study.
 import { parseArgs } from "node:util";
-import { runCommandLine } from "@normgrad/example-cli";
+import { numberFlag, runCommandLine } from "@normgrad/example-cli";
 import { main } from "./activation-distributions.ts";
 import type { Activation } from "./build-mlp.ts";
 
@@ -21,12 +21,6 @@ Options:
   -h, --help                print this text (through pnpm: pnpm activations -- --help)
 `;
 
-const numberFlag = (flag: string, text: string | undefined): number | undefined => {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!Number.isFinite(value)) throw new RangeError(`--${flag} needs a number, got "${text}"`);
-  return value;
-};
 const isActivation = (name: string): name is Activation => name === "sigmoid" || name === "relu";
 
 await runCommandLine(

@@ -1,3 +1,4 @@
+// The activation-distributions study in smoke mode: its results file, tables and plots.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

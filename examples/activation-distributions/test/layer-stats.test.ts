@@ -1,3 +1,4 @@
+// layerStats: mean, std and saturated fraction of a layer's outputs.
 import { describe, expect, it } from "vitest";
 import { type Activation, layerStats } from "../src/index.ts";
 

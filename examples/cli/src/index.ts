@@ -1,2 +1,8 @@
 // @normgrad/example-cli: the command line every example shares (--help, a passed-through `--`, usage on a bad flag).
-export { type CommandLineOutcome, parseCommandLine, runCommandLine } from "./parse-command-line.ts";
+export {
+  type CommandLineOutcome,
+  integerFlag,
+  numberFlag,
+  parseCommandLine,
+  runCommandLine,
+} from "./parse-command-line.ts";

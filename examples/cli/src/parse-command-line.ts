@@ -46,3 +46,19 @@ export async function runCommandLine<V extends { help?: boolean }>(
   (outcome.exitCode === 0 ? process.stdout : process.stderr).write(outcome.text);
   process.exitCode = outcome.exitCode;
 }
+
+/** A flag's text as an integer (undefined when the flag is absent); a RangeError names the flag otherwise. */
+export function integerFlag(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value)) throw new RangeError(`--${flag} needs an integer, got "${text}"`);
+  return value;
+}
+
+/** A flag's text as a finite number (undefined when the flag is absent); a RangeError names the flag otherwise. */
+export function numberFlag(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value)) throw new RangeError(`--${flag} needs a number, got "${text}"`);
+  return value;
+}

@@ -1,7 +1,7 @@
 // The shared example command line: both pnpm forms, --help, and usage after a bad flag.
 import { parseArgs } from "node:util";
 import { describe, expect, it } from "vitest";
-import { parseCommandLine } from "../src/index.ts";
+import { integerFlag, numberFlag, parseCommandLine } from "../src/index.ts";
 
 const USAGE = "Usage: pnpm demo [--steps N]\n";
 
@@ -43,5 +43,21 @@ describe("parseCommandLine", () => {
       text: `--steps needs an integer, got "x"\n\n${USAGE}`,
       exitCode: 2,
     });
+  });
+});
+
+describe("integerFlag and numberFlag", () => {
+  it("read absent flags as undefined and numbers as numbers", () => {
+    expect([integerFlag("steps", undefined), integerFlag("steps", "30"), numberFlag("lr", "0.1")]).toEqual([
+      undefined,
+      30,
+      0.1,
+    ]);
+  });
+
+  it("name the flag and the text they refuse", () => {
+    expect(() => integerFlag("steps", "1.5")).toThrow('--steps needs an integer, got "1.5"');
+    expect(() => numberFlag("lr", "fast")).toThrow('--lr needs a number, got "fast"');
+    expect(() => numberFlag("lr", "Infinity")).toThrow('--lr needs a number, got "Infinity"');
   });
 });

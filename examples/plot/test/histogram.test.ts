@@ -1,3 +1,4 @@
+// histogram: bins over the data's range, out-of-range values clamped into the end bins.
 import { describe, expect, it } from "vitest";
 import { histogram, markdownTable } from "../src/index.ts";
 

@@ -1,3 +1,4 @@
+// renderChart: Vega-Lite specs rendered headless to SVG and PNG files.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

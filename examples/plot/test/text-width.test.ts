@@ -1,3 +1,4 @@
+// estimateTextWidth: label widths for chart layout without a browser.
 import { describe, expect, it } from "vitest";
 import { estimateTextWidth, vegaTextWidth } from "../src/text-width.ts";
 

@@ -1,6 +1,6 @@
 // `pnpm quickstart`: parses the command line and runs the quickstart.
 import { parseArgs } from "node:util";
-import { runCommandLine } from "@normgrad/example-cli";
+import { integerFlag, runCommandLine } from "@normgrad/example-cli";
 import { main } from "./run-quickstart.ts";
 
 const USAGE = `Usage: pnpm quickstart [options]   (or: pnpm quickstart -- [options])
@@ -15,13 +15,6 @@ Options:
   --smoke       5 steps (what the tests run)
   -h, --help    print this text (through pnpm: pnpm quickstart -- --help)
 `;
-
-const integer = (flag: string, text: string | undefined): number | undefined => {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!Number.isInteger(value)) throw new RangeError(`--${flag} needs an integer, got "${text}"`);
-  return value;
-};
 
 await runCommandLine(
   USAGE,
@@ -39,8 +32,8 @@ await runCommandLine(
     return {
       help: values.help,
       smoke: values.smoke,
-      seed: integer("seed", values.seed),
-      steps: integer("steps", values.steps),
+      seed: integerFlag("seed", values.seed),
+      steps: integerFlag("steps", values.steps),
       out: values.out,
     };
   },

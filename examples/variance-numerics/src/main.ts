@@ -1,6 +1,6 @@
 // `pnpm numerics`: parses the command line and runs the variance-numerics study.
 import { parseArgs } from "node:util";
-import { runCommandLine } from "@normgrad/example-cli";
+import { integerFlag, runCommandLine } from "@normgrad/example-cli";
 import { main } from "./variance-numerics.ts";
 
 const USAGE = `Usage: pnpm numerics [options]   (or: pnpm numerics -- [options])
@@ -17,13 +17,6 @@ Options:
   --smoke                  7 ratios, 3 trials of 256 values (what the tests run)
   -h, --help               print this text (through pnpm: pnpm numerics -- --help)
 `;
-
-const integer = (flag: string, text: string | undefined): number | undefined => {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!Number.isInteger(value)) throw new RangeError(`--${flag} needs an integer, got "${text}"`);
-  return value;
-};
 
 await runCommandLine(
   USAGE,
@@ -43,10 +36,10 @@ await runCommandLine(
     return {
       help: values.help,
       smoke: values.smoke,
-      seed: integer("seed", values.seed),
-      trials: integer("trials", values.trials),
-      samples: integer("samples", values.samples),
-      pointsPerDecade: integer("points-per-decade", values["points-per-decade"]),
+      seed: integerFlag("seed", values.seed),
+      trials: integerFlag("trials", values.trials),
+      samples: integerFlag("samples", values.samples),
+      pointsPerDecade: integerFlag("points-per-decade", values["points-per-decade"]),
       out: values.out,
     };
   },
