@@ -3,7 +3,7 @@ import * as F from "./functional/index.ts";
 import * as init from "./init.ts";
 
 export { NonFiniteStatisticsError } from "./functional/batch-norm.ts";
-export type { IntPair, Reduction } from "./functional/validate.ts";
+export type { FactoryOptions, IntPair, Reduction } from "./functional/validate.ts";
 export type { FusionNote, FusionResult } from "./fusion.ts";
 export { fuseBnLinear, fuseConvBn, fuseLinearBn, fuseModel } from "./fusion.ts";
 export type { FanMode, InitOptions, KaimingOptions, Nonlinearity, XavierOptions } from "./init.ts";
@@ -21,7 +21,6 @@ export { GroupNorm } from "./layers/group-norm.ts";
 export { InstanceNorm, InstanceNorm1d, InstanceNorm2d } from "./layers/instance-norm.ts";
 export type { LayerNormLayerOptions } from "./layers/layer-norm.ts";
 export { LayerNorm } from "./layers/layer-norm.ts";
-export type { FactoryOptions } from "./layers/linear.ts";
 export { Linear } from "./layers/linear.ts";
 export type { ClassLossOptions } from "./layers/loss.ts";
 export { BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss } from "./layers/loss.ts";

@@ -9,7 +9,7 @@ import {
   where,
 } from "@normgrad/core";
 import { normalize } from "./normalize.ts";
-import { assertFloat } from "./validate.ts";
+import { assertFloat, assertPerChannel } from "./validate.ts";
 
 /** Options of `batchNorm`. */
 export interface BatchNormOptions {
@@ -26,15 +26,6 @@ export interface BatchNormOptions {
   momentum?: number | Tensor;
   /** Added to the variance under the square root (default 1e-5). */
   eps?: number;
-}
-
-/** Throws unless `tensor` is null or has shape [channels]. */
-export function assertPerChannel(tensor: Tensor | null, name: string, channels: number, op: string): void {
-  if (tensor !== null && (tensor.ndim !== 1 || tensor.shape[0] !== channels)) {
-    throw new RangeError(
-      `${op}: ${name} must have shape [${channels}] (one value per channel), got ${formatShape(tensor.shape)}`,
-    );
-  }
 }
 
 /**

@@ -1,8 +1,7 @@
 // Functional GroupNorm: each sample's channels split into groups, each group normalized on its own.
 import { formatShape, type Tensor } from "@normgrad/core";
-import { assertPerChannel } from "./batch-norm.ts";
 import { normalize } from "./normalize.ts";
-import { assertFloat } from "./validate.ts";
+import { assertFloat, assertPerChannel } from "./validate.ts";
 
 /** Options of `groupNorm`. */
 export interface GroupNormOptions {

@@ -1,8 +1,8 @@
 // Functional InstanceNorm: every (sample, channel) plane normalized on its own; optional running statistics.
 import { formatShape, type Tensor } from "@normgrad/core";
-import { assertPerChannel, updateRunningStatistics } from "./batch-norm.ts";
+import { updateRunningStatistics } from "./batch-norm.ts";
 import { normalize } from "./normalize.ts";
-import { assertFloat } from "./validate.ts";
+import { assertFloat, assertPerChannel } from "./validate.ts";
 
 /** Options of `instanceNorm`. */
 export interface InstanceNormOptions {

@@ -1,6 +1,13 @@
 // Argument checks shared by the functional ops: (height, width) pairs, float dtypes, matching dtypes, reductions, class indices.
 
-import { formatValue, type Tensor } from "@normgrad/core";
+import {
+  type Device,
+  type DType,
+  formatShape,
+  formatValue,
+  type Generator,
+  type Tensor,
+} from "@normgrad/core";
 
 /** An int for both spatial dims, or `[height, width]`. */
 export type IntPair = number | readonly [number, number];
@@ -56,5 +63,30 @@ export type Reduction = "mean" | "sum" | "none";
 export function assertReduction(reduction: Reduction, what: string): void {
   if (reduction !== "mean" && reduction !== "sum" && reduction !== "none") {
     throw new RangeError(`${what}: reduction must be "mean", "sum" or "none", got ${formatValue(reduction)}`);
+  }
+}
+
+/** Options shared by layers that create parameters. */
+export interface FactoryOptions {
+  /** Default float32. */
+  dtype?: DType;
+  /** Default "cpu". */
+  device?: Device;
+  /** Draws the initial values (default: the global generator). */
+  generator?: Generator;
+}
+
+/** Throws unless `value` is a positive integer (a feature or channel count). */
+export function assertPositiveInt(value: number, what: string): void {
+  if (!Number.isInteger(value) || value < 1)
+    throw new RangeError(`${what} must be a positive integer, got ${formatValue(value)}`);
+}
+
+/** Throws unless `tensor` is null or has shape [channels] (a per-channel weight, bias or statistic). */
+export function assertPerChannel(tensor: Tensor | null, name: string, channels: number, op: string): void {
+  if (tensor !== null && (tensor.ndim !== 1 || tensor.shape[0] !== channels)) {
+    throw new RangeError(
+      `${op}: ${name} must have shape [${channels}] (one value per channel), got ${formatShape(tensor.shape)}`,
+    );
   }
 }

@@ -1,10 +1,9 @@
 // BatchNorm1d/2d/3d and their shared base: γ, β, running statistics and the PyTorch bookkeeping around F.batchNorm.
 import { formatShape, noGrad, ones, type Tensor, zeros } from "@normgrad/core";
 import { batchNorm } from "../functional/batch-norm.ts";
-import { assertFloat } from "../functional/validate.ts";
+import { assertFloat, assertPositiveInt, type FactoryOptions } from "../functional/validate.ts";
 import { Buffer, Module, Parameter } from "../module.ts";
 import { formatPythonBool, formatPythonFloat } from "../repr.ts";
-import { assertPositiveInt, type FactoryOptions } from "./linear.ts";
 
 /** Options of the BatchNorm and InstanceNorm layers. */
 export interface NormLayerOptions extends Pick<FactoryOptions, "dtype" | "device"> {

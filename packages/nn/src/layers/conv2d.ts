@@ -1,11 +1,10 @@
 // The Conv2d layer: 2-D convolution with stride, padding ('same'/'valid'), dilation, groups and bias.
 import { type Generator, type Tensor, zeros } from "@normgrad/core";
 import { type Conv2dPadding, conv2d, resolveConvPadding } from "../functional/conv.ts";
-import { type IntPair, toPair } from "../functional/validate.ts";
+import { assertPositiveInt, type FactoryOptions, type IntPair, toPair } from "../functional/validate.ts";
 import { calculateFanInAndFanOut, kaimingUniform_, uniform_ } from "../init.ts";
 import { Module, Parameter } from "../module.ts";
 import { formatPythonTuple } from "../repr.ts";
-import { assertPositiveInt, type FactoryOptions } from "./linear.ts";
 
 /** Options of `Conv2d`. */
 export interface Conv2dLayerOptions extends FactoryOptions {

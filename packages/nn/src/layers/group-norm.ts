@@ -1,10 +1,9 @@
 // The GroupNorm layer: channels split into groups, each (sample, group) normalized, per-channel γ and β.
 import { formatShape, noGrad, ones, type Tensor, zeros } from "@normgrad/core";
 import { assertGroups, groupNorm } from "../functional/group-norm.ts";
-import { assertFloat } from "../functional/validate.ts";
+import { assertFloat, assertPositiveInt, type FactoryOptions } from "../functional/validate.ts";
 import { Module, Parameter } from "../module.ts";
 import { formatPythonBool, formatPythonFloat } from "../repr.ts";
-import { assertPositiveInt, type FactoryOptions } from "./linear.ts";
 
 /** Options of `GroupNorm`. */
 export interface GroupNormLayerOptions extends Pick<FactoryOptions, "dtype" | "device"> {

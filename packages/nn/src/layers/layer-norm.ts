@@ -1,9 +1,9 @@
 // The LayerNorm layer: each sample normalized over its trailing dims, with an elementwise γ and β.
 import { noGrad, ones, type Tensor, zeros } from "@normgrad/core";
 import { layerNorm } from "../functional/layer-norm.ts";
+import { assertPositiveInt, type FactoryOptions } from "../functional/validate.ts";
 import { Module, Parameter } from "../module.ts";
 import { formatPythonBool, formatPythonFloat, formatPythonTuple } from "../repr.ts";
-import { assertPositiveInt, type FactoryOptions } from "./linear.ts";
 
 /** Options of `LayerNorm`. */
 export interface LayerNormLayerOptions extends Pick<FactoryOptions, "dtype" | "device"> {

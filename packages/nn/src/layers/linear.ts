@@ -1,25 +1,10 @@
 // The Linear layer: y = x·Wᵀ + b with PyTorch's default initialization.
-import { type Device, type DType, type Generator, type Tensor, zeros } from "@normgrad/core";
+import { type Generator, type Tensor, zeros } from "@normgrad/core";
 import { linear } from "../functional/linear.ts";
+import { assertPositiveInt, type FactoryOptions } from "../functional/validate.ts";
 import { kaimingUniform_, uniform_ } from "../init.ts";
 import { Module, Parameter } from "../module.ts";
 import { formatPythonBool } from "../repr.ts";
-
-/** Options shared by layers that create parameters. */
-export interface FactoryOptions {
-  /** Default float32. */
-  dtype?: DType;
-  /** Default "cpu". */
-  device?: Device;
-  /** Draws the initial values (default: the global generator). */
-  generator?: Generator;
-}
-
-/** Throws unless `value` is a positive integer (a feature or channel count). */
-export function assertPositiveInt(value: number, what: string): void {
-  if (!Number.isInteger(value) || value < 1)
-    throw new RangeError(`${what} must be a positive integer, got ${value}`);
-}
 
 /**
  * Applies `y = x·Wᵀ + b` to the last dim of x (…, inFeatures) → (…, outFeatures).
