@@ -193,6 +193,7 @@ export function storedAs(dtype: DType, value: string): string {
   return dtype === "int32" ? `Math.trunc(${value})` : value;
 }
 
+/** `op(x)` per element of `shape`, from a strided view (float32 results). */
 export function unarySource(op: UnaryOp, x: Operand, shape: Shape): KernelSource {
   return elementwiseSource(shape, [x], ([v], source) => {
     emitUnary(source, op, v, "r");
@@ -200,6 +201,7 @@ export function unarySource(op: UnaryOp, x: Operand, shape: Shape): KernelSource
   });
 }
 
+/** `op(a, b)` per element of `shape`; `a` and `b` arrive already broadcast (stride-0 views). */
 export function binarySource(op: BinaryOp, a: Operand, b: Operand, shape: Shape, dtype: DType): KernelSource {
   return elementwiseSource(shape, [a, b], ([va, vb], source) => {
     emitBinary(source, op, va, vb, "r");
@@ -208,6 +210,7 @@ export function binarySource(op: BinaryOp, a: Operand, b: Operand, shape: Shape,
   });
 }
 
+/** `condition ≠ 0 ? a : b` per element of `shape` (all three broadcast views). */
 export function whereSource(condition: Operand, a: Operand, b: Operand, shape: Shape): KernelSource {
   return elementwiseSource(shape, [condition, a, b], ([c, va, vb]) => `${c} !== 0 ? ${va} : ${vb}`);
 }
