@@ -1,6 +1,9 @@
 // The Backend interface every device implements: storage plus a small set of compute kernels.
 import type { DType, TypedArray } from "./dtype.ts";
+import type { NormLayout, NormStatistics } from "./norm-layout.ts";
 import type { Shape } from "./shape.ts";
+
+export type { NormLayout, NormStatistics } from "./norm-layout.ts";
 
 /** The devices normgrad knows. `cpu` is always present; `gpu` is registered by `@normgrad/gpu`. */
 export type Device = "cpu" | "gpu";
@@ -48,34 +51,6 @@ export type ReduceOp = "sum" | "max" | "min" | "argmax" | "argmin";
 
 /** Per-axis (before, after) padding. */
 export type Padding = readonly (readonly [number, number])[];
-
-/**
- * How a normalization reads its input: a contiguous (outer, channels, inner) array with a
- * per-channel affine. `per-channel` keeps one statistic per channel over (outer, inner)
- * (BatchNorm); `per-group` one per (outer, group) over the group's contiguous channels and inner
- * (LayerNorm: 1 group and inner 1; GroupNorm; InstanceNorm: a group per channel). Statistics are
- * indexed by channel, or by `outer·groups + group`.
- */
-export type NormLayout =
-  | {
-      readonly kind: "per-channel";
-      readonly outer: number;
-      readonly channels: number;
-      readonly inner: number;
-    }
-  | {
-      readonly kind: "per-group";
-      readonly outer: number;
-      readonly channels: number;
-      readonly inner: number;
-      readonly groups: number;
-    };
-
-/** Per-statistic mean and biased variance. */
-export interface NormStatistics<T> {
-  readonly mean: T;
-  readonly variance: T;
-}
 
 /** Options of the fused normalization forward. */
 export interface NormForwardOptions {
@@ -137,12 +112,15 @@ export interface AdamStepOptions {
   readonly step: number;
 }
 
-/** Adam's per-parameter buffers, each the parameter's size: the moments and AMSGrad's running maximum. */
-export interface AdamStepState {
-  readonly expAvg: DeviceBuffer;
-  readonly expAvgSq: DeviceBuffer;
+/**
+ * Adam's per-parameter state, each the parameter's size: the moments and AMSGrad's running
+ * maximum, as device buffers (`T` = `DeviceBuffer`, what kernels get) or tensors (the fused step).
+ */
+export interface AdamStepState<T = DeviceBuffer> {
+  readonly expAvg: T;
+  readonly expAvgSq: T;
   /** Null without AMSGrad (v is then used directly). */
-  readonly maxExpAvgSq: DeviceBuffer | null;
+  readonly maxExpAvgSq: T | null;
 }
 
 /** Geometry of a 2-D convolution over NCHW input; pairs are (height, width). */
@@ -152,6 +130,15 @@ export interface Conv2dParams {
   readonly padding: readonly [readonly [number, number], readonly [number, number]];
   readonly dilation: readonly [number, number];
   readonly groups: number;
+}
+
+/**
+ * What the convolution kernels get: the geometry plus the output's spatial size
+ * `OH = ⌊(H + pad − dilation·(KH − 1) − 1)/stride⌋ + 1` (likewise OW), resolved once by the
+ * `conv2d` primitive so no backend repeats the formula.
+ */
+export interface Conv2dKernelParams extends Conv2dParams {
+  readonly outputSize: readonly [number, number];
 }
 
 /** Geometry of a 2-D pooling window over NCHW input; pairs are (height, width). */
@@ -225,18 +212,21 @@ export interface Backend {
 
   // Convolution and pooling take contiguous NCHW views (the frontend makes them so) of one float dtype.
   /** Cross-correlation of x (N, C, H, W) with weight (O, C/groups, KH, KW), no bias: (N, O, OH, OW). */
-  conv2d(x: View, weight: View, params: Conv2dParams): DeviceBuffer;
+  conv2d(x: View, weight: View, params: Conv2dKernelParams): DeviceBuffer;
   /** The gradient of conv2d w.r.t. its input, from dy (N, O, OH, OW): (N, C, H, W) = `inputShape`. */
-  conv2dInputGrad(dy: View, weight: View, inputShape: Shape, params: Conv2dParams): DeviceBuffer;
+  conv2dInputGrad(dy: View, weight: View, inputShape: Shape, params: Conv2dKernelParams): DeviceBuffer;
   /** The gradient of conv2d w.r.t. its weight, summed over the batch: `weightShape`. */
-  conv2dWeightGrad(x: View, dy: View, weightShape: Shape, params: Conv2dParams): DeviceBuffer;
+  conv2dWeightGrad(x: View, dy: View, weightShape: Shape, params: Conv2dKernelParams): DeviceBuffer;
   /**
    * Max over each window: values (N, C, OH, OW) and int32 indices of the maxima, flat `h·W + w`
    * within each (n, c) plane (PyTorch's `return_indices`); the first maximum wins, NaN propagates.
    */
   maxPool2d(x: View, params: Pool2dParams): { values: DeviceBuffer; indices: DeviceBuffer };
-  /** Routes dy back to the recorded maxima: zeros of `inputShape`, then `dx[index] += dy`. */
-  maxPool2dBackward(dy: View, indices: View, inputShape: Shape): DeviceBuffer;
+  /**
+   * Routes dy back to the recorded maxima: zeros of `inputShape`, then `dx[index] += dy`.
+   * `params` are the forward's, so a backend may find each pixel's windows directly.
+   */
+  maxPool2dBackward(dy: View, indices: View, inputShape: Shape, params: Pool2dParams): DeviceBuffer;
   /** Mean over each window (N, C, OH, OW). */
   avgPool2d(x: View, params: AvgPool2dParams): DeviceBuffer;
   /** Spreads dy evenly over each window's input pixels: `inputShape`. */
@@ -270,7 +260,7 @@ export interface Backend {
    * Optional fused SGD step, in place on `param` and `momentumBuffer` (null without momentum):
    * the update of `SgdStepOptions`. Both are whole buffers of the parameter's size and dtype;
    * `grad` has the parameter's shape. Without it, optimizers compose the update from tensor ops.
-   * The caller bumps the storages' versions, as in-place ops do.
+   * The caller (`fusedSgdStep`) bumps the storages' versions, as in-place ops do.
    */
   sgdStep?(
     param: DeviceBuffer,

@@ -9,13 +9,12 @@ export type {
   Backend,
   BinaryOp,
   CompareOp,
+  Conv2dKernelParams,
   Conv2dParams,
   Device,
   DeviceBuffer,
   NormBackwardOptions,
   NormForwardOptions,
-  NormLayout,
-  NormStatistics,
   Padding,
   Pool2dParams,
   ReduceOp,
@@ -25,7 +24,8 @@ export type {
 } from "./backend.ts";
 export type { ValueCheck } from "./check-values.ts";
 export { checkValues } from "./check-values.ts";
-export { CpuBackend, CpuBuffer, cpuData } from "./cpu/cpu-backend.ts";
+export { CpuBackend } from "./cpu/cpu-backend.ts";
+export { CpuBuffer, cpuData } from "./cpu/cpu-buffer.ts";
 export { canUseWasmGemm, configureWasmGemm } from "./cpu/wasm-gemm.ts";
 export type { TensorOptions } from "./creation.ts";
 export {
@@ -47,12 +47,23 @@ export { getBackend, liveBuffers, registerBackend } from "./devices.ts";
 export type { DType, TypedArray, TypedArrayOf } from "./dtype.ts";
 export { allocateTypedArray, DTYPES, isFloating, promoteTypes } from "./dtype.ts";
 export { formatValue } from "./format.ts";
+export type { NormalizeOptions, NormalizeResult } from "./fused.ts";
+export {
+  canFuseAdamStep,
+  canFuseSgdStep,
+  fusedAdamStep,
+  fusedNormalize,
+  fusedSgdStep,
+  hasFusedNormalize,
+} from "./fused.ts";
 export type { GradcheckInputReport, GradcheckOptions } from "./gradcheck.ts";
 export { gradcheck } from "./gradcheck.ts";
 export type { TensorContainer } from "./memory.ts";
 export { keep, tidy } from "./memory.ts";
 export type { Moments, MomentsOptions, VarianceAlgorithm } from "./moments.ts";
 export { moments } from "./moments.ts";
+export type { NormBlocks, NormLayout, NormStatistics } from "./norm-layout.ts";
+export { normBlocks } from "./norm-layout.ts";
 export { cat, matmul, stack, where } from "./ops.ts";
 export type { Primitive, PrimitiveParams } from "./primitives.ts";
 export { avgPool2d, conv2d, maxPool2d } from "./primitives.ts";

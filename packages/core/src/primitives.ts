@@ -4,6 +4,7 @@ import type {
   ArithmeticOp,
   AvgPool2dParams,
   BinaryOp,
+  Conv2dKernelParams,
   Conv2dParams,
   Device,
   Padding,
@@ -44,8 +45,8 @@ export type PrimitiveParams = {
   scatterAdd: { axis: number };
   cast: { dtype: DType };
   toDevice: { device: Device };
-  conv2d: Conv2dParams;
-  maxPool2d: { indices: Tensor };
+  conv2d: Conv2dKernelParams;
+  maxPool2d: Pool2dParams & { readonly indices: Tensor };
   avgPool2d: AvgPool2dParams;
 };
 
@@ -275,14 +276,16 @@ export function toDevice(x: Tensor, device: Device): Tensor {
 export function conv2d(x: Tensor, weight: Tensor, params: Conv2dParams): Tensor {
   assertSameDevice("conv2d", [x, weight]);
   const [input, kernel] = [x.contiguous(), weight.contiguous()];
-  const spatial = [0, 1].map((axis) => {
+  // The one place the output size is computed: the kernels read it from their params.
+  const size = (axis: 0 | 1) => {
     const extent = x.shape[2 + axis] + params.padding[axis][0] + params.padding[axis][1];
     const span = params.dilation[axis] * (weight.shape[2 + axis] - 1) + 1;
     return Math.floor((extent - span) / params.stride[axis]) + 1;
-  });
-  const shape = [x.shape[0], weight.shape[0], ...spatial];
-  const buffer = x.backend.conv2d(viewOf(input), viewOf(kernel), params);
-  return record("conv2d", [input, kernel], params, fromKernel(x, buffer, shape));
+  };
+  const kernelParams: Conv2dKernelParams = { ...params, outputSize: [size(0), size(1)] };
+  const shape = [x.shape[0], weight.shape[0], ...kernelParams.outputSize];
+  const buffer = x.backend.conv2d(viewOf(input), viewOf(kernel), kernelParams);
+  return record("conv2d", [input, kernel], kernelParams, fromKernel(x, buffer, shape));
 }
 
 /**
@@ -294,7 +297,8 @@ export function maxPool2d(x: Tensor, params: Pool2dParams): [values: Tensor, ind
   const shape = [x.shape[0], x.shape[1], ...params.outputSize];
   const { values, indices } = x.backend.maxPool2d(viewOf(input), params);
   const indexTensor = fromKernel(x, indices, shape);
-  return [record("maxPool2d", [input], { indices: indexTensor }, fromKernel(x, values, shape)), indexTensor];
+  const recorded = { ...params, indices: indexTensor };
+  return [record("maxPool2d", [input], recorded, fromKernel(x, values, shape)), indexTensor];
 }
 
 /** Average pooling of x (N, C, H, W). Params must be valid already (`F.avgPool2d` checks them). */
@@ -445,9 +449,13 @@ const vjpRules: { [P in Primitive]: VjpRule<P> } = {
       ),
   ],
   // Each window's gradient goes to the element that was its maximum.
-  maxPool2d: (dy, { inputs: [x], params: { indices } }) => [
+  maxPool2d: (dy, { inputs: [x], params }) => [
     () =>
-      fromKernel(x, x.backend.maxPool2dBackward(viewOf(dy.contiguous()), viewOf(indices), x.shape), x.shape),
+      fromKernel(
+        x,
+        x.backend.maxPool2dBackward(viewOf(dy.contiguous()), viewOf(params.indices), x.shape, params),
+        x.shape,
+      ),
   ],
   avgPool2d: (dy, { inputs: [x], params }) => [
     () => fromKernel(x, x.backend.avgPool2dBackward(viewOf(dy.contiguous()), x.shape, params), x.shape),

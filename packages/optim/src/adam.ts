@@ -1,14 +1,13 @@
 // Adam and AdamW (L2 vs decoupled weight decay), with AMSGrad: PyTorch's update rules.
-import { formatValue, keep, type Tensor } from "@normgrad/core";
+import { canFuseAdamStep, formatValue, fusedAdamStep, keep, type Tensor } from "@normgrad/core";
 import {
   assertNonNegative,
   type BaseOptions,
-  canFuse,
   definedOptions,
-  markWritten,
   Optimizer,
   type OptimizerParams,
   type ParamGroup,
+  type SavedState,
 } from "./optimizer.ts";
 
 /** Adam's and AdamW's options (PyTorch's names in camelCase). */
@@ -25,12 +24,15 @@ export interface AdamOptions extends BaseOptions {
   maximize: boolean;
 }
 
-/** Per-parameter state, under PyTorch's names: step count, the two moments, AMSGrad's maximum. */
+/**
+ * Per-parameter state: step count, the two moments, AMSGrad's maximum (null without it). State
+ * dicts hold it under PyTorch's names: `step`, `exp_avg`, `exp_avg_sq`, `max_exp_avg_sq`.
+ */
 export type AdamState = {
   step: number;
-  exp_avg: Tensor;
-  exp_avg_sq: Tensor;
-  max_exp_avg_sq: Tensor | null;
+  expAvg: Tensor;
+  expAvgSq: Tensor;
+  maxExpAvgSq: Tensor | null;
 };
 
 /** Adam's options as a constructor takes them: every one optional. */
@@ -69,12 +71,21 @@ abstract class AdamBase extends Optimizer<AdamOptions, AdamState> {
     });
   }
 
-  protected mapState(state: AdamState, copy: (tensor: Tensor) => Tensor): AdamState {
+  protected saveState(state: AdamState, copy: (tensor: Tensor) => Tensor): SavedState<AdamState> {
     return {
       step: state.step,
-      exp_avg: copy(state.exp_avg),
-      exp_avg_sq: copy(state.exp_avg_sq),
-      max_exp_avg_sq: state.max_exp_avg_sq === null ? null : copy(state.max_exp_avg_sq),
+      exp_avg: copy(state.expAvg),
+      exp_avg_sq: copy(state.expAvgSq),
+      max_exp_avg_sq: state.maxExpAvgSq === null ? null : copy(state.maxExpAvgSq),
+    };
+  }
+
+  protected loadState(saved: SavedState<AdamState>, copy: (tensor: Tensor) => Tensor): AdamState {
+    return {
+      step: saved.step,
+      expAvg: copy(saved.exp_avg),
+      expAvgSq: copy(saved.exp_avg_sq),
+      maxExpAvgSq: saved.max_exp_avg_sq === null ? null : copy(saved.max_exp_avg_sq),
     };
   }
 
@@ -83,26 +94,16 @@ abstract class AdamBase extends Optimizer<AdamOptions, AdamState> {
     const [beta1, beta2] = betas;
     const state = this.stateOf(param, () => ({
       step: 0,
-      exp_avg: keep(param.zerosLike()),
-      exp_avg_sq: keep(param.zerosLike()),
-      max_exp_avg_sq: amsgrad ? keep(param.zerosLike()) : null,
+      expAvg: keep(param.zerosLike()),
+      expAvgSq: keep(param.zerosLike()),
+      maxExpAvgSq: amsgrad ? keep(param.zerosLike()) : null,
     }));
-    if (amsgrad && state.max_exp_avg_sq === null) state.max_exp_avg_sq = keep(param.zerosLike());
+    if (amsgrad && state.maxExpAvgSq === null) state.maxExpAvgSq = keep(param.zerosLike());
     state.step += 1;
-    const { exp_avg: expAvg, exp_avg_sq: expAvgSq } = state;
-    const maxExpAvgSq = amsgrad ? state.max_exp_avg_sq : null;
-    const backend = param.backend;
-    if (
-      group.fused &&
-      backend.adamStep !== undefined &&
-      canFuse(param, grad, [expAvg, expAvgSq, maxExpAvgSq])
-    ) {
-      const buffers = {
-        expAvg: expAvg.storage.buffer,
-        expAvgSq: expAvgSq.storage.buffer,
-        maxExpAvgSq: maxExpAvgSq?.storage.buffer ?? null,
-      };
-      backend.adamStep(param.storage.buffer, grad.kernelView, buffers, {
+    const { expAvg, expAvgSq } = state;
+    const moments = { expAvg, expAvgSq, maxExpAvgSq: amsgrad ? state.maxExpAvgSq : null };
+    if (group.fused && canFuseAdamStep(param, grad, moments)) {
+      fusedAdamStep(param, grad, moments, {
         lr,
         beta1,
         beta2,
@@ -113,7 +114,6 @@ abstract class AdamBase extends Optimizer<AdamOptions, AdamState> {
         maximize,
         step: state.step,
       });
-      markWritten([param, expAvg, expAvgSq, maxExpAvgSq]);
       return;
     }
     const stepSize = lr / (1 - beta1 ** state.step);
@@ -123,14 +123,13 @@ abstract class AdamBase extends Optimizer<AdamOptions, AdamState> {
     let d = maximize ? grad.neg() : grad;
     if (decay !== 1) param.mul_(decay);
     if (l2 !== 0) d = d.add(param.mul(l2));
-    state.exp_avg.mul_(beta1).add_(d, 1 - beta1);
-    state.exp_avg_sq.mul_(beta2).add_(d.mul(d), 1 - beta2);
-    let second = state.exp_avg_sq;
-    if (amsgrad && state.max_exp_avg_sq !== null) {
-      second = state.max_exp_avg_sq.copy_(state.max_exp_avg_sq.maximum(state.exp_avg_sq));
-    }
+    expAvg.mul_(beta1).add_(d, 1 - beta1);
+    expAvgSq.mul_(beta2).add_(d.mul(d), 1 - beta2);
+    let second = expAvgSq;
+    if (moments.maxExpAvgSq !== null)
+      second = moments.maxExpAvgSq.copy_(moments.maxExpAvgSq.maximum(expAvgSq));
     const denominator = second.sqrt().div(correction2Sqrt).add(eps);
-    param.sub_(state.exp_avg.div(denominator), stepSize);
+    param.sub_(expAvg.div(denominator), stepSize);
   }
 }
 

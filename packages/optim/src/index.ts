@@ -29,6 +29,7 @@ export type {
   ParamGroup,
   ParamGroupSpec,
   ParamState,
+  SavedState,
 } from "./optimizer.ts";
 export { Optimizer } from "./optimizer.ts";
 export type { SGDOptions, SGDState } from "./sgd.ts";

@@ -1,4 +1,4 @@
-// The Optimizer base class: parameter groups, per-parameter state, zeroGrad, state dicts, and the fused-kernel checks.
+// The Optimizer base class: parameter groups, per-parameter state (camelCase), zeroGrad, and state dicts (PyTorch's names).
 import { formatShape, formatValue, keep, noGrad, Tensor, tidy } from "@normgrad/core";
 
 /** The options every optimizer has: the learning rate (what schedulers change). */
@@ -21,16 +21,29 @@ export type ParamGroupSpec<O> = Partial<O> & { readonly params: Iterable<Tensor>
 /** What an optimizer takes: parameters (one group with the defaults) or parameter groups. */
 export type OptimizerParams<O> = Iterable<Tensor> | readonly ParamGroupSpec<O>[];
 
-/** Per-parameter state: tensors (moments, momentum buffers) and numbers (step counts). */
+/** Per-parameter state: tensors (moments, momentum buffers) and numbers (step counts), camelCase in code. */
 export type ParamState = { readonly [key: string]: Tensor | number | null };
 
+/** A camelCase name in snake_case: `expAvgSq` → `exp_avg_sq` (PyTorch's spelling). */
+type SnakeCase<Name extends string> = Name extends `${infer Head}${infer Tail}`
+  ? `${Head extends Lowercase<Head> ? Head : `_${Lowercase<Head>}`}${SnakeCase<Tail>}`
+  : Name;
+
 /**
- * An optimizer's resumable state, in PyTorch's layout: `state` is keyed by each parameter's
- * position across all groups (0, 1, … in group order) and holds copies of its state;
- * `paramGroups` holds each group's options and the positions of its parameters.
+ * Per-parameter state as a state dict holds it: the same values under PyTorch's names
+ * (`{ expAvg, expAvgSq }` → `{ exp_avg, exp_avg_sq }`), as nn's state dicts name `runningMean`
+ * `running_mean`.
+ */
+export type SavedState<S extends ParamState> = { [K in keyof S & string as SnakeCase<K>]: S[K] };
+
+/**
+ * An optimizer's resumable state, in PyTorch's layout and names: `state` is keyed by each
+ * parameter's position across all groups (0, 1, … in group order) and holds copies of its state
+ * (`exp_avg`, `momentum_buffer`, …); `paramGroups` holds each group's options and the positions
+ * of its parameters.
  */
 export interface OptimizerStateDict<O, S extends ParamState> {
-  state: Record<number, S>;
+  state: Record<number, SavedState<S>>;
   paramGroups: (O & { params: number[] })[];
 }
 
@@ -99,8 +112,11 @@ export abstract class Optimizer<O extends BaseOptions, S extends ParamState> {
   /** Updates `param` in place from `grad` (called under `noGrad` inside `tidy`). */
   protected abstract update(param: Tensor, grad: Tensor, group: ParamGroup<O>): void;
 
-  /** `state` with every tensor replaced by `copy(tensor)` (for state dicts). */
-  protected abstract mapState(state: S, copy: (tensor: Tensor) => Tensor): S;
+  /** `state` under PyTorch's names, every tensor replaced by `copy(tensor)` (for `stateDict`). */
+  protected abstract saveState(state: S, copy: (tensor: Tensor) => Tensor): SavedState<S>;
+
+  /** The inverse of `saveState`: camelCase state from a state dict's entry (for `loadStateDict`). */
+  protected abstract loadState(saved: SavedState<S>, copy: (tensor: Tensor) => Tensor): S;
 
   /** Adds a group of parameters with its own options (the others come from `defaults`). */
   addParamGroup(spec: ParamGroupSpec<O>): void {
@@ -176,13 +192,13 @@ export abstract class Optimizer<O extends BaseOptions, S extends ParamState> {
 
   /** A snapshot of the optimizer (copies of the state tensors) that `loadStateDict` restores. */
   stateDict(): OptimizerStateDict<O, S> {
-    const state: Record<number, S> = {};
+    const state: Record<number, SavedState<S>> = {};
     let index = 0;
     const paramGroups = this.paramGroups.map((group) => {
       const indices = group.params.map((param) => {
         const paramState = this.state.get(param);
         if (paramState !== undefined)
-          state[index] = this.mapState(paramState, (t) => noGrad(() => t.clone()));
+          state[index] = this.saveState(paramState, (t) => noGrad(() => t.clone()));
         return index++;
       });
       return { ...group, params: indices };
@@ -227,29 +243,11 @@ export abstract class Optimizer<O extends BaseOptions, S extends ParamState> {
           }
           return keep(noGrad(() => t.to(param.device).to(param.dtype).clone().reshape(param.shape)));
         };
-        this.state.set(param, this.mapState(paramState, copy));
+        this.state.set(param, this.loadState(paramState, copy));
       });
       Object.assign(group, options);
     });
   }
-}
-
-/**
- * True when a backend's fused step may update `param` and its `state` tensors in place from
- * `grad`: each owns its whole storage and matches the parameter's device, dtype and size (else
- * the update is composed of tensor ops, which broadcast, cast and explain what is wrong).
- */
-export function canFuse(param: Tensor, grad: Tensor, state: readonly (Tensor | null)[]): boolean {
-  const matches = (t: Tensor) =>
-    t.device === param.device && t.dtype === param.dtype && t.size === param.size;
-  return (
-    param.ownsStorage() && matches(grad) && state.every((t) => t === null || (t.ownsStorage() && matches(t)))
-  );
-}
-
-/** Bumps the version of every tensor a fused step wrote, as in-place ops do, so autograd sees the writes. */
-export function markWritten(tensors: readonly (Tensor | null)[]): void {
-  for (const t of tensors) if (t !== null) t.storage.version++;
 }
 
 /** `options` without its undefined entries, so that `{ momentum: undefined }` keeps the default. */

@@ -1,14 +1,13 @@
 // SGD with momentum, dampening, Nesterov momentum, weight decay and maximize (PyTorch's update rule).
-import { formatValue, keep, type Tensor } from "@normgrad/core";
+import { canFuseSgdStep, formatValue, fusedSgdStep, keep, type Tensor } from "@normgrad/core";
 import {
   assertNonNegative,
   type BaseOptions,
-  canFuse,
   definedOptions,
-  markWritten,
   Optimizer,
   type OptimizerParams,
   type ParamGroup,
+  type SavedState,
 } from "./optimizer.ts";
 
 /** SGD's options (PyTorch's names in camelCase). */
@@ -25,8 +24,8 @@ export interface SGDOptions extends BaseOptions {
   maximize: boolean;
 }
 
-/** SGD's per-parameter state: the momentum buffer (absent without momentum). */
-export type SGDState = { momentum_buffer: Tensor };
+/** SGD's per-parameter state: the momentum buffer (absent without momentum; `momentum_buffer` in state dicts). */
+export type SGDState = { momentumBuffer: Tensor };
 
 /**
  * Stochastic gradient descent, exactly as `torch.optim.SGD`. Per step, with g = ∇p (or −∇p
@@ -70,20 +69,24 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
     }
   }
 
-  protected mapState(state: SGDState, copy: (tensor: Tensor) => Tensor): SGDState {
-    return { momentum_buffer: copy(state.momentum_buffer) };
+  protected saveState(state: SGDState, copy: (tensor: Tensor) => Tensor): SavedState<SGDState> {
+    return { momentum_buffer: copy(state.momentumBuffer) };
+  }
+
+  protected loadState(saved: SavedState<SGDState>, copy: (tensor: Tensor) => Tensor): SGDState {
+    return { momentumBuffer: copy(saved.momentum_buffer) };
   }
 
   protected update(param: Tensor, grad: Tensor, group: ParamGroup<SGDOptions>): void {
     const { lr, momentum, dampening, nesterov, weightDecay, maximize } = group;
     const firstStep = momentum !== 0 && !this.state.has(param);
     // The first momentum buffer is the gradient itself (no dampening), so it starts as a copy of it.
-    const buffer =
-      momentum === 0 ? null : this.stateOf(param, () => ({ momentum_buffer: keep(param.zerosLike()) }));
-    const momentumBuffer = buffer?.momentum_buffer ?? null;
-    const backend = param.backend;
-    if (group.fused && backend.sgdStep !== undefined && canFuse(param, grad, [momentumBuffer])) {
-      backend.sgdStep(param.storage.buffer, grad.kernelView, momentumBuffer?.storage.buffer ?? null, {
+    const momentumBuffer =
+      momentum === 0
+        ? null
+        : this.stateOf(param, () => ({ momentumBuffer: keep(param.zerosLike()) })).momentumBuffer;
+    if (group.fused && canFuseSgdStep(param, grad, momentumBuffer)) {
+      fusedSgdStep(param, grad, momentumBuffer, {
         lr,
         momentum,
         dampening,
@@ -92,16 +95,14 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
         maximize,
         firstStep,
       });
-      markWritten([param, momentumBuffer]);
       return;
     }
     let d = maximize ? grad.neg() : grad;
     if (weightDecay !== 0) d = d.add(param.mul(weightDecay));
-    if (buffer !== null) {
-      const b = buffer.momentum_buffer;
-      if (firstStep) b.copy_(d);
-      else b.mul_(momentum).add_(d, 1 - dampening);
-      d = nesterov ? d.add(b.mul(momentum)) : b;
+    if (momentumBuffer !== null) {
+      if (firstStep) momentumBuffer.copy_(d);
+      else momentumBuffer.mul_(momentum).add_(d, 1 - dampening);
+      d = nesterov ? d.add(momentumBuffer.mul(momentum)) : momentumBuffer;
     }
     param.sub_(d, lr);
   }

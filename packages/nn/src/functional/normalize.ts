@@ -1,33 +1,18 @@
 // The op behind every norm layer: normalize over a layout's statistics, then a per-channel affine, with the hand-derived backward.
 import {
-  type Backend,
-  contiguousStrides,
-  type DeviceBuffer,
   defineOp,
   formatShape,
+  fusedNormalize,
+  hasFusedNormalize,
+  type NormalizeOptions,
+  type NormalizeResult,
   type NormLayout,
   type NormStatistics,
   type Shape,
-  Storage,
-  Tensor,
+  type Tensor,
 } from "@normgrad/core";
 
-/** Options of `normalize`. */
-export interface NormalizeOptions {
-  /** Added to the variance under the square root. */
-  eps: number;
-  /** Normalize with these (one per statistic of the layout, e.g. running statistics) instead of x's own. */
-  statistics: NormStatistics<Tensor> | null;
-}
-
-/** The output and, when they were computed from x, the statistics (mean, biased variance). */
-export interface NormalizeResult {
-  output: Tensor;
-  /** Shape [number of statistics]; float64 on the CPU. Null when the statistics were given. */
-  statistics: NormStatistics<Tensor> | null;
-}
-
-/** A forward + backward pair: the fused one runs the backend's kernels, the composed one tensor ops. */
+/** A forward + backward pair: the fused one runs the backend's kernels (core's `fusedNormalize`), the composed one tensor ops. */
 type NormalizeImplementation = (
   x: Tensor,
   layout: NormLayout,
@@ -64,77 +49,6 @@ function groupedShape(layout: NormLayout): Shape {
 function reducedAxes(layout: NormLayout): number[] {
   return layout.kind === "per-channel" ? [0, 2] : [2];
 }
-
-/** Wraps a buffer the backend just returned as a tensor. */
-function wrap(backend: Backend, buffer: DeviceBuffer, shape: Shape): Tensor {
-  return new Tensor(new Storage(backend, buffer), shape, contiguousStrides(shape), 0);
-}
-
-/**
- * The fused implementation: the backend's `normForward` (statistics in one sweep per pass,
- * then normalize + affine in one sweep) and `normBackward` (one sweep for the sums, one for dx).
- * The formulas are in docs/normalization.md and next to the CPU kernels.
- */
-const fusedNormalize: NormalizeImplementation = (x, layout, weight, bias, { eps, statistics }) => {
-  const backend = x.backend;
-  const { normForward, normBackward } = backend;
-  if (normForward === undefined || normBackward === undefined) {
-    throw new Error(`the ${x.device} backend has no fused normalization kernels`);
-  }
-  let computed: NormStatistics<Tensor> | null = null;
-  const inputs = [x, ...(weight === null ? [] : [weight]), ...(bias === null ? [] : [bias])];
-  const op = defineOp<Tensor[], NormStatistics<Tensor>>({
-    name: "normalize",
-    forward: () => {
-      const given = statistics && {
-        mean: statistics.mean.kernelView,
-        variance: statistics.variance.kernelView,
-      };
-      const result = normForward.call(
-        backend,
-        x.kernelView,
-        layout,
-        weight?.kernelView ?? null,
-        bias?.kernelView ?? null,
-        { eps, statistics: given },
-      );
-      const output = wrap(backend, result.output, x.shape);
-      if (statistics !== null) {
-        // Copied: running statistics may change in place before backward runs.
-        return { output, saved: { mean: statistics.mean.clone(), variance: statistics.variance.clone() } };
-      }
-      if (result.statistics === null)
-        throw new Error(`the ${x.device} backend's normForward returned no statistics`);
-      const shape = [result.statistics.mean.size];
-      computed = {
-        mean: wrap(backend, result.statistics.mean, shape),
-        variance: wrap(backend, result.statistics.variance, shape),
-      };
-      return { output, saved: computed };
-    },
-    backward: (dy, saved, needsInputGrad) => {
-      const needs = {
-        input: needsInputGrad[0],
-        weight: weight !== null && needsInputGrad[1],
-        bias: bias !== null && needsInputGrad[weight === null ? 1 : 2],
-      };
-      const grads = normBackward.call(
-        backend,
-        dy.kernelView,
-        x.kernelView,
-        layout,
-        weight?.kernelView ?? null,
-        { mean: saved.mean.kernelView, variance: saved.variance.kernelView },
-        { eps, statisticsFromInput: statistics === null, needs },
-      );
-      const dx = grads.dx && wrap(backend, grads.dx, x.shape);
-      const dweight = grads.dweight && weight && wrap(backend, grads.dweight, weight.shape);
-      const dbias = grads.dbias && bias && wrap(backend, grads.dbias, bias.shape);
-      return [dx, ...(weight === null ? [] : [dweight]), ...(bias === null ? [] : [dbias])];
-    },
-  });
-  return { output: op(...inputs), statistics: computed };
-};
 
 /**
  * The composed implementation, in tensor ops on any backend; it is also the readable spec of
@@ -233,6 +147,5 @@ export function normalize(
       );
     }
   }
-  const fused = x.backend.normForward !== undefined && x.backend.normBackward !== undefined;
-  return (fused ? fusedNormalize : composedNormalize)(x, layout, weight, bias, options);
+  return (hasFusedNormalize(x) ? fusedNormalize : composedNormalize)(x, layout, weight, bias, options);
 }

@@ -1,0 +1,205 @@
+// Fused kernels at the tensor level: normalization and the SGD/Adam steps, so nn and optim never touch storages.
+import type { AdamStepOptions, AdamStepState, Backend, DeviceBuffer, SgdStepOptions } from "./backend.ts";
+import { defineOp } from "./define-op.ts";
+import type { NormLayout, NormStatistics } from "./norm-layout.ts";
+import { contiguousStrides, type Shape } from "./shape.ts";
+import { Storage } from "./storage.ts";
+import { Tensor } from "./tensor.ts";
+
+/** Options of `fusedNormalize` (and of nn's `normalize`, which composes the same op where no kernel exists). */
+export interface NormalizeOptions {
+  /** Added to the variance under the square root. */
+  eps: number;
+  /** Normalize with these (one per statistic of the layout, e.g. running statistics) instead of x's own. */
+  statistics: NormStatistics<Tensor> | null;
+}
+
+/** The output and, when they were computed from x, the statistics (mean, biased variance). */
+export interface NormalizeResult {
+  output: Tensor;
+  /** Shape [number of statistics]; float64 on the CPU. Null when the statistics were given. */
+  statistics: NormStatistics<Tensor> | null;
+}
+
+/** Wraps a buffer a kernel just returned as a contiguous tensor. */
+function wrap(backend: Backend, buffer: DeviceBuffer, shape: Shape): Tensor {
+  return new Tensor(new Storage(backend, buffer), shape, contiguousStrides(shape), 0);
+}
+
+/** True when x's backend has the fused normalization kernels (`normForward` and `normBackward`). */
+export function hasFusedNormalize(x: Tensor): boolean {
+  return x.backend.normForward !== undefined && x.backend.normBackward !== undefined;
+}
+
+/**
+ * Normalizes x over its layout's statistics and applies the per-channel affine with the
+ * backend's fused kernels, as a differentiable op:
+ * `y = (x − μ)/√(σ² + eps)·weight[c] + bias[c]` (biased variance; a null weight is 1, a null
+ * bias 0). Forward: statistics in one sweep per pass, then normalize + affine in one sweep;
+ * backward: one sweep for the sums, one for dx (formulas in docs/normalization.md and next to
+ * the CPU kernels). x must be contiguous-viewable as (outer, channels, inner); weight and bias
+ * have `channels` elements, x's dtype and device (nn's `normalize` checks them). Throws where
+ * `hasFusedNormalize(x)` is false.
+ */
+export function fusedNormalize(
+  x: Tensor,
+  layout: NormLayout,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  { eps, statistics }: NormalizeOptions,
+): NormalizeResult {
+  const backend = x.backend;
+  const { normForward, normBackward } = backend;
+  if (normForward === undefined || normBackward === undefined) {
+    throw new Error(`the ${x.device} backend has no fused normalization kernels`);
+  }
+  let computed: NormStatistics<Tensor> | null = null;
+  const inputs = [x, ...(weight === null ? [] : [weight]), ...(bias === null ? [] : [bias])];
+  const op = defineOp<Tensor[], NormStatistics<Tensor>>({
+    name: "normalize",
+    forward: () => {
+      const given = statistics && {
+        mean: statistics.mean.kernelView,
+        variance: statistics.variance.kernelView,
+      };
+      const result = normForward.call(
+        backend,
+        x.kernelView,
+        layout,
+        weight?.kernelView ?? null,
+        bias?.kernelView ?? null,
+        { eps, statistics: given },
+      );
+      const output = wrap(backend, result.output, x.shape);
+      if (statistics !== null) {
+        // Copied: running statistics may change in place before backward runs.
+        return { output, saved: { mean: statistics.mean.clone(), variance: statistics.variance.clone() } };
+      }
+      if (result.statistics === null)
+        throw new Error(`the ${x.device} backend's normForward returned no statistics`);
+      const shape = [result.statistics.mean.size];
+      computed = {
+        mean: wrap(backend, result.statistics.mean, shape),
+        variance: wrap(backend, result.statistics.variance, shape),
+      };
+      return { output, saved: computed };
+    },
+    backward: (dy, saved, needsInputGrad) => {
+      const needs = {
+        input: needsInputGrad[0],
+        weight: weight !== null && needsInputGrad[1],
+        bias: bias !== null && needsInputGrad[weight === null ? 1 : 2],
+      };
+      const grads = normBackward.call(
+        backend,
+        dy.kernelView,
+        x.kernelView,
+        layout,
+        weight?.kernelView ?? null,
+        { mean: saved.mean.kernelView, variance: saved.variance.kernelView },
+        { eps, statisticsFromInput: statistics === null, needs },
+      );
+      const dx = grads.dx && wrap(backend, grads.dx, x.shape);
+      const dweight = grads.dweight && weight && wrap(backend, grads.dweight, weight.shape);
+      const dbias = grads.dbias && bias && wrap(backend, grads.dbias, bias.shape);
+      return [dx, ...(weight === null ? [] : [dweight]), ...(bias === null ? [] : [dbias])];
+    },
+  });
+  return { output: op(...inputs), statistics: computed };
+}
+
+/**
+ * True when a fused step may update `param` and its `state` tensors in place from `grad`: each
+ * owns its whole storage and matches the parameter's device, dtype and size (otherwise compose
+ * the update from tensor ops, which broadcast, cast and explain what is wrong).
+ */
+function canStepInPlace(param: Tensor, grad: Tensor, state: readonly (Tensor | null)[]): boolean {
+  const matches = (t: Tensor) =>
+    t.device === param.device && t.dtype === param.dtype && t.size === param.size;
+  return (
+    param.ownsStorage() && matches(grad) && state.every((t) => t === null || (t.ownsStorage() && matches(t)))
+  );
+}
+
+/** Bumps the version of every tensor a fused step wrote, as in-place ops do, so autograd sees the writes. */
+function markWritten(tensors: readonly (Tensor | null)[]): void {
+  for (const t of tensors) if (t !== null) t.storage.version++;
+}
+
+/**
+ * True when `fusedSgdStep(param, grad, momentumBuffer, …)` can run: the backend has `sgdStep`,
+ * and param and the buffer (null without momentum) own their storages and match param's
+ * device, dtype and size, as grad does.
+ */
+export function canFuseSgdStep(param: Tensor, grad: Tensor, momentumBuffer: Tensor | null): boolean {
+  return param.backend.sgdStep !== undefined && canStepInPlace(param, grad, [momentumBuffer]);
+}
+
+/**
+ * One SGD step in place with the backend's fused kernel, exactly `torch.optim.SGD`'s update
+ * (see `SgdStepOptions`): with g = ±∇p + λ·p, `b ← g` on the first step else `μ·b + (1 − τ)·g`,
+ * then `p ← p − lr·(g + μ·b if nesterov, else b)` (`p ← p − lr·g` without a buffer). Bumps the
+ * written tensors' versions. Throws unless `canFuseSgdStep` holds; run it under `noGrad`.
+ */
+export function fusedSgdStep(
+  param: Tensor,
+  grad: Tensor,
+  momentumBuffer: Tensor | null,
+  options: SgdStepOptions,
+): void {
+  const { sgdStep } = param.backend;
+  if (sgdStep === undefined || !canStepInPlace(param, grad, [momentumBuffer])) {
+    throw new Error(
+      `fusedSgdStep: no fused SGD step for this ${param.dtype} parameter on ${param.device} ` +
+        "(check canFuseSgdStep first)",
+    );
+  }
+  sgdStep.call(
+    param.backend,
+    param.storage.buffer,
+    grad.kernelView,
+    momentumBuffer?.storage.buffer ?? null,
+    options,
+  );
+  markWritten([param, momentumBuffer]);
+}
+
+/**
+ * True when `fusedAdamStep(param, grad, state, …)` can run: the backend has `adamStep`, and
+ * param and its moments own their storages and match param's device, dtype and size, as grad does.
+ */
+export function canFuseAdamStep(param: Tensor, grad: Tensor, state: AdamStepState<Tensor>): boolean {
+  return (
+    param.backend.adamStep !== undefined &&
+    canStepInPlace(param, grad, [state.expAvg, state.expAvgSq, state.maxExpAvgSq])
+  );
+}
+
+/**
+ * One Adam/AdamW step in place with the backend's fused kernel, exactly `torch.optim.Adam`/
+ * `AdamW`'s update (see `AdamStepOptions`): `m ← β₁m + (1 − β₁)g`, `v ← β₂v + (1 − β₂)g²`,
+ * `v̂ ← max(v̂, v)` with AMSGrad, `p ← p − lr/(1 − β₁ᵗ)·m/(√v̂/√(1 − β₂ᵗ) + eps)`. Bumps the
+ * written tensors' versions. Throws unless `canFuseAdamStep` holds; run it under `noGrad`.
+ */
+export function fusedAdamStep(
+  param: Tensor,
+  grad: Tensor,
+  state: AdamStepState<Tensor>,
+  options: AdamStepOptions,
+): void {
+  const { adamStep } = param.backend;
+  const { expAvg, expAvgSq, maxExpAvgSq } = state;
+  if (adamStep === undefined || !canStepInPlace(param, grad, [expAvg, expAvgSq, maxExpAvgSq])) {
+    throw new Error(
+      `fusedAdamStep: no fused Adam step for this ${param.dtype} parameter on ${param.device} ` +
+        "(check canFuseAdamStep first)",
+    );
+  }
+  const buffers = {
+    expAvg: expAvg.storage.buffer,
+    expAvgSq: expAvgSq.storage.buffer,
+    maxExpAvgSq: maxExpAvgSq?.storage.buffer ?? null,
+  };
+  adamStep.call(param.backend, param.storage.buffer, grad.kernelView, buffers, options);
+  markWritten([param, expAvg, expAvgSq, maxExpAvgSq]);
+}
