@@ -5,7 +5,7 @@ import {
   type AvgPool2dParams,
   type Backend,
   type BinaryOp,
-  type Conv2dParams,
+  type Conv2dKernelParams,
   contiguousStrides,
   type DeviceBuffer,
   type DType,
@@ -13,6 +13,7 @@ import {
   type NormForwardOptions,
   type NormLayout,
   type NormStatistics,
+  normBlocks,
   type Padding,
   type Pool2dParams,
   type ReduceOp,
@@ -46,7 +47,6 @@ import {
   type Centring,
   NORM_BLOCK,
   normChannelSumsSource,
-  normGeometry,
   normGroupSumsSource,
   normInputGradSource,
   normMeanSource,
@@ -134,8 +134,6 @@ export class GpuBackend implements Backend {
   readonly fallbackReason: string | null;
   readonly #runner: KernelRunner;
   #live = 0;
-  /** The geometry behind max-pool indices this backend produced, so the backward can find each window directly. */
-  readonly #poolParams = new WeakMap<GpuBuffer, Pool2dParams>();
   readonly #probe: GpuBuffer;
 
   constructor({ mode = "auto", threads = false, specializeInputSizes = true }: GpuBackendOptions = {}) {
@@ -455,21 +453,21 @@ export class GpuBackend implements Backend {
     return { grid, launch: grid ? planeGrid(shape) : shapeSize(shape) };
   }
 
-  conv2d(x: View, weight: View, params: Conv2dParams): DeviceBuffer {
+  conv2d(x: View, weight: View, params: Conv2dKernelParams): DeviceBuffer {
     const g = convGeometry(x.shape, weight.shape, params);
     const { grid, launch } = this.#plane([g.batch, g.outChannels, g.outH, g.outW]);
     const source = conv2dSource(this.#operand(x), this.#operand(weight), g, params, grid);
     return this.#launch(source, launch, x.buffer.dtype);
   }
 
-  conv2dInputGrad(dy: View, weight: View, inputShape: Shape, params: Conv2dParams): DeviceBuffer {
+  conv2dInputGrad(dy: View, weight: View, inputShape: Shape, params: Conv2dKernelParams): DeviceBuffer {
     const g = convGeometry(inputShape, weight.shape, params);
     const { grid, launch } = this.#plane(inputShape);
     const source = conv2dInputGradSource(this.#operand(dy), this.#operand(weight), g, params, grid);
     return this.#launch(source, launch, dy.buffer.dtype);
   }
 
-  conv2dWeightGrad(x: View, dy: View, weightShape: Shape, params: Conv2dParams): DeviceBuffer {
+  conv2dWeightGrad(x: View, dy: View, weightShape: Shape, params: Conv2dKernelParams): DeviceBuffer {
     if (shapeSize(dy.shape) === 0) return this.full(shapeSize(weightShape), 0, x.buffer.dtype);
     const g = convGeometry(x.shape, weightShape, params);
     const source = conv2dWeightGradSource(this.#operand(x), this.#operand(dy), g, params);
@@ -489,26 +487,14 @@ export class GpuBackend implements Backend {
       outputPlane,
     );
     const values = this.#launch(take, planes.planes * outputPlane, x.buffer.dtype);
-    this.#poolParams.set(indices, params);
     return { values, indices };
   }
 
-  maxPool2dBackward(dy: View, indices: View, inputShape: Shape): DeviceBuffer {
+  maxPool2dBackward(dy: View, indices: View, inputShape: Shape, params: Pool2dParams): DeviceBuffer {
     const [batch, channels, height, width] = inputShape;
-    const indexBuffer = this.#buffer(indices.buffer);
-    const whole = indices.offset === 0 && shapeSize(indices.shape) === indexBuffer.size;
-    const params = whole ? (this.#poolParams.get(indexBuffer) ?? null) : null;
-    const outputSize: [number, number] = [dy.shape[2], dy.shape[3]];
     const planes = { planes: batch * channels, height, width };
     const { grid, launch } = this.#plane([planes.planes, height, width]);
-    const source = maxPoolBackwardSource(
-      this.#operand(dy),
-      this.#operand(indices),
-      planes,
-      outputSize,
-      params,
-      grid,
-    );
+    const source = maxPoolBackwardSource(this.#operand(dy), this.#operand(indices), planes, params, grid);
     return this.#launch(source, launch, dy.buffer.dtype);
   }
 
@@ -545,7 +531,7 @@ export class GpuBackend implements Backend {
     bias: View | null,
     { eps, statistics }: NormForwardOptions,
   ): { output: DeviceBuffer; statistics: NormStatistics<DeviceBuffer> | null } {
-    const g = normGeometry(layout);
+    const g = normBlocks(layout);
     const temporaries: GpuBuffer[] = [];
     const whole = (view: View): GpuBuffer => {
       const { buffer, temporary } = this.#whole(view);
@@ -608,7 +594,7 @@ export class GpuBackend implements Backend {
     statistics: NormStatistics<View>,
     { eps, statisticsFromInput, needs }: NormBackwardOptions,
   ): { dx: DeviceBuffer | null; dweight: DeviceBuffer | null; dbias: DeviceBuffer | null } {
-    const g = normGeometry(layout);
+    const g = normBlocks(layout);
     const temporaries: GpuBuffer[] = [];
     const whole = (view: View): GpuBuffer => {
       const { buffer, temporary } = this.#whole(view);
@@ -624,7 +610,7 @@ export class GpuBackend implements Backend {
     const variance = whole(statistics.variance);
     const dtype = dy.buffer.dtype;
     const needChannelSums =
-      needs.weight || needs.bias || (needs.input && statisticsFromInput && g.perChannel);
+      needs.weight || needs.bias || (needs.input && statisticsFromInput && g.kind === "per-channel");
     const channelSums = needChannelSums
       ? this.#run(
           normChannelSumsSource(gradient, input, g, centring, variance, eps),
@@ -640,13 +626,14 @@ export class GpuBackend implements Backend {
     if (needs.input) {
       let sums: GpuBuffer | null = null;
       if (statisticsFromInput) {
-        sums = g.perChannel
-          ? channelSums
-          : this.#run(
-              normGroupSumsSource(gradient, input, g, centring, variance, gamma, eps),
-              2 * g.statistics,
-              "float32",
-            );
+        sums =
+          g.kind === "per-channel"
+            ? channelSums
+            : this.#run(
+                normGroupSumsSource(gradient, input, g, centring, variance, gamma, eps),
+                2 * g.statistics,
+                "float32",
+              );
       }
       const source = normInputGradSource(gradient, input, g, centring, variance, gamma, sums, eps);
       dx = this.#launch(source, shapeSize(x.shape), dtype);

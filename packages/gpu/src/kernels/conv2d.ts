@@ -1,5 +1,5 @@
 // Direct 2-D convolution kernels over contiguous NCHW: forward, input gradient, weight gradient.
-import type { Conv2dParams, Shape } from "@normgrad/core";
+import type { Conv2dKernelParams, Shape } from "@normgrad/core";
 import { emitCoordinates, emitDivision, emitPlaneCoordinates, KernelSource } from "../kernel-source.ts";
 import type { Operand } from "./elementwise.ts";
 
@@ -20,19 +20,15 @@ export interface ConvGeometry {
   readonly groupOut: number;
 }
 
-/** Output size ⌊(H + pad − dilation·(K − 1) − 1)/stride⌋ + 1 per spatial axis, and the rest. */
-export function convGeometry(inputShape: Shape, weightShape: Shape, params: Conv2dParams): ConvGeometry {
+/** The sizes of input, weight and output (the output size comes resolved in the params). */
+export function convGeometry(
+  inputShape: Shape,
+  weightShape: Shape,
+  params: Conv2dKernelParams,
+): ConvGeometry {
   const [batch, channels, height, width] = inputShape;
   const [outChannels, groupIn, kernelH, kernelW] = weightShape;
-  const size = (axis: 0 | 1, extent: number, kernel: number) =>
-    Math.floor(
-      (extent +
-        params.padding[axis][0] +
-        params.padding[axis][1] -
-        params.dilation[axis] * (kernel - 1) -
-        1) /
-        params.stride[axis],
-    ) + 1;
+  const [outH, outW] = params.outputSize;
   return {
     batch,
     channels,
@@ -41,15 +37,15 @@ export function convGeometry(inputShape: Shape, weightShape: Shape, params: Conv
     outChannels,
     kernelH,
     kernelW,
-    outH: size(0, height, kernelH),
-    outW: size(1, width, kernelW),
+    outH,
+    outW,
     groupIn,
     groupOut: outChannels / params.groups,
   };
 }
 
 /** Uniforms shared by the three kernels, named for readability of the generated source. */
-function uniforms(source: KernelSource, g: ConvGeometry, params: Conv2dParams) {
+function uniforms(source: KernelSource, g: ConvGeometry, params: Conv2dKernelParams) {
   return {
     channels: source.number(g.channels),
     height: source.number(g.height),
@@ -75,7 +71,7 @@ export function conv2dSource(
   x: Operand,
   weight: Operand,
   g: ConvGeometry,
-  params: Conv2dParams,
+  params: Conv2dKernelParams,
   grid: boolean,
 ): KernelSource {
   const source = new KernelSource();
@@ -114,7 +110,7 @@ export function conv2dInputGradSource(
   dy: Operand,
   weight: Operand,
   g: ConvGeometry,
-  params: Conv2dParams,
+  params: Conv2dKernelParams,
   grid: boolean,
 ): KernelSource {
   const source = new KernelSource();
@@ -157,7 +153,7 @@ export function conv2dWeightGradSource(
   x: Operand,
   dy: Operand,
   g: ConvGeometry,
-  params: Conv2dParams,
+  params: Conv2dKernelParams,
 ): KernelSource {
   const source = new KernelSource();
   const [xs, ds] = [source.array(x.buffer), source.array(dy.buffer)];

@@ -1,5 +1,5 @@
 // Fused normalization kernels (BatchNorm, LayerNorm, GroupNorm, InstanceNorm): block-wise shifted statistics, Chan merges, normalize, backward.
-import type { NormLayout } from "@normgrad/core";
+import type { NormBlocks } from "@normgrad/core";
 import type { GpuBuffer } from "../gpu-buffer.ts";
 import { emitCoordinates, emitDivision, KernelSource } from "../kernel-source.ts";
 
@@ -9,72 +9,11 @@ import { emitCoordinates, emitDivision, KernelSource } from "../kernel-source.ts
  */
 export const NORM_BLOCK = 256;
 
-/**
- * A layout as uniforms shared by every norm kernel, for contiguous x seen as (outer, channels, inner):
- * - element e of statistic k lives at `k·base + ⌊e/segment⌋·segmentStride + e mod segment`;
- * - element (o, c, t) belongs to statistic `o·outerStride + ⌊c/channelsPerStatistic⌋`.
- * BatchNorm: base = inner, segment = inner, segmentStride = C·inner, outerStride = 0, one channel
- * per statistic. Per-group: base = segment = the group's run, outerStride = groups.
- */
-export interface NormGeometry {
-  readonly outer: number;
-  readonly channels: number;
-  readonly inner: number;
-  readonly statistics: number;
-  /** Elements per statistic (m). */
-  readonly count: number;
-  readonly base: number;
-  readonly segment: number;
-  readonly segmentStride: number;
-  readonly outerStride: number;
-  readonly channelsPerStatistic: number;
-  readonly perChannel: boolean;
-}
-
-export function normGeometry(layout: NormLayout): NormGeometry {
-  const { outer, channels, inner } = layout;
-  switch (layout.kind) {
-    case "per-channel":
-      return {
-        outer,
-        channels,
-        inner,
-        statistics: channels,
-        count: outer * inner,
-        base: inner,
-        segment: inner,
-        segmentStride: channels * inner,
-        outerStride: 0,
-        channelsPerStatistic: 1,
-        perChannel: true,
-      };
-    case "per-group": {
-      const run = (channels / layout.groups) * inner;
-      return {
-        outer,
-        channels,
-        inner,
-        statistics: outer * layout.groups,
-        count: run,
-        base: run,
-        segment: run,
-        segmentStride: 0,
-        outerStride: layout.groups,
-        channelsPerStatistic: channels / layout.groups,
-        perChannel: false,
-      };
-    }
-    default:
-      return layout satisfies never;
-  }
-}
-
-/** Emits `addr` = the address of element `e` of statistic `k`. */
-function emitElementAddress(source: KernelSource, g: NormGeometry, k: string, e: string, name: string): void {
-  emitDivision(source, e, source.number(g.segment), `${name}s`, `${name}t`);
-  source.line(
-    `const ${name} = ${k} * ${source.number(g.base)} + ${name}s * ${source.number(g.segmentStride)} + ${name}t;`,
-  );
+/** Emits `name` = the address of element `e` of statistic `k`: `k·run + ⌊e/run⌋·C·inner + e mod run`. */
+function emitElementAddress(source: KernelSource, g: NormBlocks, k: string, e: string, name: string): void {
+  emitDivision(source, e, source.number(g.run), `${name}s`, `${name}t`);
+  const rowLength = source.number(g.channels * g.inner);
+  source.line(`const ${name} = ${k} * ${source.number(g.run)} + ${name}s * ${rowLength} + ${name}t;`);
 }
 
 /**
@@ -86,7 +25,7 @@ function emitElementAddress(source: KernelSource, g: NormGeometry, k: string, e:
 export function normPartialSource(
   x: GpuBuffer,
   means: GpuBuffer | null,
-  g: NormGeometry,
+  g: NormBlocks,
   blocks: number,
 ): KernelSource {
   const source = new KernelSource();
@@ -96,7 +35,7 @@ export function normPartialSource(
   source.line("const i = this.thread.x;");
   emitDivision(source, "i", source.number(blocks), "k", "b");
   source.line(
-    `const shift = ${xs}[k * ${source.number(g.base)}];`,
+    `const shift = ${xs}[k * ${source.number(g.run)}];`,
     `const start = b * ${NORM_BLOCK};`,
     `const n = Math.min(${NORM_BLOCK}, ${count} - start);`,
     `const centre = ${ms === null ? "0" : `${ms}[i]`};`,
@@ -125,7 +64,7 @@ export function normPartialSource(
 export function normMergeSource(
   means: GpuBuffer,
   squares: GpuBuffer,
-  g: NormGeometry,
+  g: NormBlocks,
   blocks: number,
   variance: boolean,
 ): KernelSource {
@@ -152,10 +91,10 @@ export function normMergeSource(
 }
 
 /** `mean = x_k0 + shifted mean`, per statistic (float32: the part the output keeps). */
-export function normMeanSource(x: GpuBuffer, shiftedMean: GpuBuffer, g: NormGeometry): KernelSource {
+export function normMeanSource(x: GpuBuffer, shiftedMean: GpuBuffer, g: NormBlocks): KernelSource {
   const source = new KernelSource();
   const [xs, ms] = [source.array(x), source.array(shiftedMean)];
-  source.line(`return ${xs}[this.thread.x * ${source.number(g.base)}] + ${ms}[this.thread.x];`);
+  source.line(`return ${xs}[this.thread.x * ${source.number(g.run)}] + ${ms}[this.thread.x];`);
   return source;
 }
 
@@ -170,7 +109,7 @@ export type Centring =
  */
 function emitNormalized(
   source: KernelSource,
-  g: NormGeometry,
+  g: NormBlocks,
   xs: string,
   centring: Centring,
   variance: string,
@@ -180,11 +119,11 @@ function emitNormalized(
   x: string,
 ): void {
   const centre = source.array(centring.kind === "shifted" ? centring.shiftedMean : centring.mean);
-  emitDivision(source, c, source.number(g.channelsPerStatistic), "group", "unused");
-  source.line(`const k = ${o} * ${source.number(g.outerStride)} + group;`);
+  emitDivision(source, c, source.number(g.channelsPerBlock), "group", "unused");
+  source.line(`const k = ${o} * ${source.number(g.statStride)} + group;`);
   source.line(
     centring.kind === "shifted"
-      ? `const centred = (${x} - ${xs}[k * ${source.number(g.base)}]) - ${centre}[k];`
+      ? `const centred = (${x} - ${xs}[k * ${source.number(g.run)}]) - ${centre}[k];`
       : `const centred = ${x} - ${centre}[k];`,
     `const xhat = centred / Math.sqrt(${variance}[k] + ${eps});`,
   );
@@ -193,7 +132,7 @@ function emitNormalized(
 /** y = x̂·weight[c] + bias[c], one element per thread (a null weight is 1, a null bias 0). */
 export function normOutputSource(
   x: GpuBuffer,
-  g: NormGeometry,
+  g: NormBlocks,
   centring: Centring,
   variance: GpuBuffer,
   weight: GpuBuffer | null,
@@ -220,7 +159,7 @@ export function normOutputSource(
 export function normChannelSumsSource(
   dy: GpuBuffer,
   x: GpuBuffer,
-  g: NormGeometry,
+  g: NormBlocks,
   centring: Centring,
   variance: GpuBuffer,
   eps: number,
@@ -249,7 +188,7 @@ export function normChannelSumsSource(
 export function normGroupSumsSource(
   dy: GpuBuffer,
   x: GpuBuffer,
-  g: NormGeometry,
+  g: NormBlocks,
   centring: Centring,
   variance: GpuBuffer,
   weight: GpuBuffer | null,
@@ -267,7 +206,7 @@ export function normGroupSumsSource(
   ];
   source.line("const j = this.thread.x;");
   emitDivision(source, "j", statistics, "which", "stat");
-  emitDivision(source, "stat", source.number(g.outerStride), "o", "gi");
+  emitDivision(source, "stat", source.number(g.statStride), "o", "gi");
   source.line("let total = 0;", `for (let e = 0; e < ${count}; e++) {`, `const at = stat * ${count} + e;`);
   emitDivision(source, "at", inner, "plane", "unusedInner");
   emitDivision(source, "plane", channels, "unusedOuter", "channel");
@@ -290,7 +229,7 @@ export function normGroupSumsSource(
 export function normInputGradSource(
   dy: GpuBuffer,
   x: GpuBuffer,
-  g: NormGeometry,
+  g: NormBlocks,
   centring: Centring,
   variance: GpuBuffer,
   weight: GpuBuffer | null,
@@ -311,7 +250,7 @@ export function normInputGradSource(
     source.line("return s * gradient;");
     return source;
   }
-  const sumScale = g.perChannel ? `${scale} * ` : "";
+  const sumScale = g.kind === "per-channel" ? `${scale} * ` : "";
   const [statistics, count] = [source.number(g.statistics), source.number(g.count)];
   source.line(
     `const sumG = ${sumScale}${ss}[k];`,

@@ -73,21 +73,20 @@ export function takeByIndexSource(
 
 /**
  * dx of max pooling, one input pixel per thread: the sum of dy over the windows that hold this
- * pixel and recorded it as their maximum. With the pooling geometry those windows are found
- * directly (one per tap); without it (indices from elsewhere) the whole output plane is scanned.
+ * pixel and recorded it as their maximum. The pooling geometry finds those windows directly
+ * (one per tap) instead of scanning the whole output plane.
  */
 export function maxPoolBackwardSource(
   dy: Operand,
   indices: Operand,
   planes: PoolPlanes,
-  outputSize: readonly [number, number],
-  params: Pool2dParams | null,
+  params: Pool2dParams,
   grid: boolean,
 ): KernelSource {
   const source = new KernelSource();
   const [ds, is] = [source.array(dy.buffer), source.array(indices.buffer)];
   const width = source.number(planes.width);
-  const [outH, outW] = outputSize.map((size) => source.number(size));
+  const [outH, outW] = params.outputSize.map((size) => source.number(size));
   const [dyo, io] = [source.number(dy.offset), source.number(indices.offset)];
   const [plane, y, x] = emitPlaneCoordinates(source, [planes.planes, planes.height, planes.width], grid, "c");
   source.line(
@@ -95,15 +94,6 @@ export function maxPoolBackwardSource(
     `const here = ${y} * ${width} + ${x};`,
     "let total = 0;",
   );
-  if (params === null) {
-    source.line(
-      `for (let p = 0; p < ${outH} * ${outW}; p++) {`,
-      `total += ${is}[${io} + outPlane + p] === here ? ${ds}[${dyo} + outPlane + p] : 0;`,
-      "}",
-      "return total;",
-    );
-    return source;
-  }
   const [kernelH, kernelW] = params.kernelSize.map((k) => source.number(k));
   const [strideH, strideW] = params.stride.map((s) => source.number(s));
   const [padH, padW] = params.padding.map((p) => source.number(p));
