@@ -1,6 +1,7 @@
 // Fused CPU normalization kernels (BatchNorm, LayerNorm, GroupNorm, InstanceNorm): float64 statistics, one sweep per pass.
-import type { NormBackwardOptions, NormLayout, NormStatistics } from "../backend.ts";
+import type { NormBackwardOptions } from "../backend.ts";
 import { allocateTypedArray, dtypeOfArray, type TypedArray } from "../dtype.ts";
+import { type NormLayout, type NormStatistics, normBlocks } from "../norm-layout.ts";
 
 // Each hot loop lives in a small function of its own: V8 compiles a long loop while it runs
 // (on-stack replacement) and throws that code away at the first statement after it that has
@@ -13,53 +14,6 @@ import { allocateTypedArray, dtypeOfArray, type TypedArray } from "../dtype.ts";
 // (256, 1024), forward + backward: BatchNorm1d 2.5×, LayerNorm 1.45× faster than a row per
 // sweep. Sums along a contiguous run keep two accumulators, so consecutive additions need not
 // wait for each other. Both change only the order of float64 additions, not what is summed.
-
-/**
- * The input seen as (outer, blocks, channelsPerBlock, inner), row-major: a block is the
- * contiguous run of channels that shares one statistic within an outer index (one channel for
- * BatchNorm, a group otherwise). Block (o, b) uses statistic `o·statStride + b`.
- */
-interface Blocks {
-  readonly outer: number;
-  readonly blocks: number;
-  readonly channelsPerBlock: number;
-  readonly inner: number;
-  /** 0 when the statistics are shared across outer (BatchNorm), else the blocks per outer index. */
-  readonly statStride: number;
-  readonly statistics: number;
-  /** Elements behind each statistic (the m of the formulas). */
-  readonly count: number;
-}
-
-function blocksOf(layout: NormLayout): Blocks {
-  const { outer, channels, inner } = layout;
-  switch (layout.kind) {
-    case "per-channel":
-      return {
-        outer,
-        blocks: channels,
-        channelsPerBlock: 1,
-        inner,
-        statStride: 0,
-        statistics: channels,
-        count: outer * inner,
-      };
-    case "per-group": {
-      const channelsPerBlock = channels / layout.groups;
-      return {
-        outer,
-        blocks: layout.groups,
-        channelsPerBlock,
-        inner,
-        statStride: layout.groups,
-        statistics: outer * layout.groups,
-        count: channelsPerBlock * inner,
-      };
-    }
-    default:
-      return layout satisfies never;
-  }
-}
 
 /** True for BatchNorm on (N, C): every channel is a column, read row by row. */
 function isColumnLayout(layout: NormLayout): boolean {
@@ -80,7 +34,7 @@ function forEachBlockPair(
   layout: NormLayout,
   visit: (start: number, firstChannel: number, k: number, rowStep: number, statStep: number) => void,
 ): void {
-  const { outer, blocks, channelsPerBlock, statStride } = blocksOf(layout);
+  const { outer, blocks, channelsPerBlock, statStride } = normBlocks(layout);
   const rowLength = layout.channels;
   for (let o = 0; o < outer; o += 2) {
     const paired = o + 1 < outer;
@@ -200,7 +154,7 @@ function columnShiftedSums(
  * (docs/normalization.md measures it).
  */
 export function normStatistics(x: TypedArray, layout: NormLayout): NormStatistics<Float64Array> {
-  const { outer, blocks, channelsPerBlock, inner, statStride, statistics, count } = blocksOf(layout);
+  const { outer, blocks, run, statStride, statistics, count } = normBlocks(layout);
   const sum = new Float64Array(statistics);
   const squares = new Float64Array(statistics);
   // The first value of each statistic: outer index 0 for BatchNorm, the run's start otherwise.
@@ -209,12 +163,11 @@ export function normStatistics(x: TypedArray, layout: NormLayout): NormStatistic
     shift.set(x.subarray(0, statistics));
     columnShiftedSums(x, outer, shift, sum, squares);
   } else {
-    const runLength = channelsPerBlock * inner;
     for (let o = 0, p = 0; o < outer; o++) {
-      for (let b = 0; b < blocks; b++, p += runLength) {
+      for (let b = 0; b < blocks; b++, p += run) {
         const k = o * statStride + b;
         if (o === 0 || statStride !== 0) shift[k] = x[p];
-        addShiftedSums(x, p, p + runLength, shift[k], k, sum, squares);
+        addShiftedSums(x, p, p + run, shift[k], k, sum, squares);
       }
     }
   }
@@ -328,7 +281,7 @@ function normalizeAffine(
   { mean, variance }: NormStatistics<TypedArray>,
   eps: number,
 ): TypedArray {
-  const { outer, blocks, channelsPerBlock, inner, statStride } = blocksOf(layout);
+  const { outer, blocks, channelsPerBlock, inner, statStride } = normBlocks(layout);
   const gamma = orConstant(weight, layout.channels, 1);
   const beta = orConstant(bias, layout.channels, 0);
   const out = allocateTypedArray(dtypeOfArray(x), x.length);
@@ -565,7 +518,7 @@ function gradientSums(
   mean: TypedArray,
   invStd: Float64Array,
 ): GradientSums {
-  const { outer, blocks, channelsPerBlock, inner, statStride, statistics } = blocksOf(layout);
+  const { outer, blocks, channelsPerBlock, inner, statStride, statistics } = normBlocks(layout);
   const sums: GradientSums = {
     dySum: new Float64Array(layout.channels),
     dyXhatSum: new Float64Array(layout.channels),
@@ -737,7 +690,7 @@ function inputGradient(
   k2: Float64Array,
   k3: Float64Array,
 ): TypedArray {
-  const { outer, blocks, channelsPerBlock, inner, statStride } = blocksOf(layout);
+  const { outer, blocks, channelsPerBlock, inner, statStride } = normBlocks(layout);
   const dx = allocateTypedArray(dtypeOfArray(x), x.length);
   if (isColumnLayout(layout)) {
     const coefficients = new Float64Array(4 * layout.channels);
@@ -801,7 +754,7 @@ export function normBackward(
   { mean, variance }: NormStatistics<TypedArray>,
   { eps, statisticsFromInput, needs }: NormBackwardOptions,
 ): { dx: TypedArray | null; dweight: TypedArray | null; dbias: TypedArray | null } {
-  const { statistics, count } = blocksOf(layout);
+  const { statistics, count } = normBlocks(layout);
   const gamma = orConstant(weight, layout.channels, 1);
   const invStd = inverseStd(variance, eps);
   const needsSums = (needs.input && statisticsFromInput) || needs.weight || needs.bias;
