@@ -1,6 +1,6 @@
 // The WebAssembly SIMD float32 matmul (and its JS fallback) against a float64 triple loop, on sizes straddling every block.
 import { afterEach, describe, expect, it } from "vitest";
-import type { Conv2dParams } from "../src/backend.ts";
+import type { Conv2dKernelParams } from "../src/backend.ts";
 import { conv2dForward, conv2dInputGrad, conv2dWeightGrad } from "../src/cpu/conv2d.ts";
 import {
   canUseWasmGemm,
@@ -182,7 +182,7 @@ describe.each(KERNELS)("float32 conv2d (im2col + gemm) on the $kernel kernel", (
   const inputShape = [2, 4, 9, 9];
   const weightShape = [6, 2, 3, 3];
   const outputShape = [2, 6, 5, 6];
-  const params: Conv2dParams = {
+  const params: Conv2dKernelParams = {
     stride: [2, 1],
     padding: [
       [1, 1],
@@ -190,6 +190,7 @@ describe.each(KERNELS)("float32 conv2d (im2col + gemm) on the $kernel kernel", (
     ],
     dilation: [1, 2],
     groups: 2,
+    outputSize: [5, 6],
   };
   const size = (shape: number[]) => shape.reduce((product, dim) => product * dim, 1);
   const x = randomArray(size(inputShape), 13);

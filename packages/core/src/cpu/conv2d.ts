@@ -1,5 +1,5 @@
 // The 2-D convolution kernels on the CPU: im2col + the blocked gemm, and their two gradients.
-import type { Conv2dParams } from "../backend.ts";
+import type { Conv2dKernelParams } from "../backend.ts";
 import type { Shape } from "../shape.ts";
 import { gemmPreferringWasm } from "./wasm-gemm.ts";
 
@@ -23,21 +23,12 @@ interface ConvGeometry {
   readonly groupOut: number;
   /** Rows of the im2col matrix: groupIn·kernelH·kernelW. */
   readonly patch: number;
-  readonly params: Conv2dParams;
+  readonly params: Conv2dKernelParams;
 }
 
-/** Output spatial size of a convolution: ⌊(H + pad − dilation·(K − 1) − 1) / stride⌋ + 1. */
-function conv2dOutputSize(inputShape: Shape, weightShape: Shape, params: Conv2dParams): [number, number] {
-  const { stride, padding, dilation } = params;
-  const size = (axis: 0 | 1) => {
-    const extent = inputShape[2 + axis] + padding[axis][0] + padding[axis][1];
-    return Math.floor((extent - dilation[axis] * (weightShape[2 + axis] - 1) - 1) / stride[axis]) + 1;
-  };
-  return [size(0), size(1)];
-}
-
-function geometryOf(inputShape: Shape, weightShape: Shape, params: Conv2dParams): ConvGeometry {
-  const [outH, outW] = conv2dOutputSize(inputShape, weightShape, params);
+/** The geometry of a convolution; the output size comes resolved in the params (the `conv2d` primitive computes it). */
+function geometryOf(inputShape: Shape, weightShape: Shape, params: Conv2dKernelParams): ConvGeometry {
+  const [outH, outW] = params.outputSize;
   const groupIn = weightShape[1];
   return {
     batch: inputShape[0],
@@ -139,7 +130,7 @@ export function conv2dForward(
   weight: FloatArray,
   wOffset: number,
   weightShape: Shape,
-  params: Conv2dParams,
+  params: Conv2dKernelParams,
 ): FloatArray {
   const g = geometryOf(inputShape, weightShape, params);
   const positions = g.outH * g.outW;
@@ -183,7 +174,7 @@ export function conv2dInputGrad(
   wOffset: number,
   inputShape: Shape,
   weightShape: Shape,
-  params: Conv2dParams,
+  params: Conv2dKernelParams,
 ): FloatArray {
   const g = geometryOf(inputShape, weightShape, params);
   const positions = g.outH * g.outW;
@@ -225,7 +216,7 @@ export function conv2dWeightGrad(
   dyOffset: number,
   inputShape: Shape,
   weightShape: Shape,
-  params: Conv2dParams,
+  params: Conv2dKernelParams,
 ): FloatArray {
   const g = geometryOf(inputShape, weightShape, params);
   const positions = g.outH * g.outW;
