@@ -1,7 +1,9 @@
 // The autograd engine: accumulation, retainGraph, noGrad, detach, grad checks, in-place rules, defineOp, gradcheck.
+
+import { seeded } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { defineOp, gradcheck, isGradEnabled, noGrad, type Tensor, tensor, zeros } from "../src/index.ts";
-import { checkGradients, registerFakeGpu, seeded } from "./helpers.ts";
+import { checkGradients, registerFakeGpu } from "./helpers.ts";
 
 registerFakeGpu();
 

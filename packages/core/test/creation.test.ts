@@ -17,7 +17,7 @@ import {
   zeros,
   zerosLike,
 } from "../src/index.ts";
-import { expectClose } from "./helpers.ts";
+import "@normgrad/testing";
 
 /** Shape, dtype and nested values in one comparable value. */
 const summary = (t: Tensor) => ({ shape: t.shape, dtype: t.dtype, values: t.tolist() });
@@ -265,8 +265,7 @@ describe("ranges and the identity", () => {
   it("linspace starts exactly at start and ends exactly at end", () => {
     const values = linspace(0.1, 0.3, 7, { dtype: "float64" }).dataSync();
     expect([values[0], values[6]]).toEqual([0.1, 0.3]);
-    expectClose(
-      values,
+    expect(values).toBeAllclose(
       [0.1, 0.13333333333333333, 0.16666666666666666, 0.2, 0.23333333333333334, 0.26666666666666666, 0.3],
       {
         rtol: 1e-15,

@@ -1,4 +1,6 @@
 // Error paths of the frontend: shapes, axes, reshape, indexing, devices and dtypes, each with its message.
+
+import { seeded } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import {
   arange,
@@ -15,7 +17,7 @@ import {
   where,
   zeros,
 } from "../src/index.ts";
-import { checkGradients, registerFakeGpu, seeded } from "./helpers.ts";
+import { checkGradients, registerFakeGpu } from "./helpers.ts";
 
 registerFakeGpu();
 

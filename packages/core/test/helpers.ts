@@ -1,4 +1,4 @@
-// Shared test helpers: seeded float64 inputs, the view makers, closeness checks and a second device.
+// Core's test helpers: the view makers, a gradcheck that checks every input, and a fake second device.
 import { expect } from "vitest";
 import {
   type Backend,
@@ -6,44 +6,12 @@ import {
   CpuBuffer,
   type DeviceBuffer,
   type DType,
-  fromValues,
-  Generator,
   type GradcheckOptions,
   gradcheck,
   registerBackend,
   type Shape,
-  shapeSize,
   type Tensor,
 } from "../src/index.ts";
-
-/** Where seeded input values are drawn from (kept away from kinks and poles of the op under test). */
-export type Domain = "normal" | "positive" | "nonzero";
-
-/** A seeded input tensor (float64 unless told), requiring grad by default. */
-export function seeded(
-  shape: Shape,
-  seed: number,
-  {
-    domain = "normal",
-    dtype = "float64",
-    requiresGrad = true,
-  }: { domain?: Domain; dtype?: DType; requiresGrad?: boolean } = {},
-): Tensor {
-  const generator = new Generator(seed);
-  const draw = (): number => {
-    switch (domain) {
-      case "normal":
-        return generator.normal();
-      case "positive":
-        return 0.5 + 1.5 * generator.random();
-      case "nonzero":
-        return (generator.random() < 0.5 ? -1 : 1) * (0.3 + generator.random());
-      default:
-        return domain satisfies never;
-    }
-  };
-  return fromValues(Array.from({ length: shapeSize(shape) }, draw), shape, { dtype, requiresGrad });
-}
 
 /** How an input reaches the op under test: as it is, or through a non-contiguous or broadcast view. */
 export interface ViewMaker {
@@ -88,22 +56,6 @@ export function checkGradients(
   const reports = gradcheck(fn, inputs, options);
   const expected = inputs.flatMap((input, i) => (input.requiresGrad ? [i] : []));
   expect(reports.map((report) => report.input)).toEqual(expected);
-}
-
-/** Asserts two flat arrays agree elementwise within `atol + rtol·|expected|`, naming the first bad element. */
-export function expectClose(
-  actual: Tensor | ArrayLike<number>,
-  expected: ArrayLike<number>,
-  { rtol = 1e-12, atol = 1e-12 }: { rtol?: number; atol?: number } = {},
-): void {
-  const values = "dataSync" in actual ? actual.dataSync() : actual;
-  expect(values.length).toBe(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    const tolerance = atol + rtol * Math.abs(expected[i]);
-    if (!(Math.abs(values[i] - expected[i]) <= tolerance)) {
-      expect.fail(`element ${i}: got ${values[i]}, expected ${expected[i]} (tolerance ${tolerance})`);
-    }
-  }
 }
 
 /** A buffer of the fake second device: a CPU buffer relabelled as "gpu". */

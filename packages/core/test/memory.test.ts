@@ -1,7 +1,8 @@
 // Memory: tidy, keep, dispose and Symbol.dispose, checked exactly with the CPU backend's live-buffer count.
+
+import { seeded } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { keep, liveBuffers, type Tensor, tensor, tidy, zeros } from "../src/index.ts";
-import { seeded } from "./helpers.ts";
 
 describe("tidy", () => {
   it("frees everything a forward + backward step made, except the gradients kept on the leaves", () => {

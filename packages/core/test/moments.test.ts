@@ -1,4 +1,6 @@
 // moments(): the three variance algorithms against a float64 reference, options, gradients, and the one-pass failure.
+
+import { seeded } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import {
   fromValues,
@@ -9,7 +11,7 @@ import {
   type VarianceAlgorithm,
   zeros,
 } from "../src/index.ts";
-import { checkGradients, expectClose, seeded } from "./helpers.ts";
+import { checkGradients } from "./helpers.ts";
 
 const ALGORITHMS: readonly VarianceAlgorithm[] = ["two-pass", "welford", "one-pass"];
 
@@ -54,8 +56,8 @@ describe.each(ALGORITHMS)("moments, %s", (algorithm) => {
     const x = seeded([5, 3, 7], 3, { requiresGrad: false }).mul(2).add(1);
     const { mean, variance } = moments(x, axes, { algorithm, correction });
     const expected = referenceMoments(x, axes, correction);
-    expectClose(mean, expected.mean, { rtol: 1e-12, atol: 1e-12 });
-    expectClose(variance, expected.variance, { rtol: 1e-12, atol: 1e-12 });
+    expect(mean).toBeAllclose(expected.mean, { rtol: 1e-12, atol: 1e-12 });
+    expect(variance).toBeAllclose(expected.variance, { rtol: 1e-12, atol: 1e-12 });
     expect(mean.shape).toEqual(x.shape.filter((_, axis) => !axes.includes(axis)));
   });
 
@@ -64,7 +66,10 @@ describe.each(ALGORITHMS)("moments, %s", (algorithm) => {
     expect(moments(x, [-1], { algorithm, keepdim: true }).variance.shape).toEqual([2, 3, 1]);
     const all = moments(x, undefined, { algorithm });
     expect(all.mean.shape).toEqual([]);
-    expectClose(all.variance, [x.var(undefined, { correction: 0 }).item()], { rtol: 1e-12, atol: 1e-14 });
+    expect(all.variance).toBeAllclose([x.var(undefined, { correction: 0 }).item()], {
+      rtol: 1e-12,
+      atol: 1e-14,
+    });
   });
 
   it("is differentiable: float64 gradcheck of mean and variance", () => {

@@ -1,8 +1,10 @@
 // Float64 gradcheck of every VJP rule in primitives.ts, on contiguous, transposed, sliced and expanded inputs.
+
+import { type Domain, seeded } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { cat, type Shape, stack, type Tensor, type TensorLike, tensor, where } from "../src/index.ts";
 import { scatterAdd } from "../src/primitives.ts";
-import { checkGradients, type Domain, seeded, VIEW_MAKERS } from "./helpers.ts";
+import { checkGradients, VIEW_MAKERS } from "./helpers.ts";
 
 const SHAPE: Shape = [2, 3];
 
