@@ -10,6 +10,14 @@ import {
   tidy,
   zeros,
 } from "@normgrad/core";
+import {
+  checkNormFixture,
+  copyAffineFromFixture,
+  type Fixture,
+  fixtureNames,
+  fromFixture,
+  loadFixture,
+} from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { batchNorm, NonFiniteStatisticsError } from "../src/functional/batch-norm.ts";
 import { type BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d } from "../src/layers/batch-norm.ts";
@@ -17,15 +25,7 @@ import { Sequential } from "../src/layers/container.ts";
 import { Linear } from "../src/layers/linear.ts";
 import { StateDict } from "../src/module.ts";
 import { fromBytes, toBytes } from "../src/safetensors.ts";
-import {
-  expectClose,
-  type Fixture,
-  type FloatDType,
-  fixtureNames,
-  fromFixture,
-  loadFixture,
-  TOLERANCES,
-} from "./norm-helpers.ts";
+import { type FloatDType, TOLERANCES } from "./norm-helpers.ts";
 
 function buildModule(fixture: Fixture, dtype: FloatDType): BatchNorm {
   const { config } = fixture;
@@ -39,10 +39,7 @@ function buildModule(fixture: Fixture, dtype: FloatDType): BatchNorm {
   const channels = fixture.inputs.x_step0.shape[1];
   const bn =
     config.module === "BatchNorm2d" ? new BatchNorm2d(channels, options) : new BatchNorm1d(channels, options);
-  noGrad(() => {
-    if (bn.weight !== null) bn.weight.copy_(fromFixture(fixture.params.weight, dtype));
-    if (bn.bias !== null) bn.bias.copy_(fromFixture(fixture.params.bias, dtype));
-  });
+  copyAffineFromFixture(bn, fixture.params, dtype);
   return bn;
 }
 
@@ -67,7 +64,7 @@ function expectBuffers(
     if (typeof want !== "object" || want === null || !("data" in want) || !Array.isArray(want.data)) {
       throw new Error(`fixture ${key} is malformed`);
     }
-    expectClose(buffer, want.data, tolerance, `${key} after ${step}`);
+    expect(buffer, `${key} after ${step}`).toBeAllclose(want.data, tolerance);
   }
 }
 
@@ -79,39 +76,39 @@ describe.each(fixtureNames("batch_norm_"))("%s", (name) => {
     "matches PyTorch in %s: K training steps, then eval",
     (dtype) => {
       const bn = buildModule(fixture, dtype);
-      const { output: outputTolerance } = TOLERANCES[dtype];
-      const history = fixture.expected.buffers_history ?? [];
-      let x: Tensor | null = null;
-      let y: Tensor | null = null;
-      for (let k = 0; k < steps; k++) {
-        x = fromFixture(fixture.inputs[`x_step${k}`], dtype, { requiresGrad: true });
-        y = bn.forward(x);
+      const tolerance = TOLERANCES[dtype].output;
+      const { inputs, expected } = fixture;
+      const history = expected.buffers_history ?? [];
+      if (steps < 1) throw new Error("fixture has no steps");
+      for (let k = 0; k < steps - 1; k++) {
+        bn.forward(fromFixture(inputs[`x_step${k}`], dtype));
         expectBuffers(bn, history[k], dtype, `step ${k}`);
       }
-      if (x === null || y === null) throw new Error("fixture has no steps");
-      y.backward(fromFixture(fixture.inputs.dy, dtype));
-      expectClose(y, fixture.expected.output, outputTolerance, "output");
-      expectClose(x.grad, fixture.expected.grads[`x_step${steps - 1}`], outputTolerance, "grad x");
-      if (bn.affine) {
-        expectClose(bn.weight?.grad ?? null, fixture.expected.grads.weight, outputTolerance, "grad weight");
-        expectClose(bn.bias?.grad ?? null, fixture.expected.grads.bias, outputTolerance, "grad bias");
-      }
-      expectBuffers(bn, fixture.expected.buffers, dtype, "training");
+      // The last step is the one backpropagated.
+      const last = `x_step${steps - 1}`;
+      const { weight, bias } = expected.grads;
+      const training = {
+        x: inputs[last],
+        dy: inputs.dy,
+        output: expected.output,
+        grads: { x: expected.grads[last], weight, bias },
+      };
+      checkNormFixture(bn, training, { dtype, tolerance });
+      expectBuffers(bn, history[steps - 1], dtype, `step ${steps - 1}`);
+      expectBuffers(bn, expected.buffers, dtype, "training");
 
-      const evaluation = fixture.expected.eval;
+      const evaluation = expected.eval;
       if (evaluation === undefined) throw new Error("fixture has no eval pass");
       bn.eval();
-      bn.zeroGrad();
-      const xEval = fromFixture(fixture.inputs.x_eval, dtype, { requiresGrad: true });
-      const yEval = bn.forward(xEval);
-      yEval.backward(fromFixture(fixture.inputs.dy_eval, dtype));
-      expectClose(yEval, evaluation.output, outputTolerance, "eval output");
-      expectClose(xEval.grad, evaluation.grads.x_eval, outputTolerance, "eval grad x");
-      if (bn.affine) {
-        expectClose(bn.weight?.grad ?? null, evaluation.grads.weight, outputTolerance, "eval grad weight");
-        expectClose(bn.bias?.grad ?? null, evaluation.grads.bias, outputTolerance, "eval grad bias");
-      }
-      expectBuffers(bn, fixture.expected.buffers, dtype, "eval (unchanged)");
+      const evalGrads = evaluation.grads;
+      const evalPass = {
+        x: inputs.x_eval,
+        dy: inputs.dy_eval,
+        output: evaluation.output,
+        grads: { x: evalGrads.x_eval, weight: evalGrads.weight, bias: evalGrads.bias },
+      };
+      checkNormFixture(bn, evalPass, { dtype, tolerance, label: "eval" });
+      expectBuffers(bn, expected.buffers, dtype, "eval (unchanged)");
     },
   );
 });
@@ -157,15 +154,15 @@ describe("BatchNorm running statistics", () => {
     // Unbiased variance of {1e4 ± 0.01} computed from float32 data: 2·(0.01)²·(rounding of the data).
     const data = x.dataSync();
     const spread = (data[0] - data[2]) / 2;
-    expectClose(bn.runningVar, [2 * spread * spread, 2], { rtol: 1e-6, atol: 0 }, "running_var");
+    expect(bn.runningVar, "running_var").toBeAllclose([2 * spread * spread, 2], { rtol: 1e-6, atol: 0 });
   });
 
   it("follow PyTorch's momentum: running = (1 − m)·running + m·batch (m = 0.1, not Keras' 0.99)", () => {
     const bn = new BatchNorm1d(1, { dtype: "float64" });
     bn.forward(tensor([[2], [4]], { dtype: "float64" }));
     // batch mean 3 and unbiased variance 2: 0.9·0 + 0.1·3 and 0.9·1 + 0.1·2.
-    expectClose(bn.runningMean, [0.3], { rtol: 1e-15, atol: 0 });
-    expectClose(bn.runningVar, [1.1], { rtol: 1e-15, atol: 0 });
+    expect(bn.runningMean).toBeAllclose([0.3], { rtol: 1e-15, atol: 0 });
+    expect(bn.runningVar).toBeAllclose([1.1], { rtol: 1e-15, atol: 0 });
   });
 
   it("with momentum null are the cumulative average of the batches", () => {
@@ -177,8 +174,8 @@ describe("BatchNorm running statistics", () => {
     ]) {
       bn.forward(tensor([[batch[0]], [batch[1]]], { dtype: "float64" }));
     }
-    expectClose(bn.runningMean, [5], { rtol: 1e-15, atol: 0 });
-    expectClose(bn.runningVar, [2], { rtol: 1e-15, atol: 0 });
+    expect(bn.runningMean).toBeAllclose([5], { rtol: 1e-15, atol: 0 });
+    expect(bn.runningVar).toBeAllclose([2], { rtol: 1e-15, atol: 0 });
     expect(bn.numBatchesTracked?.item()).toBe(3);
   });
 
@@ -216,7 +213,7 @@ describe("BatchNorm running statistics", () => {
     wide.forward(x.to("float64"));
     const values = Array.from(x.dataSync()).filter((_, i) => i % 2 === 0);
     const mean = values.reduce((sum, value) => sum + value, 0) / 4;
-    expectClose(wide.runningMean, [0.1 * mean, 0.15], { rtol: 1e-12, atol: 0 }, "running_mean");
+    expect(wide.runningMean, "running_mean").toBeAllclose([0.1 * mean, 0.15], { rtol: 1e-12, atol: 0 });
   });
 
   it("reset: resetRunningStats() and resetParameters()", () => {
@@ -246,13 +243,13 @@ describe("BatchNorm modes", () => {
         { dtype: "float64" },
       ),
     );
-    expectClose(y, [-1, -1, 1, 1], { rtol: 1e-4, atol: 0 });
+    expect(y).toBeAllclose([-1, -1, 1, 1], { rtol: 1e-4, atol: 0 });
   });
 
   it("eval with a batch of one uses the running statistics (no error)", () => {
     const bn = new BatchNorm1d(2, { dtype: "float64" }).eval();
     const y = bn.forward(tensor([[1, 2]], { dtype: "float64" }));
-    expectClose(y, [1 / Math.sqrt(1 + 1e-5), 2 / Math.sqrt(1 + 1e-5)], { rtol: 1e-15, atol: 0 });
+    expect(y).toBeAllclose([1 / Math.sqrt(1 + 1e-5), 2 / Math.sqrt(1 + 1e-5)], { rtol: 1e-15, atol: 0 });
   });
 
   it("BatchNorm3d normalizes (N, C, D, H, W) per channel", () => {
@@ -262,7 +259,7 @@ describe("BatchNorm modes", () => {
     const reference = x
       .sub(x.mean([0, 2, 3, 4], true))
       .div(x.var([0, 2, 3, 4], { correction: 0, keepdim: true }).add(1e-5).sqrt());
-    expectClose(y, reference.dataSync(), { rtol: 1e-12, atol: 1e-12 });
+    expect(y).toBeAllclose(reference.dataSync(), { rtol: 1e-12, atol: 1e-12 });
   });
 });
 

@@ -1,5 +1,6 @@
 // BatchNorm folding: fuseConvBn/fuseLinearBn against the fold_* fixtures, forward folding into a Linear, fuseModel's decisions.
 import { noGrad, randn, type Tensor } from "@normgrad/core";
+import { type Fixture, fixtureNames, fromFixture, loadFixture } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { fuseBnLinear, fuseConvBn, fuseLinearBn, fuseModel } from "../src/fusion.ts";
 import { ReLU } from "../src/layers/activation.ts";
@@ -7,15 +8,7 @@ import { BatchNorm1d, BatchNorm2d } from "../src/layers/batch-norm.ts";
 import { Sequential } from "../src/layers/container.ts";
 import { Conv2d } from "../src/layers/conv2d.ts";
 import { Linear } from "../src/layers/linear.ts";
-import {
-  expectClose,
-  type Fixture,
-  type FloatDType,
-  fixtureNames,
-  fromFixture,
-  loadFixture,
-  TOLERANCES,
-} from "./norm-helpers.ts";
+import { type FloatDType, TOLERANCES } from "./norm-helpers.ts";
 
 /** Loads a fixture's bn.* parameters and running statistics into `bn` and puts it in eval mode. */
 function loadBn(bn: BatchNorm1d | BatchNorm2d, fixture: Fixture, dtype: FloatDType): void {
@@ -64,10 +57,10 @@ describe.each(fixtureNames("fold_conv_bn"))("%s", (name) => {
       const fused = fuseConvBn(conv, bn);
       const tolerance = TOLERANCES[dtype].output;
       const x = fromFixture(inputs.x, dtype);
-      expectClose(bn.forward(conv.forward(x)), expected.output, tolerance, "unfused output");
-      expectClose(fused.weight, expected.fused?.weight ?? [], tolerance, "fused weight");
-      expectClose(fused.bias, expected.fused?.bias ?? [], tolerance, "fused bias");
-      expectClose(fused.forward(x), expected.fused?.output ?? [], tolerance, "fused output");
+      expect(bn.forward(conv.forward(x)), "unfused output").toBeAllclose(expected.output, tolerance);
+      expect(fused.weight, "fused weight").toBeAllclose(expected.fused?.weight ?? [], tolerance);
+      expect(fused.bias, "fused bias").toBeAllclose(expected.fused?.bias ?? [], tolerance);
+      expect(fused.forward(x), "fused output").toBeAllclose(expected.fused?.output ?? [], tolerance);
       expect(conv.weight.dataSync()).toEqual(weightBefore);
       expect([fused.training, fused.stride, fused.groups]).toEqual([false, conv.stride, conv.groups]);
     },
@@ -94,10 +87,10 @@ describe.each(fixtureNames("fold_linear_bn"))("%s", (name) => {
       const fused = fuseLinearBn(linear, bn);
       const tolerance = TOLERANCES[dtype].output;
       const x = fromFixture(inputs.x, dtype);
-      expectClose(bn.forward(linear.forward(x)), expected.output, tolerance, "unfused output");
-      expectClose(fused.weight, expected.fused?.weight ?? [], tolerance, "fused weight");
-      expectClose(fused.bias, expected.fused?.bias ?? [], tolerance, "fused bias");
-      expectClose(fused.forward(x), expected.fused?.output ?? [], tolerance, "fused output");
+      expect(bn.forward(linear.forward(x)), "unfused output").toBeAllclose(expected.output, tolerance);
+      expect(fused.weight, "fused weight").toBeAllclose(expected.fused?.weight ?? [], tolerance);
+      expect(fused.bias, "fused bias").toBeAllclose(expected.fused?.bias ?? [], tolerance);
+      expect(fused.forward(x), "fused output").toBeAllclose(expected.fused?.output ?? [], tolerance);
     },
   );
 });
@@ -115,7 +108,7 @@ function trainedBn<B extends BatchNorm1d | BatchNorm2d>(bn: B, seed: number): B 
 }
 
 function outputsAgree(a: Tensor, b: Tensor): void {
-  expectClose(a, b.dataSync(), { rtol: 1e-12, atol: 1e-12 });
+  expect(a).toBeAllclose(b.dataSync(), { rtol: 1e-12, atol: 1e-12 });
 }
 
 describe("folding a BatchNorm1d forward into the next Linear", () => {

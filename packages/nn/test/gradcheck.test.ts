@@ -1,8 +1,8 @@
 // Float64 gradcheck of every layer and loss w.r.t. its input and each of its parameters.
 import { Generator, gradcheck, randint, type Tensor, tensor } from "@normgrad/core";
+import { seeded } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { F } from "../src/index.ts";
-import { seeded } from "./torch-fixtures.ts";
 
 interface Case {
   name: string;

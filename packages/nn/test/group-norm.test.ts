@@ -1,17 +1,11 @@
 // GroupNorm and F.groupNorm: every group_norm fixture in float64 and float32, construction checks, batch independence.
-import { noGrad, randn } from "@normgrad/core";
+import { randn } from "@normgrad/core";
+import { checkNormFixture, copyAffineFromFixture, fixtureNames, loadFixture } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { groupNorm } from "../src/functional/group-norm.ts";
 import { GroupNorm } from "../src/layers/group-norm.ts";
 import { LayerNorm } from "../src/layers/layer-norm.ts";
-import {
-  expectClose,
-  type FloatDType,
-  fixtureNames,
-  fromFixture,
-  loadFixture,
-  TOLERANCES,
-} from "./norm-helpers.ts";
+import { type FloatDType, TOLERANCES } from "./norm-helpers.ts";
 
 describe.each(fixtureNames("group_norm_"))("%s", (name) => {
   const fixture = loadFixture(name);
@@ -23,18 +17,9 @@ describe.each(fixtureNames("group_norm_"))("%s", (name) => {
       affine: config.affine === true,
       dtype,
     });
-    noGrad(() => {
-      norm.weight?.copy_(fromFixture(params.weight, dtype));
-      norm.bias?.copy_(fromFixture(params.bias, dtype));
-    });
-    const tolerance = TOLERANCES[dtype].output;
-    const x = fromFixture(inputs.x, dtype, { requiresGrad: true });
-    const y = norm.forward(x);
-    y.backward(fromFixture(inputs.dy, dtype));
-    expectClose(y, expected.output, tolerance, "output");
-    expectClose(x.grad, expected.grads.x, tolerance, "grad x");
-    if (norm.weight !== null) expectClose(norm.weight.grad, expected.grads.weight, tolerance, "grad weight");
-    if (norm.bias !== null) expectClose(norm.bias.grad, expected.grads.bias, tolerance, "grad bias");
+    copyAffineFromFixture(norm, params, dtype);
+    const pass = { x: inputs.x, dy: inputs.dy, output: expected.output, grads: expected.grads };
+    checkNormFixture(norm, pass, { dtype, tolerance: TOLERANCES[dtype].output });
   });
 });
 
@@ -44,14 +29,14 @@ describe("GroupNorm", () => {
     const x = randn([3, 4, 5], { dtype: "float64" });
     const batched = norm.forward(x);
     const alone = norm.forward(x.narrow(0, 1, 1));
-    expectClose(alone, batched.narrow(0, 1, 1).dataSync(), { rtol: 0, atol: 1e-15 });
+    expect(alone).toBeAllclose(batched.narrow(0, 1, 1).dataSync(), { rtol: 0, atol: 1e-15 });
   });
 
   it("with one group equals LayerNorm over (C, *) with a per-channel affine", () => {
     const x = randn([2, 3, 4], { dtype: "float64" });
     const grouped = new GroupNorm(1, 3, { affine: false, dtype: "float64" }).forward(x);
     const layer = new LayerNorm([3, 4], { elementwiseAffine: false, dtype: "float64" }).forward(x);
-    expectClose(grouped, layer.dataSync(), { rtol: 0, atol: 1e-14 });
+    expect(grouped).toBeAllclose(layer.dataSync(), { rtol: 0, atol: 1e-14 });
   });
 
   it("prints as PyTorch", () => {

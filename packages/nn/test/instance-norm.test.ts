@@ -1,16 +1,10 @@
 // InstanceNorm1d/2d and F.instanceNorm: the instance_norm fixtures in float64 and float32, running statistics, unbatched input.
-import { noGrad, randn, tensor } from "@normgrad/core";
+import { randn, tensor } from "@normgrad/core";
+import { checkNormFixture, copyAffineFromFixture, fixtureNames, loadFixture } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { instanceNorm } from "../src/functional/instance-norm.ts";
 import { InstanceNorm1d, InstanceNorm2d } from "../src/layers/instance-norm.ts";
-import {
-  expectClose,
-  type FloatDType,
-  fixtureNames,
-  fromFixture,
-  loadFixture,
-  TOLERANCES,
-} from "./norm-helpers.ts";
+import { type FloatDType, TOLERANCES } from "./norm-helpers.ts";
 
 describe.each(fixtureNames("instance_norm"))("%s", (name) => {
   const fixture = loadFixture(name);
@@ -22,22 +16,11 @@ describe.each(fixtureNames("instance_norm"))("%s", (name) => {
       affine: config.affine === true,
       dtype,
     });
-    noGrad(() => {
-      norm.weight?.copy_(fromFixture(params.weight, dtype));
-      norm.bias?.copy_(fromFixture(params.bias, dtype));
-    });
-    const tolerance = TOLERANCES[dtype].output;
+    copyAffineFromFixture(norm, params, dtype);
     for (const mode of ["train", "eval"] as const) {
       norm.train(mode === "train");
-      norm.zeroGrad();
-      const x = fromFixture(inputs.x, dtype, { requiresGrad: true });
-      const y = norm.forward(x);
-      y.backward(fromFixture(inputs.dy, dtype));
-      expectClose(y, expected.output, tolerance, `${mode} output`);
-      expectClose(x.grad, expected.grads.x, tolerance, `${mode} grad x`);
-      if (norm.weight !== null)
-        expectClose(norm.weight.grad, expected.grads.weight, tolerance, "grad weight");
-      if (norm.bias !== null) expectClose(norm.bias.grad, expected.grads.bias, tolerance, "grad bias");
+      const pass = { x: inputs.x, dy: inputs.dy, output: expected.output, grads: expected.grads };
+      checkNormFixture(norm, pass, { dtype, tolerance: TOLERANCES[dtype].output, label: mode });
     }
   });
 });
@@ -61,8 +44,8 @@ describe("InstanceNorm with running statistics", () => {
     );
     norm.forward(x);
     // Means (2, 6) → 4 and (2, 2) → 2; unbiased variances (2, 2) → 2 and (8, 0) → 4.
-    expectClose(norm.runningMean, [2, 1], { rtol: 1e-15, atol: 0 });
-    expectClose(norm.runningVar, [1.5, 2.5], { rtol: 1e-15, atol: 0 });
+    expect(norm.runningMean).toBeAllclose([2, 1], { rtol: 1e-15, atol: 0 });
+    expect(norm.runningVar).toBeAllclose([1.5, 2.5], { rtol: 1e-15, atol: 0 });
     expect(norm.numBatchesTracked?.item()).toBe(0);
     norm.eval();
     const y = norm.forward(
@@ -77,7 +60,7 @@ describe("InstanceNorm with running statistics", () => {
       ),
     );
     const scale = (v: number) => 1 / Math.sqrt(v + 1e-5);
-    expectClose(y, [0, 2 * scale(1.5), 0, 0], { rtol: 1e-15, atol: 1e-15 });
+    expect(y).toBeAllclose([0, 2 * scale(1.5), 0, 0], { rtol: 1e-15, atol: 1e-15 });
   });
 
   it("accepts unbatched (C, L) and (C, H, W) input as a batch of one", () => {
@@ -85,7 +68,7 @@ describe("InstanceNorm with running statistics", () => {
     const norm = new InstanceNorm2d(3, { affine: true, dtype: "float64" });
     const alone = norm.forward(x);
     expect(alone.shape).toEqual([3, 4, 5]);
-    expectClose(alone, norm.forward(x.unsqueeze(0)).dataSync(), { rtol: 0, atol: 0 });
+    expect(alone).toBeAllclose(norm.forward(x.unsqueeze(0)).dataSync(), { rtol: 0, atol: 0 });
     expect(new InstanceNorm1d(3).forward(randn([3, 7])).shape).toEqual([3, 7]);
   });
 

@@ -1,16 +1,10 @@
 // LayerNorm and F.layerNorm: every layer_norm fixture in float64 and float32, the shape checks and the options.
 import { noGrad, randn, type Tensor } from "@normgrad/core";
+import { checkNormFixture, copyAffineFromFixture, fixtureNames, loadFixture } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { layerNorm } from "../src/functional/layer-norm.ts";
 import { LayerNorm } from "../src/layers/layer-norm.ts";
-import {
-  expectClose,
-  type FloatDType,
-  fixtureNames,
-  fromFixture,
-  loadFixture,
-  TOLERANCES,
-} from "./norm-helpers.ts";
+import { type FloatDType, TOLERANCES } from "./norm-helpers.ts";
 
 function toShape(value: unknown): number | number[] {
   if (typeof value === "number") return value;
@@ -22,28 +16,17 @@ describe.each(fixtureNames("layer_norm_"))("%s", (name) => {
   const fixture = loadFixture(name);
 
   it.each<FloatDType>(["float64", "float32"])("matches PyTorch in %s (output and grads)", (dtype) => {
-    const { config, params, expected } = fixture;
+    const { config, params, inputs, expected } = fixture;
     const norm = new LayerNorm(toShape(config.normalized_shape), {
       eps: Number(config.eps),
       elementwiseAffine: config.elementwise_affine === true,
       dtype,
     });
-    noGrad(() => {
-      norm.weight?.copy_(fromFixture(params.weight, dtype));
-      norm.bias?.copy_(fromFixture(params.bias, dtype));
-    });
-    const tolerance = TOLERANCES[dtype].output;
+    copyAffineFromFixture(norm, params, dtype);
     for (const mode of ["train", "eval"] as const) {
       norm.train(mode === "train");
-      norm.zeroGrad();
-      const x = fromFixture(fixture.inputs.x, dtype, { requiresGrad: true });
-      const y = norm.forward(x);
-      y.backward(fromFixture(fixture.inputs.dy, dtype));
-      expectClose(y, expected.output, tolerance, `${mode} output`);
-      expectClose(x.grad, expected.grads.x, tolerance, `${mode} grad x`);
-      if (norm.weight !== null)
-        expectClose(norm.weight.grad, expected.grads.weight, tolerance, "grad weight");
-      if (norm.bias !== null) expectClose(norm.bias.grad, expected.grads.bias, tolerance, "grad bias");
+      const pass = { x: inputs.x, dy: inputs.dy, output: expected.output, grads: expected.grads };
+      checkNormFixture(norm, pass, { dtype, tolerance: TOLERANCES[dtype].output, label: mode });
     }
   });
 });
@@ -55,7 +38,7 @@ describe("LayerNorm options", () => {
     expect(norm.bias).toBeNull();
     expect([...norm.stateDict().keys()]).toEqual(["weight"]);
     const x = randn([2, 3], { dtype: "float32" });
-    expectClose(norm.forward(x), layerNorm(x, 3).dataSync(), { rtol: 0, atol: 1e-6 });
+    expect(norm.forward(x)).toBeAllclose(layerNorm(x, 3).dataSync(), { rtol: 0, atol: 1e-6 });
   });
 
   it("resetParameters() sets γ to 1 and β to 0", () => {

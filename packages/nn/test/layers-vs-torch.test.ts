@@ -1,5 +1,6 @@
 // Layers and losses against PyTorch 1.13.1: outputs and gradients (input and every parameter), float64 and float32.
 import type { DType, Tensor } from "@normgrad/core";
+import { type Fixture, fromFixture, loadFixtures } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import {
   AvgPool2d,
@@ -12,14 +13,15 @@ import {
   MSELoss,
   type Reduction,
 } from "../src/index.ts";
-import {
-  expectClose,
-  FLOAT_DTYPES,
-  fixturesStartingWith,
-  type OpFixture,
-  TOLERANCE,
-  toTensor,
-} from "./torch-fixtures.ts";
+
+/** Tolerances against the float64 reference, per dtype (ARCHITECTURE.md §6). */
+const TOLERANCE = {
+  float64: { rtol: 1e-10, atol: 1e-12 },
+  float32: { rtol: 5e-4, atol: 1e-6 },
+} as const;
+
+/** The dtypes every forward/backward fixture test runs in. */
+const FLOAT_DTYPES = ["float64", "float32"] as const;
 
 /** What a case builds from a fixture: the computation and the tensors whose gradients are checked, by fixture name. */
 interface Run {
@@ -42,19 +44,19 @@ function spatial(value: unknown): Spatial {
 }
 
 /** Loads the fixture's params into `module` through loadStateDict (so state dicts are exercised too). */
-function withParams<M extends Module<never[], unknown>>(module: M, fixture: OpFixture, dtype: DType): M {
+function withParams<M extends Module<never[], unknown>>(module: M, fixture: Fixture, dtype: DType): M {
   const state = Object.fromEntries(
-    Object.entries(fixture.params).map(([key, value]) => [key, toTensor(value, dtype)]),
+    Object.entries(fixture.params).map(([key, value]) => [key, fromFixture(value, dtype)]),
   );
   module.loadStateDict(state);
   return module;
 }
 
-const cases: { prefix: string; build: (fixture: OpFixture, dtype: DType) => Run }[] = [
+const cases: { prefix: string; build: (fixture: Fixture, dtype: DType) => Run }[] = [
   {
     prefix: "linear_",
     build: (fixture, dtype) => {
-      const x = toTensor(fixture.inputs.x, dtype, true);
+      const x = fromFixture(fixture.inputs.x, dtype, { requiresGrad: true });
       const [out, inFeatures] = fixture.params.weight.shape;
       const layer = withParams(
         new Linear(inFeatures, out, { bias: "bias" in fixture.params, dtype }),
@@ -70,7 +72,7 @@ const cases: { prefix: string; build: (fixture: OpFixture, dtype: DType) => Run 
   {
     prefix: "conv2d_",
     build: (fixture, dtype) => {
-      const x = toTensor(fixture.inputs.x, dtype, true);
+      const x = fromFixture(fixture.inputs.x, dtype, { requiresGrad: true });
       const { stride, padding, dilation, groups, kernel_size: kernel } = fixture.config;
       const [out, , kernelH, kernelW] = fixture.params.weight.shape;
       expect(kernel === kernelH || JSON.stringify(kernel) === JSON.stringify([kernelH, kernelW])).toBe(true);
@@ -95,7 +97,7 @@ const cases: { prefix: string; build: (fixture: OpFixture, dtype: DType) => Run 
   {
     prefix: "max_pool2d_",
     build: (fixture, dtype) => {
-      const x = toTensor(fixture.inputs.x, dtype, true);
+      const x = fromFixture(fixture.inputs.x, dtype, { requiresGrad: true });
       const { kernel_size: kernel, stride, padding, dilation, ceil_mode: ceilMode } = fixture.config;
       const pool = new MaxPool2d(spatial(kernel), {
         stride: stride === null ? null : spatial(stride),
@@ -122,7 +124,7 @@ const cases: { prefix: string; build: (fixture: OpFixture, dtype: DType) => Run 
   {
     prefix: "avg_pool2d_",
     build: (fixture, dtype) => {
-      const x = toTensor(fixture.inputs.x, dtype, true);
+      const x = fromFixture(fixture.inputs.x, dtype, { requiresGrad: true });
       const {
         kernel_size: kernel,
         stride,
@@ -142,7 +144,7 @@ const cases: { prefix: string; build: (fixture: OpFixture, dtype: DType) => Run 
   {
     prefix: "log_softmax_",
     build: (fixture, dtype) => {
-      const x = toTensor(fixture.inputs.x, dtype, true);
+      const x = fromFixture(fixture.inputs.x, dtype, { requiresGrad: true });
       const layer = new LogSoftmax(Number(fixture.config.dim));
       return { output: () => layer.forward(x), gradOf: { x: () => x.grad } };
     },
@@ -150,11 +152,11 @@ const cases: { prefix: string; build: (fixture: OpFixture, dtype: DType) => Run 
   {
     prefix: "cross_entropy_",
     build: (fixture, dtype) => {
-      const logits = toTensor(fixture.inputs.logits, dtype, true);
-      const target = toTensor(fixture.inputs.target, dtype);
+      const logits = fromFixture(fixture.inputs.logits, dtype, { requiresGrad: true });
+      const target = fromFixture(fixture.inputs.target, dtype);
       const { reduction, label_smoothing: labelSmoothing, ignore_index: ignoreIndex } = fixture.config;
       const loss = new CrossEntropyLoss({
-        weight: fixture.inputs.weight === undefined ? null : toTensor(fixture.inputs.weight, dtype),
+        weight: fixture.inputs.weight === undefined ? null : fromFixture(fixture.inputs.weight, dtype),
         reduction: reductionOf(reduction),
         labelSmoothing: Number(labelSmoothing),
         ignoreIndex: ignoreIndex === undefined ? -100 : Number(ignoreIndex),
@@ -165,8 +167,8 @@ const cases: { prefix: string; build: (fixture: OpFixture, dtype: DType) => Run 
   {
     prefix: "mse_loss_",
     build: (fixture, dtype) => {
-      const input = toTensor(fixture.inputs.input, dtype, true);
-      const target = toTensor(fixture.inputs.target, dtype, true);
+      const input = fromFixture(fixture.inputs.input, dtype, { requiresGrad: true });
+      const target = fromFixture(fixture.inputs.target, dtype, { requiresGrad: true });
       const loss = new MSELoss({ reduction: reductionOf(fixture.config.reduction) });
       return {
         output: () => loss.forward(input, target),
@@ -177,7 +179,7 @@ const cases: { prefix: string; build: (fixture: OpFixture, dtype: DType) => Run 
 ];
 
 describe.each(cases)("$prefix fixtures", ({ prefix, build }) => {
-  const fixtures = fixturesStartingWith(prefix);
+  const fixtures = loadFixtures(prefix);
   it("has fixtures", () => {
     expect(fixtures.length).toBeGreaterThan(0);
   });
@@ -186,15 +188,15 @@ describe.each(cases)("$prefix fixtures", ({ prefix, build }) => {
       const run = build(fixture, dtype);
       const output = run.output();
       expect(output.dtype).toBe(dtype);
-      expectClose(output, fixture.expected.output, TOLERANCE[dtype], "output");
-      output.backward(toTensor(fixture.inputs.dy, dtype));
+      expect(output, "output").toBeAllclose(fixture.expected.output, TOLERANCE[dtype]);
+      output.backward(fromFixture(fixture.inputs.dy, dtype));
       for (const [name, expected] of Object.entries(fixture.expected.grads)) {
         const grad = run.gradOf[name];
         if (grad === undefined) throw new Error(`no gradient accessor for ${name}`);
-        expectClose(grad(), expected, TOLERANCE[dtype], `grad of ${name}`);
+        expect(grad(), `grad of ${name}`).toBeAllclose(expected, TOLERANCE[dtype]);
       }
       if (fixture.expected.indices !== undefined) {
-        expect(run.indices?.().tolist()).toEqual(toTensor(fixture.expected.indices, "int32").tolist());
+        expect(run.indices?.().tolist()).toEqual(fromFixture(fixture.expected.indices, "int32").tolist());
       }
     });
   });

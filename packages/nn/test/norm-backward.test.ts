@@ -1,12 +1,12 @@
 // The hand-derived norm backward (fused kernels and composed fallback) against autograd of a plain reference, and gradcheck.
 import { fromValues, gradcheck, type NormLayout, type Shape, type Tensor } from "@normgrad/core";
+import { seeded } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { batchNorm } from "../src/functional/batch-norm.ts";
 import { groupNorm } from "../src/functional/group-norm.ts";
 import { instanceNorm } from "../src/functional/instance-norm.ts";
 import { layerNorm } from "../src/functional/layer-norm.ts";
 import { normalizeImplementations } from "../src/functional/normalize.ts";
-import { expectClose, seeded } from "./norm-helpers.ts";
 
 const EPS = 1e-3;
 
@@ -223,11 +223,11 @@ describe.each(CASES)("$name", (testCase) => {
           dy,
         );
         const tolerance = { rtol: 0, atol: 1e-10 };
-        expectClose(actual.output, expected.output.dataSync(), tolerance, "output");
+        expect(actual.output, "output").toBeAllclose(expected.output.dataSync(), tolerance);
         actual.grads.forEach((grad, i) => {
           const want = expected.grads[i];
           if (want === null) expect(grad).toBeNull();
-          else expectClose(grad, want.dataSync(), tolerance, ["dx", "dweight", "dbias"][i]);
+          else expect(grad, ["dx", "dweight", "dbias"][i]).toBeAllclose(want.dataSync(), tolerance);
         });
       },
     );
@@ -257,13 +257,14 @@ describe("normalize, fused and composed", () => {
       const [fused, composed] = [normalizeImplementations.fused, normalizeImplementations.composed].map(
         (run) => run(x, testCase.layout, null, null, { eps: EPS, statistics: null }).statistics,
       );
-      expectClose(fused?.mean ?? null, composed?.mean.dataSync() ?? [], { rtol: 0, atol: 1e-14 }, "mean");
-      expectClose(
-        fused?.variance ?? null,
-        composed?.variance.dataSync() ?? [],
-        { rtol: 0, atol: 1e-14 },
-        "variance",
-      );
+      expect(fused?.mean ?? null, "mean").toBeAllclose(composed?.mean.dataSync() ?? [], {
+        rtol: 0,
+        atol: 1e-14,
+      });
+      expect(fused?.variance ?? null, "variance").toBeAllclose(composed?.variance.dataSync() ?? [], {
+        rtol: 0,
+        atol: 1e-14,
+      });
     },
   );
 });
@@ -291,10 +292,13 @@ describe("normalize on strided views", () => {
     });
     const contiguous = run(x, weight, "ones");
     const tolerance = { rtol: 0, atol: 1e-14 };
-    expectClose(strided, contiguous.dataSync(), tolerance, "output");
-    expectClose(x.grad, transposed.grad?.transpose(1, 2).contiguous().dataSync() ?? [], tolerance, "dx");
+    expect(strided, "output").toBeAllclose(contiguous.dataSync(), tolerance);
+    expect(x.grad, "dx").toBeAllclose(
+      transposed.grad?.transpose(1, 2).contiguous().dataSync() ?? [],
+      tolerance,
+    );
     const summed = Array.from(weight.grad?.dataSync() ?? []).reduce((a, b) => a + b, 0);
-    expectClose(scalarWeight.grad, [summed], tolerance, "dweight");
+    expect(scalarWeight.grad, "dweight").toBeAllclose([summed], tolerance);
   });
 });
 
@@ -312,17 +316,13 @@ describe("float64 statistics of data far from zero", () => {
       eps: EPS,
       statistics: null,
     }).statistics;
-    expectClose(
-      statistics?.variance ?? null,
-      reference?.variance.dataSync() ?? [],
-      { rtol: 1e-9, atol: 0 },
-      "variance",
-    );
-    expectClose(
-      statistics?.mean ?? null,
+    expect(statistics?.variance ?? null, "variance").toBeAllclose(reference?.variance.dataSync() ?? [], {
+      rtol: 1e-9,
+      atol: 0,
+    });
+    expect(statistics?.mean ?? null, "mean").toBeAllclose(
       Array.from(reference?.mean.dataSync() ?? [], (mean) => mean + 1e8),
       { rtol: 1e-15, atol: 0 },
-      "mean",
     );
   });
 });

@@ -1,10 +1,11 @@
 // Float32 norms on data with mean 1e4 and std 1e-2 (the numerics_* fixtures), where a float32 mean is only good to ~1e-3.
 import { moments, type NormLayout, type Tensor } from "@normgrad/core";
+import { type Fixture, fromFixture, loadFixture } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { normalizeImplementations } from "../src/functional/normalize.ts";
 import { BatchNorm1d, BatchNorm2d } from "../src/layers/batch-norm.ts";
 import { LayerNorm } from "../src/layers/layer-norm.ts";
-import { expectClose, type Fixture, fromFixture, loadFixture, maxAbsError } from "./norm-helpers.ts";
+import { maxAbsError } from "./norm-helpers.ts";
 
 interface NumericsCase {
   name: string;
@@ -59,20 +60,16 @@ describe.each(CASES)("$name in float32", ({ name, build, layout, axes }) => {
     const y = layer.forward(x);
     y.backward(fromFixture(fixture.inputs.dy, "float32"));
     expect(maxAbsError(y, fixture.expected.output)).toBeLessThan(1e-6);
-    expectClose(x.grad, fixture.expected.grads.x, gradTolerance(fixture), "grad x");
+    expect(x.grad, "grad x").toBeAllclose(fixture.expected.grads.x, gradTolerance(fixture));
     if (layer instanceof LayerNorm) return;
-    expectClose(
-      layer.runningMean,
-      fixture.expected.buffers.running_mean ?? [],
-      { rtol: 1e-7, atol: 0 },
-      "running_mean",
-    );
-    expectClose(
-      layer.runningVar,
-      fixture.expected.buffers.running_var ?? [],
-      { rtol: 1e-7, atol: 0 },
-      "running_var",
-    );
+    expect(layer.runningMean, "running_mean").toBeAllclose(fixture.expected.buffers.running_mean ?? [], {
+      rtol: 1e-7,
+      atol: 0,
+    });
+    expect(layer.runningVar, "running_var").toBeAllclose(fixture.expected.buffers.running_var ?? [], {
+      rtol: 1e-7,
+      atol: 0,
+    });
   });
 
   // The composed fallback (backends without fused kernels, float32 only) shifts each group by
@@ -85,7 +82,7 @@ describe.each(CASES)("$name in float32", ({ name, build, layout, axes }) => {
     });
     output.backward(fromFixture(fixture.inputs.dy, "float32"));
     expect(maxAbsError(output, fixture.expected.output)).toBeLessThan(1e-6);
-    expectClose(x.grad, fixture.expected.grads.x, gradTolerance(fixture), "grad x");
+    expect(x.grad, "grad x").toBeAllclose(fixture.expected.grads.x, gradTolerance(fixture));
   });
 
   it("moments: two-pass is exact to 1e-9, Welford to a few %, and one-pass fails (an asserted failure)", () => {

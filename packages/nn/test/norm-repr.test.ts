@@ -1,5 +1,5 @@
-// The norm layers' reprs and state-dict keys against PyTorch's (fixtures/repr.json).
-import { readFileSync } from "node:fs";
+// The norm layers' reprs and state-dict keys against PyTorch's (repr.json of @normgrad/testing).
+import { loadReprFixture } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { ReLU } from "../src/layers/activation.ts";
 import { BatchNorm1d, BatchNorm2d } from "../src/layers/batch-norm.ts";
@@ -11,17 +11,7 @@ import { LayerNorm } from "../src/layers/layer-norm.ts";
 import { Linear } from "../src/layers/linear.ts";
 import type { AnyModule } from "../src/module.ts";
 
-interface ReprFixture {
-  expected: {
-    reprs: { expr: string; str: string }[];
-    state_dict: { expr: string; keys: string[]; buffers: string[] };
-    extra_state_dicts: { expr: string; keys: string[] }[];
-  };
-}
-
-const fixture: ReprFixture = JSON.parse(
-  readFileSync(new URL("./fixtures/repr.json", import.meta.url), "utf8"),
-);
+const fixture = loadReprFixture();
 
 /** Every repr.json expression that builds a norm layer, as normgrad writes it. */
 const NORM_EXPRESSIONS: Record<string, () => AnyModule> = {

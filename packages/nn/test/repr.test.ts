@@ -1,4 +1,6 @@
-// Reprs: PyTorch's exact module strings (fixtures/repr.json) and Python float formatting.
+// Reprs: PyTorch's exact module strings (repr.json of @normgrad/testing) and Python float formatting.
+
+import { loadReprFixture } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import {
   AdaptiveAvgPool2d,
@@ -25,7 +27,6 @@ import {
   Softmax,
   Tanh,
 } from "../src/index.ts";
-import { readFixture } from "./torch-fixtures.ts";
 
 /** The repr.json expressions built from this package's layers (the norm layers are tested with them). */
 const fromFixture: Record<string, () => AnyModule> = {
@@ -43,13 +44,7 @@ const fromFixture: Record<string, () => AnyModule> = {
   "nn.ReLU()": () => new ReLU(),
 };
 
-interface ReprFixture {
-  expected: { reprs: { expr: string; str: string }[] };
-}
-
-const reprs = (readFixture("repr.json") as ReprFixture).expected.reprs.filter(
-  ({ expr }) => expr in fromFixture,
-);
+const reprs = loadReprFixture().expected.reprs.filter(({ expr }) => expr in fromFixture);
 
 describe("repr matches PyTorch (repr.json)", () => {
   it("covers every layer of this package in the fixture", () => {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { manualSeed, ones, randn, type Tensor, tensor, zeros } from "@normgrad/core";
+import { loadReprFixture } from "@normgrad/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   Buffer,
@@ -20,7 +21,6 @@ import {
   save,
   toBytes,
 } from "../src/index.ts";
-import { readFixture } from "./torch-fixtures.ts";
 
 /** A stand-in with BatchNorm's state layout (the norm layers have their own tests). */
 class NormLike extends Module {
@@ -43,19 +43,8 @@ class NormLike extends Module {
   }
 }
 
-interface StateDictFixture {
-  expected: {
-    state_dict: {
-      keys: string[];
-      entries: { key: string; shape: number[]; dtype: string }[];
-      parameters: string[];
-      buffers: string[];
-    };
-  };
-}
-
 describe("state dict keys follow PyTorch (repr.json)", () => {
-  const reference = (readFixture("repr.json") as StateDictFixture).expected.state_dict;
+  const reference = loadReprFixture().expected.state_dict;
   // nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Linear(8, 4)), in float64
   const model = new Sequential(new Conv2d(3, 8, 3), new NormLike(8), new ReLU(), new Linear(8, 4)).to(
     "float64",

@@ -1,6 +1,6 @@
 // checkNormFixture: one forward and backward of a normalization layer against a PyTorch fixture's output and gradients.
 import { expect } from "vitest";
-import type { DType, Tensor } from "../../core/src/index.ts";
+import { type DType, noGrad, type Tensor } from "../../core/src/index.ts";
 import { type FixtureTensor, fromFixture } from "./load-fixture.ts";
 import type { Tolerance } from "./to-be-allclose.ts";
 
@@ -17,8 +17,8 @@ export interface NormFixturePass {
   x: FixtureTensor;
   dy: FixtureTensor;
   output: FixtureTensor;
-  /** `x` is the input's gradient; `weight` and `bias` are required where the layer has them. */
-  grads: { x: FixtureTensor; weight?: FixtureTensor; bias?: FixtureTensor };
+  /** By name: `x` (the input's), and `weight` and `bias` where the layer has them. */
+  grads: Record<string, FixtureTensor>;
 }
 
 /**
@@ -38,13 +38,33 @@ export function checkNormFixture(
   const y = layer.forward(x);
   y.backward(fromFixture(pass.dy, dtype));
   expect(y, `${prefix}output`).toBeAllclose(pass.output, tolerance);
-  expect(x.grad, `${prefix}grad x`).toBeAllclose(pass.grads.x, tolerance);
-  for (const [name, parameter, want] of [
-    ["weight", layer.weight, pass.grads.weight],
-    ["bias", layer.bias, pass.grads.bias],
+  for (const [name, grad] of [
+    ["x", x.grad],
+    ["weight", layer.weight === null ? undefined : layer.weight.grad],
+    ["bias", layer.bias === null ? undefined : layer.bias.grad],
   ] as const) {
-    if (parameter === null) continue;
-    if (want === undefined) throw new Error(`the fixture has no gradient for the layer's ${name}`);
-    expect(parameter.grad, `${prefix}grad ${name}`).toBeAllclose(want, tolerance);
+    if (grad === undefined) continue; // the layer has no such parameter
+    const want: FixtureTensor | undefined = pass.grads[name];
+    if (want === undefined) throw new Error(`the fixture has no gradient for ${name}`);
+    expect(grad, `${prefix}grad ${name}`).toBeAllclose(want, tolerance);
   }
+}
+
+/** Copies a fixture's `weight` and `bias` into the layer's affine parameters (where it has them), without recording. */
+export function copyAffineFromFixture(
+  layer: NormLayer,
+  params: Record<string, FixtureTensor>,
+  dtype: DType,
+): void {
+  noGrad(() => {
+    for (const [name, parameter] of [
+      ["weight", layer.weight],
+      ["bias", layer.bias],
+    ] as const) {
+      if (parameter === null) continue;
+      const value = params[name];
+      if (value === undefined) throw new Error(`the fixture has no ${name} for the layer's ${name}`);
+      parameter.copy_(fromFixture(value, dtype));
+    }
+  });
 }

@@ -6,7 +6,12 @@
 import { expect } from "vitest";
 import { type Allclosable, type Tolerance, toBeAllclose } from "./to-be-allclose.ts";
 
-export { checkNormFixture, type NormFixturePass, type NormLayer } from "./check-norm-fixture.ts";
+export {
+  checkNormFixture,
+  copyAffineFromFixture,
+  type NormFixturePass,
+  type NormLayer,
+} from "./check-norm-fixture.ts";
 export {
   type Fixture,
   type FixtureTensor,
