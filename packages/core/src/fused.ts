@@ -27,7 +27,7 @@ function wrap(backend: Backend, buffer: DeviceBuffer, shape: Shape): Tensor {
 }
 
 /** True when x's backend has the fused normalization kernels (`normForward` and `normBackward`). */
-export function hasFusedNormalize(x: Tensor): boolean {
+export function canFuseNormalize(x: Tensor): boolean {
   return x.backend.normForward !== undefined && x.backend.normBackward !== undefined;
 }
 
@@ -39,7 +39,7 @@ export function hasFusedNormalize(x: Tensor): boolean {
  * backward: one sweep for the sums, one for dx (formulas in docs/normalization.md and next to
  * the CPU kernels). x must be contiguous-viewable as (outer, channels, inner); weight and bias
  * have `channels` elements, x's dtype and device (nn's `normalize` checks them). Throws where
- * `hasFusedNormalize(x)` is false.
+ * `canFuseNormalize(x)` is false.
  */
 export function fusedNormalize(
   x: Tensor,

@@ -50,11 +50,11 @@ export { formatValue } from "./format.ts";
 export type { NormalizeOptions, NormalizeResult } from "./fused.ts";
 export {
   canFuseAdamStep,
+  canFuseNormalize,
   canFuseSgdStep,
   fusedAdamStep,
   fusedNormalize,
   fusedSgdStep,
-  hasFusedNormalize,
 } from "./fused.ts";
 export type { GradcheckInputReport, GradcheckOptions } from "./gradcheck.ts";
 export { gradcheck } from "./gradcheck.ts";

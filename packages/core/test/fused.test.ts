@@ -3,11 +3,11 @@ import { describe, expect, it } from "vitest";
 import {
   type AdamStepState,
   canFuseAdamStep,
+  canFuseNormalize,
   canFuseSgdStep,
   fusedAdamStep,
   fusedNormalize,
   fusedSgdStep,
-  hasFusedNormalize,
   noGrad,
   normBlocks,
   type Tensor,
@@ -102,7 +102,7 @@ describe("fused normalization", () => {
       ],
       { dtype: "float64" },
     );
-    expect(hasFusedNormalize(x)).toBe(true);
+    expect(canFuseNormalize(x)).toBe(true);
     const layout = { kind: "per-channel", outer: 2, channels: 2, inner: 1 } as const;
     const { output, statistics } = fusedNormalize(x, layout, null, null, { eps: 0, statistics: null });
     expect(output.tolist()).toEqual([

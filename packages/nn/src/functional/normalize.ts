@@ -1,9 +1,9 @@
 // The op behind every norm layer: normalize over a layout's statistics, then a per-channel affine, with the hand-derived backward.
 import {
+  canFuseNormalize,
   defineOp,
   formatShape,
   fusedNormalize,
-  hasFusedNormalize,
   type NormalizeOptions,
   type NormalizeResult,
   type NormLayout,
@@ -147,5 +147,5 @@ export function normalize(
       );
     }
   }
-  return (hasFusedNormalize(x) ? fusedNormalize : composedNormalize)(x, layout, weight, bias, options);
+  return (canFuseNormalize(x) ? fusedNormalize : composedNormalize)(x, layout, weight, bias, options);
 }
