@@ -88,6 +88,7 @@ export {
   normalizeAxes,
   normalizeAxis,
   shapeSize,
+  shapesEqual,
 } from "./shape.ts";
 export { Storage } from "./storage.ts";
 export type { BackwardOptions, NestedArray, TensorLike } from "./tensor.ts";

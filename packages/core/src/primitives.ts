@@ -121,6 +121,7 @@ function assertSameDevice(op: string, tensors: readonly Tensor[]): void {
 
 const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set(["exp", "log", "sqrt", "recip", "tanh", "sigmoid", "erf"]);
 
+/** Elementwise unary op; integer inputs of the float-only ops (exp, log, sqrt, …) give float32. */
 export function unary(op: UnaryOp, x: Tensor): Tensor {
   const dtype = FLOAT_ONLY.has(op) && !isFloating(x.dtype) ? "float32" : x.dtype;
   return record(op, [x], {}, fromKernel(x, x.backend.unary(op, viewOf(x), dtype), x.shape));
@@ -139,6 +140,7 @@ export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   return record(op, [left, right], {}, out);
 }
 
+/** `condition ≠ 0 ? a : b` elementwise, all three broadcast; the result promotes a and b. */
 export function where(condition: Tensor, a: Tensor, b: Tensor): Tensor {
   assertSameDevice("where", [condition, a, b]);
   const shape = broadcastShapes(condition.shape, a.shape, b.shape);
@@ -187,6 +189,7 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
   return record("reshape", [source], { shape }, out);
 }
 
+/** A view with the axes in `order` (no copy); `order` is already validated by the caller. */
 export function permute(x: Tensor, order: readonly number[]): Tensor {
   const out = new Tensor(
     x.storage,
@@ -224,6 +227,7 @@ export function pad(x: Tensor, padding: Padding, value: number): Tensor {
   return record("pad", [x], { padding }, fromKernel(x, x.backend.pad(viewOf(x), padding, value), shape));
 }
 
+/** Joins `xs` along `axis` (shapes already checked to agree elsewhere), promoting dtypes. */
 export function cat(xs: readonly Tensor[], axis: number): Tensor {
   assertSameDevice("cat", xs);
   const dtype = xs.map((x) => x.dtype).reduce(promoteTypes);
@@ -233,6 +237,7 @@ export function cat(xs: readonly Tensor[], axis: number): Tensor {
   return record("cat", xs, { axis }, fromKernel(xs[0], buffer, shape));
 }
 
+/** `out[…i…] = x[…index[…i…]…]` along `axis`; the result has the shape of `index`. */
 export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   assertSameDevice("gather", [x, index]);
   return record(
@@ -243,11 +248,13 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   );
 }
 
+/** Zeros of `shape` with `source` added at `index` along `axis` (the VJP of gather). */
 export function scatterAdd(source: Tensor, axis: number, index: Tensor, shape: Shape): Tensor {
   const buffer = source.backend.scatterAdd(viewOf(source), axis, viewOf(index), shape);
   return record("scatterAdd", [source, index], { axis }, fromKernel(source, buffer, shape));
 }
 
+/** `x` converted to `dtype` (float → int32 truncates toward zero); `x` itself when it has it. */
 export function cast(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;
   return record("cast", [x], { dtype }, fromKernel(x, x.backend.copy(viewOf(x), dtype), x.shape));
@@ -313,6 +320,7 @@ export function avgPool2d(x: Tensor, params: AvgPool2dParams): Tensor {
   );
 }
 
+/** A row-major copy of `x` (its strides and offset resolved). */
 export function contiguous(x: Tensor): Tensor {
   return record("contiguous", [x], {}, fromKernel(x, x.backend.copy(viewOf(x), x.dtype), x.shape));
 }
@@ -462,6 +470,7 @@ const vjpRules: { [P in Primitive]: VjpRule<P> } = {
   ],
 };
 
+/** The order that undoes `order`: `inverse[order[i]] = i` (permute's VJP). */
 export function inversePermutation(order: readonly number[]): number[] {
   const inverse = new Array<number>(order.length);
   order.forEach((axis, i) => {

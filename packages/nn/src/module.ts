@@ -6,7 +6,7 @@ import {
   isFloating,
   keep,
   noGrad,
-  type Shape,
+  shapesEqual,
   Tensor,
 } from "@normgrad/core";
 import { indentNested } from "./repr.ts";
@@ -420,7 +420,7 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
         mismatches.push(`${key}: the state dict's tensor was disposed; load it before disposing it`);
       } else if (target.isDisposed) {
         mismatches.push(`${key}: the module's tensor was disposed; build a new module to load into`);
-      } else if (!sameShape(source.shape, target.shape)) {
+      } else if (!shapesEqual(source.shape, target.shape)) {
         mismatches.push(
           `size mismatch for ${key}: copying a tensor of shape ${formatShape(source.shape)} from the state dict, ` +
             `the shape in the current module is ${formatShape(target.shape)}`,
@@ -474,8 +474,4 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   [Symbol.for("nodejs.util.inspect.custom")](): string {
     return this.toString();
   }
-}
-
-function sameShape(a: Shape, b: Shape): boolean {
-  return a.length === b.length && a.every((dim, axis) => dim === b[axis]);
 }

@@ -1,11 +1,7 @@
 // Functional LayerNorm: each sample normalized over its trailing dims, with an elementwise affine.
-import { formatShape, type Shape, type Tensor } from "@normgrad/core";
+import { formatShape, shapesEqual, type Tensor } from "@normgrad/core";
 import { normalize } from "./normalize.ts";
 import { assertFloat } from "./validate.ts";
-
-function sameShape(a: Shape, b: Shape): boolean {
-  return a.length === b.length && a.every((dim, axis) => dim === b[axis]);
-}
 
 /** Options of `layerNorm`. */
 export interface LayerNormOptions {
@@ -31,7 +27,7 @@ export function layerNorm(
   assertFloat(x, "layerNorm input");
   const shape = typeof normalizedShape === "number" ? [normalizedShape] : [...normalizedShape];
   const trailing = x.shape.slice(x.ndim - shape.length);
-  if (shape.length === 0 || x.ndim < shape.length || !sameShape(trailing, shape)) {
+  if (shape.length === 0 || x.ndim < shape.length || !shapesEqual(trailing, shape)) {
     throw new RangeError(
       `layerNorm: normalizedShape ${formatShape(shape)} does not match the last ${shape.length} dim(s) of the ` +
         `input of shape ${formatShape(x.shape)}`,
@@ -41,7 +37,7 @@ export function layerNorm(
     ["weight", weight],
     ["bias", bias],
   ] as const) {
-    if (parameter !== null && !sameShape(parameter.shape, shape)) {
+    if (parameter !== null && !shapesEqual(parameter.shape, shape)) {
       throw new RangeError(
         `layerNorm: ${name} must have shape normalizedShape ${formatShape(shape)}, got ${formatShape(parameter.shape)}`,
       );
