@@ -1,5 +1,4 @@
 // The autograd engine: accumulation, retainGraph, noGrad, detach, grad checks, in-place rules, defineOp, gradcheck.
-
 import { seeded } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { defineOp, gradcheck, isGradEnabled, noGrad, type Tensor, tensor, zeros } from "../src/index.ts";

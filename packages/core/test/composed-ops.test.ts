@@ -1,5 +1,4 @@
 // Composed ops (softmax, logsumexp, var, gelu, clamp…): float64 gradcheck and hand-computed forward values.
-
 import { type Domain, seeded } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { type Shape, type Tensor, tensor } from "../src/index.ts";

@@ -1,5 +1,4 @@
 // Error paths of the frontend: shapes, axes, reshape, indexing, devices and dtypes, each with its message.
-
 import { seeded } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import {

@@ -1,5 +1,4 @@
 // Memory: tidy, keep, dispose and Symbol.dispose, checked exactly with the CPU backend's live-buffer count.
-
 import { seeded } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { keep, liveBuffers, type Tensor, tensor, tidy, zeros } from "../src/index.ts";

@@ -1,5 +1,4 @@
 // moments(): the three variance algorithms against a float64 reference, options, gradients, and the one-pass failure.
-
 import { seeded } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import {

@@ -1,5 +1,4 @@
 // Float64 gradcheck of every VJP rule in primitives.ts, on contiguous, transposed, sliced and expanded inputs.
-
 import { type Domain, seeded } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { cat, type Shape, stack, type Tensor, type TensorLike, tensor, where } from "../src/index.ts";

@@ -1,8 +1,9 @@
 // The backend's contract: mode selection and reporting, float32-only storage, reads, memory (tidy), the asynchronous mode.
 import { getBackend, keep, liveBuffers, noGrad, type Tensor, tensor, tidy, zeros } from "@normgrad/core";
+import { seeded } from "@normgrad/testing";
 import { describe, expect, it, vi } from "vitest";
 import { GpuBackend, headlessGlUnavailableReason, initGpu, webgpuUnavailableReason } from "../src/index.ts";
-import { ASYNC_MODES, MODE_SETUP, SUITE_MODES, seeded, skipReason, toGpu, useGpuBackend } from "./helpers.ts";
+import { ASYNC_MODES, MODE_SETUP, SUITE_MODES, skipReason, toGpu, useGpuBackend } from "./helpers.ts";
 
 /** Runs `fn` with `navigator` replaced by `value` (undefined: no navigator), then puts the real one back. */
 async function withNavigator(value: unknown, fn: () => Promise<void> | void): Promise<void> {

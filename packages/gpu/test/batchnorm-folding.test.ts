@@ -15,17 +15,9 @@ import {
   ReLU,
   Sequential,
 } from "@normgrad/nn";
+import { seeded, type Tolerance } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
-import {
-  expectClose,
-  LAYER_TOLERANCE,
-  SUITE_MODES,
-  seeded,
-  skipReason,
-  type Tolerance,
-  toGpu,
-  useGpuBackend,
-} from "./helpers.ts";
+import { LAYER_TOLERANCE, SUITE_MODES, skipReason, toGpu, useGpuBackend } from "./helpers.ts";
 
 /** float32's unit roundoff. */
 const U = 2 ** -24;
@@ -53,7 +45,7 @@ interface BnValues {
 function setValues(module: AnyModule, seed: number, bnValues: BnValues): void {
   let k = seed;
   const draw = (shape: readonly number[], domain: "normal" | "positive" = "normal"): Tensor =>
-    seeded([...shape], k++, domain).detach();
+    seeded([...shape], k++, { domain }).detach();
   noGrad(() => {
     for (const layer of module.modules()) {
       if (layer instanceof BatchNorm) {
@@ -100,7 +92,7 @@ async function expectFoldedParameters(actual: AnyModule, expected: AnyModule): P
     const tolerance = name.endsWith("bias")
       ? { rtol: FOLDED_BIAS_RTOL, atol: FOLDED_BIAS_RTOL * Math.max(...expected.map(Math.abs)) }
       : { rtol: FOLDED_WEIGHT_RTOL, atol: 0 };
-    expectClose(await parameter.data(), expected, tolerance, name);
+    expect(await parameter.data(), name).toBeAllclose(expected, tolerance);
   }
 }
 
@@ -192,8 +184,11 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
         const unfolded = await device.forward(xGpu).data();
         const actual = folded.forward(xGpu);
         expect(actual.device).toBe("gpu");
-        expectClose(await actual.data(), unfolded, FOLDED_OUTPUT_TOLERANCE, "folded vs unfolded output");
-        expectClose(await actual.data(), expected, LAYER_TOLERANCE, "folded output vs float64 CPU");
+        expect(await actual.data(), "folded vs unfolded output").toBeAllclose(
+          unfolded,
+          FOLDED_OUTPUT_TOLERANCE,
+        );
+        expect(await actual.data(), "folded output vs float64 CPU").toBeAllclose(expected, LAYER_TOLERANCE);
       });
     });
 
@@ -227,8 +222,14 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
       const x = seeded([3, 2, 5, 5], 70).detach();
       const xGpu = toGpu(x);
       const actual = await fused.model.forward(xGpu).data();
-      expectClose(actual, await device.forward(xGpu).data(), FOLDED_OUTPUT_TOLERANCE, "folded vs unfolded");
-      expectClose(actual, await reference.forward(x).data(), LAYER_TOLERANCE, "folded vs float64 CPU");
+      expect(actual, "folded vs unfolded").toBeAllclose(
+        await device.forward(xGpu).data(),
+        FOLDED_OUTPUT_TOLERANCE,
+      );
+      expect(actual, "folded vs float64 CPU").toBeAllclose(
+        await reference.forward(x).data(),
+        LAYER_TOLERANCE,
+      );
     });
 
     it("refuses a layer and a BatchNorm on different devices, naming both", () => {

@@ -1,15 +1,7 @@
-// Shared test helpers: the GPU.js modes the suites run in (skipped with the reason printed), seeded inputs, float32 closeness.
-import {
-  fromValues,
-  Generator,
-  noGrad,
-  registerBackend,
-  type Shape,
-  shapeSize,
-  type Tensor,
-  type TypedArray,
-} from "@normgrad/core";
-import { afterAll, beforeAll, expect } from "vitest";
+// The GPU suites' helpers: the GPU.js modes they run in (skipped with the reason printed), copies to the GPU, the layer tolerance.
+import { noGrad, registerBackend, type Tensor } from "@normgrad/core";
+import type { Tolerance } from "@normgrad/testing";
+import { afterAll, beforeAll } from "vitest";
 import {
   type ActiveMode,
   GpuBackend,
@@ -146,30 +138,6 @@ export function useGpuBackend(
   };
 }
 
-/** Where seeded input values are drawn from (kept away from kinks and poles of the op under test). */
-export type Domain = "normal" | "positive" | "nonzero";
-
-/** A seeded float64 CPU tensor requiring grad, drawn from `domain`. */
-export function seeded(shape: Shape, seed: number, domain: Domain = "normal"): Tensor {
-  const generator = new Generator(seed);
-  const draw = (): number => {
-    switch (domain) {
-      case "normal":
-        return generator.normal();
-      case "positive":
-        return 0.5 + 1.5 * generator.random();
-      case "nonzero":
-        return (generator.random() < 0.5 ? -1 : 1) * (0.3 + generator.random());
-      default:
-        return domain satisfies never;
-    }
-  };
-  return fromValues(Array.from({ length: shapeSize(shape) }, draw), shape, {
-    dtype: "float64",
-    requiresGrad: true,
-  });
-}
-
 /** A CPU tensor's copy on the GPU as a float32 leaf (int32 stays int32), requiring grad like the original. */
 export function toGpu(tensor: Tensor): Tensor {
   const moved = noGrad(() =>
@@ -178,38 +146,5 @@ export function toGpu(tensor: Tensor): Tensor {
   return moved.requiresGrad_(tensor.requiresGrad);
 }
 
-/** Float32 tolerance: |actual − expected| ≤ atol + rtol·|expected|. */
-export interface Tolerance {
-  rtol: number;
-  atol: number;
-}
-
 /** Layers and fused norms in float32 against their float64 CPU copies (outputs, gradients, statistics). */
 export const LAYER_TOLERANCE: Tolerance = { rtol: 1e-4, atol: 2e-5 };
-
-/** Asserts two arrays agree within the tolerance, naming the worst element when they do not. */
-export function expectClose(
-  actual: TypedArray,
-  expected: TypedArray,
-  { rtol, atol }: Tolerance,
-  what: string,
-): void {
-  expect(actual.length, `${what}: length`).toBe(expected.length);
-  let worst = -1;
-  let worstExcess = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const excess = Math.abs(actual[i] - expected[i]) - (atol + rtol * Math.abs(expected[i]));
-    const bothNaN = Number.isNaN(actual[i]) && Number.isNaN(expected[i]);
-    const sameInfinity = actual[i] === expected[i];
-    if (!bothNaN && !sameInfinity && !(excess <= worstExcess)) {
-      worst = i;
-      worstExcess = Number.isNaN(excess) ? Number.POSITIVE_INFINITY : excess;
-    }
-  }
-  if (worst >= 0) {
-    expect.fail(
-      `${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} ` +
-        `(tolerance ${atol} + ${rtol}·|expected|)`,
-    );
-  }
-}

@@ -19,16 +19,9 @@ import {
   Sequential,
   Tanh,
 } from "@normgrad/nn";
+import { seeded } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
-import {
-  expectClose,
-  LAYER_TOLERANCE,
-  SUITE_MODES,
-  seeded,
-  skipReason,
-  toGpu,
-  useGpuBackend,
-} from "./helpers.ts";
+import { LAYER_TOLERANCE, SUITE_MODES, skipReason, toGpu, useGpuBackend } from "./helpers.ts";
 
 /** A module whose forward takes one tensor. */
 interface Layer extends AnyModule {
@@ -143,21 +136,21 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
         const expected = forwardPass(cpu, x, evalMode);
         const actual = forwardPass(gpu, xGpu, evalMode);
         expect(actual.device).toBe("gpu");
-        expectClose(await actual.data(), await expected.data(), LAYER_TOLERANCE, "output");
+        expect(await actual.data(), "output").toBeAllclose(await expected.data(), LAYER_TOLERANCE);
         const dy = seeded(expected.shape, 100 * i + 60).detach();
         expected.backward(dy);
         actual.backward(toGpu(dy));
         if (xGpu.grad === null || x.grad === null) throw new Error("the input has no gradient");
-        expectClose(await xGpu.grad.data(), await x.grad.data(), LAYER_TOLERANCE, "dx");
+        expect(await xGpu.grad.data(), "dx").toBeAllclose(await x.grad.data(), LAYER_TOLERANCE);
         const cpuParameters = [...cpu.namedParameters()];
         for (const [k, [name, parameter]] of [...gpu.namedParameters()].entries()) {
           const want = cpuParameters[k][1].grad;
           if (want === null || parameter.grad === null) throw new Error(`${name} has no gradient`);
-          expectClose(await parameter.grad.data(), await want.data(), LAYER_TOLERANCE, `d${name}`);
+          expect(await parameter.grad.data(), `d${name}`).toBeAllclose(await want.data(), LAYER_TOLERANCE);
         }
         const cpuBuffers = [...cpu.namedBuffers()];
         for (const [k, [name, buffer]] of [...gpu.namedBuffers()].entries()) {
-          expectClose(await buffer.data(), await cpuBuffers[k][1].data(), LAYER_TOLERANCE, name);
+          expect(await buffer.data(), name).toBeAllclose(await cpuBuffers[k][1].data(), LAYER_TOLERANCE);
         }
       },
     );
@@ -171,7 +164,7 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
         loss instanceof MSELoss ? seeded([5, 4], 7).detach() : tensor([0, 3, 1, 1, 2], { dtype: "int32" });
       const expected = loss.forward(logits, target);
       const actual = loss.forward(toGpu(logits), toGpu(target));
-      expectClose(await actual.data(), await expected.data(), LAYER_TOLERANCE, "loss");
+      expect(await actual.data(), "loss").toBeAllclose(await expected.data(), LAYER_TOLERANCE);
     });
 
     it("the functional cross entropy's gradient", async () => {
@@ -181,7 +174,7 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
       F.crossEntropy(logits, target).backward();
       F.crossEntropy(logitsGpu, toGpu(target)).backward();
       if (logitsGpu.grad === null || logits.grad === null) throw new Error("the logits have no gradient");
-      expectClose(await logitsGpu.grad.data(), await logits.grad.data(), LAYER_TOLERANCE, "dlogits");
+      expect(await logitsGpu.grad.data(), "dlogits").toBeAllclose(await logits.grad.data(), LAYER_TOLERANCE);
     });
   });
 });

@@ -13,18 +13,9 @@ import {
   tensor,
   where,
 } from "@normgrad/core";
+import { type Domain, seeded, type Tolerance } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
-import {
-  type Domain,
-  expectClose,
-  MODE_SETUP,
-  SUITE_MODES,
-  seeded,
-  skipReason,
-  type Tolerance,
-  toGpu,
-  useGpuBackend,
-} from "./helpers.ts";
+import { MODE_SETUP, SUITE_MODES, skipReason, toGpu, useGpuBackend } from "./helpers.ts";
 
 /** Float32 against float64: elementwise results to a few ulps, sums and products to their rounding growth. */
 const ELEMENTWISE: Tolerance = { rtol: 1e-5, atol: 1e-6 };
@@ -336,7 +327,7 @@ async function checkParity(
   seed: number,
 ): Promise<void> {
   const cpuInputs = inputs.map((input, i) =>
-    "index" in input ? input.index : seeded(input.shape, seed + i, input.domain),
+    "index" in input ? input.index : seeded(input.shape, seed + i, { domain: input.domain }),
   );
   const gpuInputs = cpuInputs.map(toGpu);
   const expected = fn(...cpuInputs);
@@ -344,7 +335,7 @@ async function checkParity(
   expect(actual.device).toBe("gpu");
   expect(actual.shape).toEqual(expected.shape);
   expect(actual.dtype).toBe(expected.dtype === "float64" ? "float32" : expected.dtype);
-  expectClose(await actual.data(), await expected.data(), tolerance, "output");
+  expect(await actual.data(), "output").toBeAllclose(await expected.data(), tolerance);
   if (!backward) return;
   const dy = seeded(expected.shape, seed + 100);
   expected.backward(dy.detach());
@@ -356,7 +347,7 @@ async function checkParity(
       continue;
     }
     expect(got.device).toBe("gpu");
-    expectClose(await got.data(), await want.data(), tolerance, `gradient of input ${i}`);
+    expect(await got.data(), `gradient of input ${i}`).toBeAllclose(await want.data(), tolerance);
   }
 }
 

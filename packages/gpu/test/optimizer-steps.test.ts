@@ -1,40 +1,49 @@
-// The fused SGD and Adam/AdamW steps against PyTorch 1.13.1's optimizers (fixtures copied from the shared set; see fixtures/README.md), and @normgrad/optim routing through them.
+// The fused SGD and Adam/AdamW steps against PyTorch 1.13.1's optimizers (the optim_* fixtures of @normgrad/testing), and @normgrad/optim routing through them.
 import { type Tensor, tensor, zeros } from "@normgrad/core";
 import { Adam, AdamW, SGD } from "@normgrad/optim";
+import { type Fixture, type FixtureTensor, loadFixture, type Tolerance } from "@normgrad/testing";
 import { describe, expect, it, vi } from "vitest";
-import adamAmsgrad from "./fixtures/optim_adam_amsgrad.json" with { type: "json" };
-import adamWeightDecay from "./fixtures/optim_adam_wd.json" with { type: "json" };
-import adamW from "./fixtures/optim_adamw_default_betas.json" with { type: "json" };
-import sgdDampening from "./fixtures/optim_sgd_mom0p9_dampening0p5.json" with { type: "json" };
-import sgdNesterov from "./fixtures/optim_sgd_mom0p9_nesterov_wd1em2.json" with { type: "json" };
-import sgdPlain from "./fixtures/optim_sgd_plain.json" with { type: "json" };
-import { expectClose, SUITE_MODES, skipReason, type Tolerance, useGpuBackend } from "./helpers.ts";
+import { SUITE_MODES, skipReason, useGpuBackend } from "./helpers.ts";
 
 const TOLERANCE: Tolerance = { rtol: 1e-5, atol: 1e-6 };
 
-interface Fixture {
-  name: string;
-  config: { steps: number; hparams: Record<string, number | boolean | number[]> };
-  inputs: Record<string, { shape: number[]; data: number[] }>;
-  params: { param: { shape: number[]; data: number[] } };
-  expected: { param_history: { data: number[] }[] };
+const [sgdPlain, sgdNesterov, sgdDampening, adamWeightDecay, adamAmsgrad, adamW] = [
+  "optim_sgd_plain",
+  "optim_sgd_mom0p9_nesterov_wd1em2",
+  "optim_sgd_mom0p9_dampening0p5",
+  "optim_adam_wd",
+  "optim_adam_amsgrad",
+  "optim_adamw_default_betas",
+].map(loadFixture);
+
+function hyperparameters(fixture: Fixture): Record<string, unknown> {
+  const { hparams } = fixture.config;
+  if (typeof hparams !== "object" || hparams === null) throw new Error(`${fixture.name} has no hparams`);
+  return Object.fromEntries(Object.entries(hparams));
+}
+
+/** The parameter after each step. */
+function history(fixture: Fixture): FixtureTensor[] {
+  const { param_history } = fixture.expected;
+  if (param_history === undefined) throw new Error(`${fixture.name} has no param_history`);
+  return param_history;
 }
 
 function hyperparameter(fixture: Fixture, name: string, fallback: number): number {
-  const value = fixture.config.hparams[name];
+  const value = hyperparameters(fixture)[name];
   return typeof value === "number" ? value : fallback;
 }
 
 function flag(fixture: Fixture, name: string): boolean {
-  return fixture.config.hparams[name] === true;
+  return hyperparameters(fixture)[name] === true;
 }
 
 function betas(fixture: Fixture): [number, number] {
-  const value = fixture.config.hparams.betas;
-  return Array.isArray(value) ? [value[0], value[1]] : [0.9, 0.999];
+  const value = hyperparameters(fixture).betas;
+  return Array.isArray(value) ? [Number(value[0]), Number(value[1])] : [0.9, 0.999];
 }
 
-function onGpu({ shape, data }: { shape: number[]; data: number[] }): Tensor {
+function onGpu({ shape, data }: FixtureTensor): Tensor {
   return tensor(data, { shape }).to("gpu");
 }
 
@@ -50,7 +59,7 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
         const momentum = hyperparameter(fixture, "momentum", 0);
         const buffer = momentum === 0 ? null : zeros(param.shape, { device: "gpu" });
         const live = backend().liveBuffers();
-        for (const [step, expected] of fixture.expected.param_history.entries()) {
+        for (const [step, expected] of history(fixture).entries()) {
           const grad = onGpu(fixture.inputs[`grad_step${step}`]);
           backend().sgdStep(param.storage.buffer, grad.kernelView, buffer?.storage.buffer ?? null, {
             lr: hyperparameter(fixture, "lr", 0),
@@ -62,12 +71,7 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
             firstStep: step === 0,
           });
           grad.dispose();
-          expectClose(
-            await param.data(),
-            Float64Array.from(expected.data),
-            TOLERANCE,
-            `parameter after step ${step}`,
-          );
+          expect(await param.data(), `parameter after step ${step}`).toBeAllclose(expected, TOLERANCE);
         }
         expect(backend().liveBuffers()).toBe(live);
         param.dispose();
@@ -86,7 +90,7 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
         ];
         const maxExpAvgSq = amsgrad ? zeros(param.shape, { device: "gpu" }) : null;
         const [beta1, beta2] = betas(fixture);
-        for (const [step, expected] of fixture.expected.param_history.entries()) {
+        for (const [step, expected] of history(fixture).entries()) {
           const grad = onGpu(fixture.inputs[`grad_step${step}`]);
           backend().adamStep(
             param.storage.buffer,
@@ -109,12 +113,7 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
             },
           );
           grad.dispose();
-          expectClose(
-            await param.data(),
-            Float64Array.from(expected.data),
-            TOLERANCE,
-            `parameter after step ${step}`,
-          );
+          expect(await param.data(), `parameter after step ${step}`).toBeAllclose(expected, TOLERANCE);
         }
         for (const t of [param, expAvg, expAvgSq, maxExpAvgSq]) t?.dispose();
       },
@@ -161,16 +160,19 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
         try {
           const [fused, generic] = [onGpu(fixture.params.param), onGpu(fixture.params.param)];
           const optimizers = [make(fused, true), make(generic, false)];
-          for (const [step, expected] of fixture.expected.param_history.entries()) {
+          for (const [step, expected] of history(fixture).entries()) {
             for (const param of [fused, generic]) param.grad = onGpu(fixture.inputs[`grad_step${step}`]);
             for (const optimizer of optimizers) optimizer.step();
             const want = Float64Array.from(expected.data);
             const [fusedValues, genericValues] = [await fused.data(), await generic.data()];
-            expectClose(fusedValues, want, TOLERANCE, `fused parameter after step ${step}`);
-            expectClose(genericValues, want, TOLERANCE, `tensor-op parameter after step ${step}`);
-            expectClose(fusedValues, genericValues, TOLERANCE, `fused vs tensor-op after step ${step}`);
+            expect(fusedValues, `fused parameter after step ${step}`).toBeAllclose(want, TOLERANCE);
+            expect(genericValues, `tensor-op parameter after step ${step}`).toBeAllclose(want, TOLERANCE);
+            expect(fusedValues, `fused vs tensor-op after step ${step}`).toBeAllclose(
+              genericValues,
+              TOLERANCE,
+            );
           }
-          expect(spy).toHaveBeenCalledTimes(fixture.expected.param_history.length);
+          expect(spy).toHaveBeenCalledTimes(history(fixture).length);
           for (const optimizer of optimizers) optimizer.zeroGrad();
           for (const param of [fused, generic]) param.dispose();
         } finally {

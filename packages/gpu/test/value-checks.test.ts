@@ -1,16 +1,9 @@
 // Value checks on the GPU (index and target ranges, non-finite BatchNorm statistics): thrown at once in the synchronous modes, by the next `await data()` in the asynchronous ones; BatchNorm's running statistics stay right either way.
 import { getBackend, type Tensor, tensor, tidy } from "@normgrad/core";
 import { BatchNorm1d, F } from "@normgrad/nn";
+import { seeded } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
-import {
-  expectClose,
-  LAYER_TOLERANCE,
-  SUITE_MODES,
-  seeded,
-  skipReason,
-  toGpu,
-  useGpuBackend,
-} from "./helpers.ts";
+import { LAYER_TOLERANCE, SUITE_MODES, skipReason, toGpu, useGpuBackend } from "./helpers.ts";
 
 /**
  * Expects `run` to report `message`: thrown by `run` itself where the device reads
@@ -99,23 +92,17 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
         .map((x) => x.mean(0))
         .reduce((sum, mean) => sum.add(mean))
         .div(batches.length);
-      expectClose(
+      expect(
         Float64Array.from(await bufferValues(cpu.runningMean)),
-        await averageMean.data(),
-        { rtol: 1e-12, atol: 1e-12 },
         "CPU running mean vs the average of the batch means",
-      );
-      expectClose(
-        Float64Array.from(await bufferValues(gpu.runningMean)),
+      ).toBeAllclose(await averageMean.data(), { rtol: 1e-12, atol: 1e-12 });
+      expect(Float64Array.from(await bufferValues(gpu.runningMean)), "runningMean").toBeAllclose(
         Float64Array.from(await bufferValues(cpu.runningMean)),
         LAYER_TOLERANCE,
-        "runningMean",
       );
-      expectClose(
-        Float64Array.from(await bufferValues(gpu.runningVar)),
+      expect(Float64Array.from(await bufferValues(gpu.runningVar)), "runningVar").toBeAllclose(
         Float64Array.from(await bufferValues(cpu.runningVar)),
         LAYER_TOLERANCE,
-        "runningVar",
       );
       expect(await bufferValues(gpu.numBatchesTracked)).toEqual([3]);
     });

@@ -1,5 +1,4 @@
 // Reprs: PyTorch's exact module strings (repr.json of @normgrad/testing) and Python float formatting.
-
 import { loadReprFixture } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import {
