@@ -456,14 +456,14 @@ export class GpuBackend implements Backend {
   conv2d(x: View, weight: View, params: Conv2dKernelParams): DeviceBuffer {
     const g = convGeometry(x.shape, weight.shape, params);
     const { grid, launch } = this.#plane([g.batch, g.outChannels, g.outH, g.outW]);
-    const source = conv2dSource(this.#operand(x), this.#operand(weight), g, params, grid);
+    const source = conv2dSource(this.#operand(x), this.#operand(weight), g, params, { grid });
     return this.#launch(source, launch, x.buffer.dtype);
   }
 
   conv2dInputGrad(dy: View, weight: View, inputShape: Shape, params: Conv2dKernelParams): DeviceBuffer {
     const g = convGeometry(inputShape, weight.shape, params);
     const { grid, launch } = this.#plane(inputShape);
-    const source = conv2dInputGradSource(this.#operand(dy), this.#operand(weight), g, params, grid);
+    const source = conv2dInputGradSource(this.#operand(dy), this.#operand(weight), g, params, { grid });
     return this.#launch(source, launch, dy.buffer.dtype);
   }
 
@@ -479,7 +479,11 @@ export class GpuBackend implements Backend {
     const planes = { planes: batch * channels, height, width };
     const outputPlane = params.outputSize[0] * params.outputSize[1];
     const { grid, launch } = this.#plane([planes.planes, ...params.outputSize]);
-    const indices = this.#launch(maxPoolIndexSource(this.#operand(x), planes, params, grid), launch, "int32");
+    const indices = this.#launch(
+      maxPoolIndexSource(this.#operand(x), planes, params, { grid }),
+      launch,
+      "int32",
+    );
     const take = takeByIndexSource(
       this.#operand(x),
       { buffer: indices, strides: [1], offset: 0 },
@@ -494,7 +498,7 @@ export class GpuBackend implements Backend {
     const [batch, channels, height, width] = inputShape;
     const planes = { planes: batch * channels, height, width };
     const { grid, launch } = this.#plane([planes.planes, height, width]);
-    const source = maxPoolBackwardSource(this.#operand(dy), this.#operand(indices), planes, params, grid);
+    const source = maxPoolBackwardSource(this.#operand(dy), this.#operand(indices), planes, params, { grid });
     return this.#launch(source, launch, dy.buffer.dtype);
   }
 
@@ -502,7 +506,7 @@ export class GpuBackend implements Backend {
     const [batch, channels, height, width] = x.shape;
     const planes = { planes: batch * channels, height, width };
     const { grid, launch } = this.#plane([planes.planes, ...params.outputSize]);
-    return this.#launch(avgPoolSource(this.#operand(x), planes, params, grid), launch, x.buffer.dtype);
+    return this.#launch(avgPoolSource(this.#operand(x), planes, params, { grid }), launch, x.buffer.dtype);
   }
 
   avgPool2dBackward(dy: View, inputShape: Shape, params: AvgPool2dParams): DeviceBuffer {
@@ -510,7 +514,7 @@ export class GpuBackend implements Backend {
     const planes = { planes: batch * channels, height, width };
     const { grid, launch } = this.#plane([planes.planes, height, width]);
     return this.#launch(
-      avgPoolBackwardSource(this.#operand(dy), planes, params, grid),
+      avgPoolBackwardSource(this.#operand(dy), planes, params, { grid }),
       launch,
       dy.buffer.dtype,
     );
@@ -552,12 +556,12 @@ export class GpuBackend implements Backend {
       const blockSquares = this.#run(normPartialSource(input, blockMeans, g, blocks), partials, "float32");
       // The shifted mean lives as long as the mean it belongs to (freed with it, not counted).
       const shiftedMean = this.#run(
-        normMergeSource(blockMeans, blockSquares, g, blocks, false),
+        normMergeSource(blockMeans, blockSquares, g, blocks, "mean"),
         g.statistics,
         "float32",
       );
       variance = this.#launch(
-        normMergeSource(blockMeans, blockSquares, g, blocks, true),
+        normMergeSource(blockMeans, blockSquares, g, blocks, "variance"),
         g.statistics,
         "float32",
       );
@@ -684,8 +688,8 @@ export class GpuBackend implements Backend {
     const { buffer: g, temporary } = this.#whole(grad);
     const [m, v] = [this.#buffer(state.expAvg), this.#buffer(state.expAvgSq)];
     const maxV = state.maxExpAvgSq && this.#buffer(state.maxExpAvgSq);
-    const newM = this.#run(adamMomentSource(p, g, m, false, options), p.size, p.dtype);
-    const newV = this.#run(adamMomentSource(p, g, v, true, options), p.size, p.dtype);
+    const newM = this.#run(adamMomentSource(p, g, m, "first", options), p.size, p.dtype);
+    const newV = this.#run(adamMomentSource(p, g, v, "second", options), p.size, p.dtype);
     const newMax =
       options.amsgrad && maxV !== null ? this.#run(elementwiseMaxSource(maxV, newV), p.size, p.dtype) : null;
     const updated = this.#run(adamParameterSource(p, newM, newMax ?? newV, options), p.size, p.dtype);

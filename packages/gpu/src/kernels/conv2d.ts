@@ -72,7 +72,7 @@ export function conv2dSource(
   weight: Operand,
   g: ConvGeometry,
   params: Conv2dKernelParams,
-  grid: boolean,
+  { grid }: { grid: boolean },
 ): KernelSource {
   const source = new KernelSource();
   const [xs, ws] = [source.array(x.buffer), source.array(weight.buffer)];
@@ -111,7 +111,7 @@ export function conv2dInputGradSource(
   weight: Operand,
   g: ConvGeometry,
   params: Conv2dKernelParams,
-  grid: boolean,
+  { grid }: { grid: boolean },
 ): KernelSource {
   const source = new KernelSource();
   const [ds, ws] = [source.array(dy.buffer), source.array(weight.buffer)];

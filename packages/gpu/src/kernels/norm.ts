@@ -59,14 +59,14 @@ export function normPartialSource(
 /**
  * Second pass, one thread per statistic: Chan's merge of its blocks,
  * `δ = μ_b − μ, μ += δ·n_b/n, M₂ += M₂_b + δ²·n_a·n_b/n`. Returns the shifted mean
- * (`variance` false) or the biased variance M₂/m (true).
+ * (`output: "mean"`) or the biased variance M₂/m (`output: "variance"`).
  */
 export function normMergeSource(
   means: GpuBuffer,
   squares: GpuBuffer,
   g: NormBlocks,
   blocks: number,
-  variance: boolean,
+  output: "mean" | "variance",
 ): KernelSource {
   const source = new KernelSource();
   const [ms, ss] = [source.array(means), source.array(squares)];
@@ -85,7 +85,7 @@ export function normMergeSource(
     `m2 += ${ss}[at] + (delta * delta * n * nb) / total;`,
     "n = total;",
     "}",
-    `return ${variance ? `Math.max(m2 / ${count}, 0)` : "mean"};`,
+    `return ${output === "variance" ? `Math.max(m2 / ${count}, 0)` : "mean"};`,
   );
   return source;
 }

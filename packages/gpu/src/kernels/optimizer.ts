@@ -56,14 +56,15 @@ export function sgdParameterSource(
   return source;
 }
 
-/** Adam's moments: `m ← β₁m + (1 − β₁)g` (`second` false) or `v ← β₂v + (1 − β₂)g²` (true). */
+/** Adam's moments: `m ← β₁m + (1 − β₁)g` (`which: "first"`) or `v ← β₂v + (1 − β₂)g²` (`"second"`). */
 export function adamMomentSource(
   param: GpuBuffer,
   grad: GpuBuffer,
   moment: GpuBuffer,
-  second: boolean,
+  which: "first" | "second",
   o: AdamStepOptions,
 ): KernelSource {
+  const second = which === "second";
   const source = new KernelSource();
   const [p, previous] = [source.array(param), source.array(moment)];
   emitGradient(source, grad, `${p}[i]`, o.decoupledWeightDecay ? 0 : o.weightDecay, o.maximize);

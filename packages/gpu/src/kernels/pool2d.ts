@@ -19,7 +19,7 @@ export function maxPoolIndexSource(
   x: Operand,
   planes: PoolPlanes,
   params: Pool2dParams,
-  grid: boolean,
+  { grid }: { grid: boolean },
 ): KernelSource {
   const source = new KernelSource();
   const xs = source.array(x.buffer);
@@ -81,7 +81,7 @@ export function maxPoolBackwardSource(
   indices: Operand,
   planes: PoolPlanes,
   params: Pool2dParams,
-  grid: boolean,
+  { grid }: { grid: boolean },
 ): KernelSource {
   const source = new KernelSource();
   const [ds, is] = [source.array(dy.buffer), source.array(indices.buffer)];
@@ -153,7 +153,7 @@ export function avgPoolSource(
   x: Operand,
   planes: PoolPlanes,
   params: AvgPool2dParams,
-  grid: boolean,
+  { grid }: { grid: boolean },
 ): KernelSource {
   const source = new KernelSource();
   const xs = source.array(x.buffer);
@@ -185,7 +185,7 @@ export function avgPoolBackwardSource(
   dy: Operand,
   planes: PoolPlanes,
   params: AvgPool2dParams,
-  grid: boolean,
+  { grid }: { grid: boolean },
 ): KernelSource {
   const source = new KernelSource();
   const ds = source.array(dy.buffer);
