@@ -22,6 +22,20 @@ export {
   loadReprFixture,
   type ReprFixture,
 } from "./load-fixture.ts";
+export {
+  allOpCases,
+  isNotRun,
+  NON_PRIMITIVE_CASES,
+  type NotRun,
+  OP_CASES,
+  type OpCase,
+  type OpCaseList,
+  type OpCases,
+  type OpInput,
+  opCaseInputs,
+  PARITY_TOLERANCES,
+  type ParityPlan,
+} from "./op-cases.ts";
 export { type Domain, type SeededOptions, seeded, seededValues } from "./seeded.ts";
 export { type Allclosable, type AllcloseResult, type Tolerance, toBeAllclose } from "./to-be-allclose.ts";
 
