@@ -66,7 +66,6 @@ export type { NormBlocks, NormLayout, NormStatistics } from "./norm-layout.ts";
 export { normBlocks } from "./norm-layout.ts";
 export { cat, matmul, stack, where } from "./ops.ts";
 export type { Primitive, PrimitiveParams } from "./primitives.ts";
-export { avgPool2d, conv2d, maxPool2d } from "./primitives.ts";
 export type { RandomOptions } from "./random.ts";
 export {
   defaultGenerator,

@@ -1,12 +1,9 @@
 // OP_CASES: the test cases of every primitive, typed by Primitive, that drive core's float64 gradcheck suite and gpu's parity suite.
 import {
   type AvgPool2dParams,
-  avgPool2d,
   type Conv2dParams,
   cat,
-  conv2d,
   type GradcheckOptions,
-  maxPool2d,
   type NestedArray,
   type Pool2dParams,
   type Primitive,
@@ -16,6 +13,7 @@ import {
   tensor,
   where,
 } from "../../core/src/index.ts";
+import { avgPool2d, conv2d, maxPool2d } from "../../core/src/internal.ts";
 // scatterAdd is internal to core (gather's gradient); core's own tests reach it the same way.
 import { scatterAdd } from "../../core/src/primitives.ts";
 import { type Domain, seeded } from "./seeded.ts";

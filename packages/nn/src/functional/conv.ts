@@ -1,11 +1,6 @@
 // Functional 2-D convolution: option checks, 'same'/'valid' padding, the core kernel, and the bias.
-import {
-  type Conv2dParams,
-  conv2d as conv2dKernel,
-  formatShape,
-  formatValue,
-  type Tensor,
-} from "@normgrad/core";
+import { type Conv2dParams, formatShape, formatValue, type Tensor } from "@normgrad/core";
+import { conv2d as conv2dKernel } from "@normgrad/core/internal";
 import { assertFloat, assertSameDType, type IntPair, toPair } from "./validate.ts";
 
 /** Conv padding: an int, a `[height, width]` pair, `"valid"` (none) or `"same"` (output size = input size). */

@@ -1,13 +1,6 @@
 // Functional 2-D pooling: max (optionally with indices), average, and adaptive average.
-import {
-  avgPool2d as avgPoolKernel,
-  formatShape,
-  formatValue,
-  maxPool2d as maxPoolKernel,
-  type Pool2dParams,
-  stack,
-  type Tensor,
-} from "@normgrad/core";
+import { formatShape, formatValue, type Pool2dParams, stack, type Tensor } from "@normgrad/core";
+import { avgPool2d as avgPoolKernel, maxPool2d as maxPoolKernel } from "@normgrad/core/internal";
 import { assertFloat, type IntPair, toPair } from "./validate.ts";
 
 /** Options of `maxPool2d`. */

@@ -1,0 +1,9 @@
+// @normgrad/core/internal: the unchecked layer kernels the other normgrad packages validate and wrap; no stability promise.
+
+/**
+ * The conv2d, maxPool2d and avgPool2d primitives. They trust their params (output size, padding,
+ * channel and group counts already checked against the shapes), so they are not in the public
+ * index: use `F.conv2d`, `F.maxPool2d`, `F.avgPool2d` or the layers of `@normgrad/nn`, which
+ * check their arguments and then call these.
+ */
+export { avgPool2d, conv2d, maxPool2d } from "./primitives.ts";
