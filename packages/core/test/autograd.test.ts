@@ -1,8 +1,8 @@
 // The autograd engine: accumulation, retainGraph, noGrad, detach, grad checks, in-place rules, defineOp, gradcheck.
-import { seeded } from "@normgrad/testing";
+import { registerFakeGpu, seeded } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { defineOp, gradcheck, isGradEnabled, noGrad, type Tensor, tensor, zeros } from "../src/index.ts";
-import { checkGradients, registerFakeGpu } from "./helpers.ts";
+import { checkGradients } from "./helpers.ts";
 
 registerFakeGpu();
 

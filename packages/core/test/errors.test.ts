@@ -1,5 +1,5 @@
 // Error paths of the frontend: shapes, axes, reshape, indexing, devices and dtypes, each with its message.
-import { seeded } from "@normgrad/testing";
+import { registerFakeGpu, seeded } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import {
   arange,
@@ -16,7 +16,7 @@ import {
   where,
   zeros,
 } from "../src/index.ts";
-import { checkGradients, registerFakeGpu } from "./helpers.ts";
+import { checkGradients } from "./helpers.ts";
 
 registerFakeGpu();
 

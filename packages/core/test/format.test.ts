@@ -1,7 +1,7 @@
 // Printing: PyTorch's value layout (aligned, 4 decimals or scientific, summarised past 1000 values) plus shape and dtype.
+import { registerFakeGpu } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { arange, type Tensor, tensor, zeros } from "../src/index.ts";
-import { registerFakeGpu } from "./helpers.ts";
 
 registerFakeGpu();
 

@@ -1,17 +1,6 @@
-// Core's test helpers: the view makers, a gradcheck that checks every input, and a fake second device.
+// Core's test helpers: the view makers and a gradcheck that checks every input (the fake second device is in @normgrad/testing).
 import { expect } from "vitest";
-import {
-  type Backend,
-  CpuBackend,
-  CpuBuffer,
-  type DeviceBuffer,
-  type DType,
-  type GradcheckOptions,
-  gradcheck,
-  registerBackend,
-  type Shape,
-  type Tensor,
-} from "../src/index.ts";
+import { type GradcheckOptions, gradcheck, type Shape, type Tensor } from "../src/index.ts";
 
 /** How an input reaches the op under test: as it is, or through a non-contiguous or broadcast view. */
 export interface ViewMaker {
@@ -56,48 +45,4 @@ export function checkGradients(
   const reports = gradcheck(fn, inputs, options);
   const expected = inputs.flatMap((input, i) => (input.requiresGrad ? [i] : []));
   expect(reports.map((report) => report.input)).toEqual(expected);
-}
-
-/** A buffer of the fake second device: a CPU buffer relabelled as "gpu". */
-class RelabelledBuffer implements DeviceBuffer {
-  readonly device = "gpu";
-  constructor(readonly inner: DeviceBuffer) {}
-  get dtype(): DType {
-    return this.inner.dtype;
-  }
-  get size(): number {
-    return this.inner.size;
-  }
-}
-
-/** Replaces relabelled buffers (alone, in views, in lists of views) by the CPU buffers inside. */
-function unwrap(argument: unknown): unknown {
-  if (argument instanceof RelabelledBuffer) return argument.inner;
-  if (Array.isArray(argument)) return argument.map(unwrap);
-  if (ArrayBuffer.isView(argument)) return argument;
-  if (typeof argument === "object" && argument !== null && "buffer" in argument) {
-    return { ...argument, buffer: unwrap(argument.buffer) };
-  }
-  return argument;
-}
-
-/**
- * Registers a fake second device, "gpu", in this test file's process (each test file runs in
- * its own): the CPU kernels behind buffers labelled "gpu", so its tensors really are on another
- * device as far as the frontend can tell. A proxy, so it follows every method the Backend has.
- */
-export function registerFakeGpu(): void {
-  const cpu: Backend = new CpuBackend();
-  const gpu = new Proxy(cpu, {
-    get(target, property) {
-      if (property === "device") return "gpu";
-      const member: unknown = Reflect.get(target, property);
-      if (typeof member !== "function") return member;
-      return (...args: unknown[]) => {
-        const result: unknown = member.apply(target, args.map(unwrap));
-        return result instanceof CpuBuffer ? new RelabelledBuffer(result) : result;
-      };
-    },
-  });
-  registerBackend(gpu);
 }

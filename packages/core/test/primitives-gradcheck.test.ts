@@ -1,8 +1,8 @@
 // Float64 gradcheck of every VJP rule in primitives.ts, driven by @normgrad/testing's OP_CASES, on contiguous, transposed, sliced and expanded inputs.
-import { allOpCases, isNotRun, opCaseInputs } from "@normgrad/testing";
+import { allOpCases, isNotRun, opCaseInputs, registerFakeGpu } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { type Shape, type Tensor, tensor } from "../src/index.ts";
-import { checkGradients, registerFakeGpu, VIEW_MAKERS } from "./helpers.ts";
+import { checkGradients, VIEW_MAKERS } from "./helpers.ts";
 
 // The toDevice cases move to a second device.
 registerFakeGpu();

@@ -1,11 +1,11 @@
 // loadStateDict from an asynchronous device ("gpu" faked on the CPU kernels): refused before anything is copied.
 import { randn } from "@normgrad/core";
+import { registerFakeGpu } from "@normgrad/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Linear, Sequential } from "../src/index.ts";
-import { registerAsyncFakeGpu } from "./async-device.ts";
 
 describe("loadStateDict across devices", () => {
-  beforeAll(registerAsyncFakeGpu);
+  beforeAll(() => registerFakeGpu({ asynchronous: true }));
 
   it("refuses a state on an asynchronous device for a module on another, copying nothing", () => {
     const target = new Sequential(new Linear(2, 3), new Linear(3, 1));

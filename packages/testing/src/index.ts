@@ -12,6 +12,7 @@ export {
   type NormFixturePass,
   type NormLayer,
 } from "./check-norm-fixture.ts";
+export { type FakeGpuOptions, registerFakeGpu } from "./fake-gpu.ts";
 export {
   type Fixture,
   type FixtureTensor,

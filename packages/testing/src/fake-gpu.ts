@@ -1,4 +1,4 @@
-// A fake asynchronous second device for tests: the CPU kernels behind buffers labelled "gpu", values read only with `await data()`.
+// registerFakeGpu: a second device "gpu" made of the CPU kernels, synchronous or asynchronous, for tests without GPU.js.
 import {
   type Backend,
   CpuBackend,
@@ -6,9 +6,9 @@ import {
   type DeviceBuffer,
   type DType,
   registerBackend,
-} from "@normgrad/core";
+} from "../../core/src/index.ts";
 
-/** A CPU buffer relabelled as "gpu". */
+/** A buffer of the fake device: a CPU buffer relabelled as "gpu". */
 class RelabelledBuffer implements DeviceBuffer {
   readonly device = "gpu";
   constructor(readonly inner: DeviceBuffer) {}
@@ -31,17 +31,27 @@ function unwrap(argument: unknown): unknown {
   return argument;
 }
 
+/** Options of `registerFakeGpu`. */
+export interface FakeGpuOptions {
+  /**
+   * Behave as an asynchronous device (GPU.js webgpu): `readsSynchronously` false and `read`
+   * throwing, so values come only through `await data()`. Default false.
+   */
+  asynchronous?: boolean;
+}
+
 /**
- * Registers "gpu" as an asynchronous device in this test file's process (each file runs in its
- * own), as GPU.js webgpu is: `readsSynchronously` is false and `read` throws.
+ * Registers a fake second device, "gpu", in this test file's process (each test file runs in
+ * its own): the CPU kernels behind buffers labelled "gpu", so its tensors really are on another
+ * device as far as the frontend can tell. A proxy, so it follows every method the Backend has.
  */
-export function registerAsyncFakeGpu(): void {
+export function registerFakeGpu({ asynchronous = false }: FakeGpuOptions = {}): void {
   const cpu: Backend = new CpuBackend();
   const gpu = new Proxy(cpu, {
     get(target, property) {
       if (property === "device") return "gpu";
-      if (property === "readsSynchronously") return false;
-      if (property === "read") {
+      if (asynchronous && property === "readsSynchronously") return false;
+      if (asynchronous && property === "read") {
         return () => {
           throw new Error("the fake asynchronous gpu cannot read synchronously: use await data()");
         };
