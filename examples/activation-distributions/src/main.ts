@@ -1,6 +1,6 @@
 // `pnpm activations`: parses the command line and runs the activation-distributions study.
 import { parseArgs } from "node:util";
-import { numberFlag, runCommandLine } from "@normgrad/example-cli";
+import { COMMON_OPTIONS, numberFlag, runCommandLine } from "@normgrad/example-cli";
 import { main } from "./activation-distributions.ts";
 import type { Activation } from "./build-mlp.ts";
 
@@ -29,15 +29,12 @@ await runCommandLine(
     const { values } = parseArgs({
       args,
       options: {
-        smoke: { type: "boolean", default: false },
-        seed: { type: "string" },
+        ...COMMON_OPTIONS,
         steps: { type: "string" },
         "batch-size": { type: "string" },
         lr: { type: "string" },
         "probe-size": { type: "string" },
         activation: { type: "string", multiple: true },
-        out: { type: "string" },
-        help: { type: "boolean", short: "h" },
       },
     });
     const activations = values.activation?.map((name) => {

@@ -1,5 +1,6 @@
 // @normgrad/example-cli: the command line every example shares (--help, a passed-through `--`, usage on a bad flag).
 export {
+  COMMON_OPTIONS,
   type CommandLineOutcome,
   integerFlag,
   numberFlag,

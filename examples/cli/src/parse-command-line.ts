@@ -62,3 +62,14 @@ export function numberFlag(flag: string, text: string | undefined): number | und
   if (!Number.isFinite(value)) throw new RangeError(`--${flag} needs a number, got "${text}"`);
   return value;
 }
+
+/**
+ * The flags every example takes, for `parseArgs`'s `options`: `--smoke` (the tests' tiny run),
+ * `--seed N`, `--out DIR` and `-h`/`--help`.
+ */
+export const COMMON_OPTIONS = {
+  smoke: { type: "boolean", default: false },
+  seed: { type: "string" },
+  out: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;

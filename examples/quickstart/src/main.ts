@@ -1,6 +1,6 @@
 // `pnpm quickstart`: parses the command line and runs the quickstart.
 import { parseArgs } from "node:util";
-import { integerFlag, runCommandLine } from "@normgrad/example-cli";
+import { COMMON_OPTIONS, integerFlag, runCommandLine } from "@normgrad/example-cli";
 import { main } from "./run-quickstart.ts";
 
 const USAGE = `Usage: pnpm quickstart [options]   (or: pnpm quickstart -- [options])
@@ -22,11 +22,8 @@ await runCommandLine(
     const { values } = parseArgs({
       args,
       options: {
-        smoke: { type: "boolean", default: false },
-        seed: { type: "string" },
+        ...COMMON_OPTIONS,
         steps: { type: "string" },
-        out: { type: "string" },
-        help: { type: "boolean", short: "h" },
       },
     });
     return {

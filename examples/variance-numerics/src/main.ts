@@ -1,6 +1,6 @@
 // `pnpm numerics`: parses the command line and runs the variance-numerics study.
 import { parseArgs } from "node:util";
-import { integerFlag, runCommandLine } from "@normgrad/example-cli";
+import { COMMON_OPTIONS, integerFlag, runCommandLine } from "@normgrad/example-cli";
 import { main } from "./variance-numerics.ts";
 
 const USAGE = `Usage: pnpm numerics [options]   (or: pnpm numerics -- [options])
@@ -24,13 +24,10 @@ await runCommandLine(
     const { values } = parseArgs({
       args,
       options: {
-        smoke: { type: "boolean", default: false },
-        seed: { type: "string" },
+        ...COMMON_OPTIONS,
         trials: { type: "string" },
         samples: { type: "string" },
         "points-per-decade": { type: "string" },
-        out: { type: "string" },
-        help: { type: "boolean", short: "h" },
       },
     });
     return {
