@@ -50,13 +50,23 @@ export class Tensor {
   #gradFn: GradNode | null = null;
   #disposed = false;
 
-  /** @internal use `tensor()` and the other creation functions. */
-  constructor(storage: Storage, shape: Shape, strides: readonly number[], offset: number) {
-    this.storage = storage;
-    this.shape = Object.freeze(shape.slice());
-    this.strides = Object.freeze(strides.slice());
-    this.offset = offset;
-    storage.retain();
+  /**
+   * `new Tensor(other)` shares `other`'s storage and view (how subclasses such as nn's
+   * `Parameter` wrap existing data, like PyTorch's `nn.Parameter(data)`); the four-argument
+   * form is @internal: use `tensor()` and the other creation functions.
+   */
+  constructor(sharing: Tensor);
+  constructor(storage: Storage, shape: Shape, strides: readonly number[], offset: number);
+  constructor(source: Storage | Tensor, shape?: Shape, strides?: readonly number[], offset?: number) {
+    const view =
+      source instanceof Tensor
+        ? { storage: source.storage, shape: source.shape, strides: source.strides, offset: source.offset }
+        : { storage: source, shape: shape ?? [], strides: strides ?? [], offset: offset ?? 0 };
+    this.storage = view.storage;
+    this.shape = Object.freeze(view.shape.slice());
+    this.strides = Object.freeze(view.strides.slice());
+    this.offset = view.offset;
+    view.storage.retain();
     trackTensor(this);
   }
 

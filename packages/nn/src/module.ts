@@ -23,8 +23,7 @@ function ownedCopyIfView(data: Tensor): Tensor {
  */
 export class Parameter extends Tensor {
   constructor(data: Tensor, { requiresGrad = true }: { requiresGrad?: boolean } = {}) {
-    const owned = ownedCopyIfView(data);
-    super(owned.storage, owned.shape, owned.strides, owned.offset);
+    super(ownedCopyIfView(data));
     if (requiresGrad && !isFloating(this.dtype)) {
       throw new TypeError(
         `a Parameter that requires grad must be float, got ${this.dtype}: pass { requiresGrad: false } or cast`,
@@ -50,8 +49,7 @@ export class Buffer extends Tensor {
   readonly persistent: boolean;
 
   constructor(data: Tensor, { persistent = true }: { persistent?: boolean } = {}) {
-    const owned = ownedCopyIfView(data);
-    super(owned.storage, owned.shape, owned.strides, owned.offset);
+    super(ownedCopyIfView(data));
     this.persistent = persistent;
     keep(this);
   }
