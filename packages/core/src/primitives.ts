@@ -82,7 +82,9 @@ function record<P extends Primitive>(
   params: PrimitiveParams[P],
   out: Tensor,
 ): Tensor {
-  if (isGradEnabled() && inputs.some((input) => input.requiresGrad)) {
+  // Integer results carry no gradient (PyTorch: only floating tensors require grad), so a cast
+  // to int32 or a comparison's mask is never part of the graph.
+  if (isGradEnabled() && out.dtype !== "int32" && inputs.some((input) => input.requiresGrad)) {
     const rule: VjpRule<P> = vjpRules[op];
     // The rules that read the output (exp, sqrt, pow, max…) check on reading that it was not
     // written in place since; the others leave it free to change, as PyTorch does.

@@ -87,6 +87,17 @@ describe("backward", () => {
 });
 
 describe("grad mode, detach and requiresGrad", () => {
+  it("integer results carry no gradient: casts to int32, comparison masks and argmax (as PyTorch)", () => {
+    const x = leaf([-1, 2, 3]);
+    for (const y of [x.to("int32"), x.gt(0), x.argmax(0)]) {
+      expect([y.dtype, y.requiresGrad, y.gradFn]).toEqual(["int32", false, null]);
+    }
+    // A float result computed from them still differentiates through x.
+    const masked = x.mul(x.gt(0));
+    masked.sum().backward();
+    expect(x.grad?.tolist()).toEqual([0, 1, 1]);
+  });
+
   it("noGrad records nothing, returns the callback's value and restores the mode (even after a throw)", () => {
     const x = leaf([1, 2]);
     const y = noGrad(() => {
