@@ -51,7 +51,7 @@ export function mnist(): MnistData {
   return mnistCache;
 }
 
-/** `count` evenly spaced samples of `dataset` (the split is sorted by digit, so a prefix would hold few digits). */
+/** `count` evenly spaced samples of `dataset` (a spread over the whole split, whatever its order). */
 function subset(dataset: MnistDataset, count: number): MnistDataset {
   const stride = dataset.length / count;
   const rows = tensor(Int32Array.from({ length: count }, (_, i) => Math.floor(i * stride)));

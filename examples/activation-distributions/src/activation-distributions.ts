@@ -255,7 +255,7 @@ function accuracy(model: Sequential, images: Tensor, labels: Tensor): number {
   return noGrad(() => model.forward(images).argmax(1).eq(labels).to("float32").mean().item());
 }
 
-/** `count` rows spread evenly over `length`: the test set is sorted by digit, so every digit is present. */
+/** `count` rows spread evenly over `length`, so every digit is present (and the probe does not depend on the order). */
 function spread(count: number, length: number): number[] {
   return Array.from({ length: count }, (_, i) => Math.floor((i * length) / count));
 }
