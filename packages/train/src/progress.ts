@@ -1,5 +1,6 @@
-// The training progress bar: cli-progress with loss, accuracy and samples/s, readable on a terminal and in a log file.
+// The training progress bar: loss, accuracy and samples/s, redrawn on a terminal, whole lines in a log file or console.
 import { createProgressBar } from "#terminal";
+import { PlainProgressBar } from "./plain-progress-bar.ts";
 import type { ProgressBar, ProgressStream } from "./progress-bar-types.ts";
 
 /** The running numbers a progress line shows. */
@@ -21,7 +22,8 @@ function formatAccuracy(accuracy: number | null): string {
 export class EpochProgress {
   readonly #bar: ProgressBar;
   readonly #stream: ProgressStream;
-  readonly #isTTY: boolean;
+  /** False for whole-line bars, which get a line per interval from `update`. */
+  readonly #redrawsInPlace: boolean;
   readonly #logIntervalMs: number;
   #lastLine = 0;
 
@@ -35,9 +37,10 @@ export class EpochProgress {
     }: { epoch: number; epochs: number; batches: number; logIntervalMs?: number },
   ) {
     this.#stream = stream;
-    this.#isTTY = stream.isTTY === true;
     this.#logIntervalMs = logIntervalMs;
     this.#bar = createProgressBar(stream, { epoch, epochs });
+    // Decided by the bar, not by `isTTY`: an object claiming isTTY without being a Node stream gets lines too.
+    this.#redrawsInPlace = !(this.#bar instanceof PlainProgressBar);
     this.#bar.start(batches, 0, { loss: "-", acc: "-", rate: "-" });
     this.#lastLine = Date.now();
   }
@@ -51,7 +54,7 @@ export class EpochProgress {
     });
     // A stream that is not a terminal gets a line per interval, timed here (a timer could not
     // fire while a synchronous training loop holds the thread).
-    if (!this.#isTTY && Date.now() - this.#lastLine >= this.#logIntervalMs) {
+    if (!this.#redrawsInPlace && Date.now() - this.#lastLine >= this.#logIntervalMs) {
       this.#bar.render();
       this.#lastLine = Date.now();
     }

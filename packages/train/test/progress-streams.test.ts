@@ -4,7 +4,7 @@ import { DataLoader, TensorDataset } from "@normgrad/data";
 import { F, Linear } from "@normgrad/nn";
 import { SGD } from "@normgrad/optim";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { fit } from "../src/index.ts";
+import { EpochProgress, fit } from "../src/index.ts";
 import { appendLogLine, prepareLogFile } from "../src/log-file.browser.ts";
 import { formatDuration, PlainProgressBar } from "../src/plain-progress-bar.ts";
 import { createProgressBar, defaultProgressStream } from "../src/terminal.browser.ts";
@@ -41,6 +41,28 @@ describe("progress streams", () => {
   it("a stream claiming isTTY without being a Node stream gets plain lines (nothing to move a cursor on)", () => {
     const bar = createProgressBarInNode({ write: () => true, isTTY: true }, { epoch: 1, epochs: 1 });
     expect(bar).toBeInstanceOf(PlainProgressBar);
+  });
+
+  it("an object claiming isTTY still gets a line per interval, not only the first and last", () => {
+    const lines: string[] = [];
+    const progress = new EpochProgress(
+      { write: (text: string) => lines.push(text), isTTY: true },
+      {
+        epoch: 1,
+        epochs: 1,
+        batches: 3,
+        logIntervalMs: 0,
+      },
+    );
+    for (const batch of [1, 2, 3]) progress.update(batch, { loss: 0.5, accuracy: null, samplesPerSec: 100 });
+    progress.stop();
+    expect(lines.map((line) => line.split(" | ")[0])).toEqual([
+      "epoch 1/1 [--------------------] 0/3",
+      "epoch 1/1 [=======-------------] 1/3",
+      "epoch 1/1 [=============-------] 2/3",
+      "epoch 1/1 [====================] 3/3",
+      "epoch 1/1 [====================] 3/3",
+    ]);
   });
 
   it("durations read like the terminal bar's", () => {
