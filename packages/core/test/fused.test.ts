@@ -15,6 +15,19 @@ import {
   zeros,
 } from "../src/index.ts";
 
+/** One Adam step's options (PyTorch's defaults, lr 0.1, the first step). */
+const ADAM = {
+  lr: 0.1,
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  weightDecay: 0,
+  decoupledWeightDecay: false,
+  amsgrad: false,
+  maximize: false,
+  step: 1,
+};
+
 const sgd = {
   lr: 0.5,
   momentum: 0,
@@ -48,18 +61,7 @@ describe("fused optimizer steps", () => {
       maxExpAvgSq: null,
     };
     expect(canFuseAdamStep(param, grad, state)).toBe(false);
-    const adam = {
-      lr: 0.1,
-      beta1: 0.9,
-      beta2: 0.999,
-      eps: 1e-8,
-      weightDecay: 0,
-      decoupledWeightDecay: false,
-      amsgrad: false,
-      maximize: false,
-      step: 1,
-    };
-    expect(() => fusedAdamStep(param, grad, state, adam)).toThrow(/canFuseAdamStep/);
+    expect(() => fusedAdamStep(param, grad, state, ADAM)).toThrow(/canFuseAdamStep/);
   });
 
   it("writes Adam's moments and bumps every written version", () => {
@@ -71,18 +73,7 @@ describe("fused optimizer steps", () => {
     };
     const grad = tensor([0.5, -2], { dtype: "float64" });
     expect(canFuseAdamStep(param, grad, state)).toBe(true);
-    const adam = {
-      lr: 0.1,
-      beta1: 0.9,
-      beta2: 0.999,
-      eps: 1e-8,
-      weightDecay: 0,
-      decoupledWeightDecay: false,
-      amsgrad: false,
-      maximize: false,
-      step: 1,
-    };
-    noGrad(() => fusedAdamStep(param, grad, state, adam));
+    noGrad(() => fusedAdamStep(param, grad, state, ADAM));
     expect(state.expAvg.tolist()).toEqual([(1 - 0.9) * 0.5, (1 - 0.9) * -2]);
     expect(state.expAvg.version).toBe(1);
     expect(state.expAvgSq.version).toBe(1);
