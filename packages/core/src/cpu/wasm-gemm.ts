@@ -337,16 +337,11 @@ export interface MatrixOperand {
 }
 
 /**
- * Packs A (m×k) into 4-row panels, depth-major (panel r holds a[4r + t, p] at p·4 + t), zero-padded.
+ * Packs A (m×k) into 4-row panels, depth-major (panel r holds a[4r + t, p] at p·4 + t).
  * The inner loop walks whichever of A's axes is contiguous in memory, so transposed views read in order.
  */
 function packRowPanels(a: MatrixOperand, m: number, k: number, memory: Float32Array, start: number): void {
   const { data, offset, rowStride, colStride } = a;
-  const panels = Math.ceil(m / TILE_ROWS);
-  for (let t = m; t < panels * TILE_ROWS; t++) {
-    const o = start + Math.floor(t / TILE_ROWS) * k * TILE_ROWS + (t % TILE_ROWS);
-    for (let p = 0; p < k; p++) memory[o + p * TILE_ROWS] = 0;
-  }
   if (Math.abs(colStride) <= Math.abs(rowStride)) {
     for (let t = 0; t < m; t++) {
       let o = start + Math.floor(t / TILE_ROWS) * k * TILE_ROWS + (t % TILE_ROWS);
@@ -364,16 +359,11 @@ function packRowPanels(a: MatrixOperand, m: number, k: number, memory: Float32Ar
 }
 
 /**
- * Packs B (k×n) into 8-column panels, depth-major (panel q holds b[p, 8q + j] at p·8 + j), zero-padded.
+ * Packs B (k×n) into 8-column panels, depth-major (panel q holds b[p, 8q + j] at p·8 + j).
  * The inner loop walks whichever of B's axes is contiguous in memory, so transposed views read in order.
  */
 function packColumnPanels(b: MatrixOperand, k: number, n: number, memory: Float32Array, start: number): void {
   const { data, offset, rowStride, colStride } = b;
-  const panels = Math.ceil(n / TILE_COLUMNS);
-  const last = (panels - 1) * k * TILE_COLUMNS;
-  for (let j = n - (panels - 1) * TILE_COLUMNS; j < TILE_COLUMNS; j++) {
-    for (let p = 0; p < k; p++) memory[start + last + p * TILE_COLUMNS + j] = 0;
-  }
   if (Math.abs(colStride) <= Math.abs(rowStride)) {
     for (let p = 0; p < k; p++) {
       let source = offset + p * rowStride;
@@ -392,19 +382,53 @@ function packColumnPanels(b: MatrixOperand, k: number, n: number, memory: Float3
   }
 }
 
+/** Zeroes the padding of packed A (rows m… of its last panel) and of packed B (columns n… of its last panel). */
+function zeroPanelPadding(memory: Float32Array, m: number, k: number, n: number, bStart: number): void {
+  const lastRows = (Math.ceil(m / TILE_ROWS) - 1) * k * TILE_ROWS;
+  for (let t = m % TILE_ROWS || TILE_ROWS; t < TILE_ROWS; t++) {
+    for (let p = 0; p < k; p++) memory[lastRows + p * TILE_ROWS + t] = 0;
+  }
+  const lastColumns = bStart + (Math.ceil(n / TILE_COLUMNS) - 1) * k * TILE_COLUMNS;
+  for (let j = n % TILE_COLUMNS || TILE_COLUMNS; j < TILE_COLUMNS; j++) {
+    for (let p = 0; p < k; p++) memory[lastColumns + p * TILE_COLUMNS + j] = 0;
+  }
+}
+
+/** Rows per panel of packed A (see {@link PackOperand}). */
+export const PANEL_ROWS = TILE_ROWS;
+/** Columns per panel of packed B (see {@link PackOperand}). */
+export const PANEL_COLUMNS = TILE_COLUMNS;
+
+/**
+ * Writes an operand straight into the kernel's packed layout in wasm memory, for callers that build
+ * it on the fly (an im2col) or once for many products. A (m×k) goes in 4-row panels:
+ * a[4r + t, p] at start + (r·k + p)·4 + t; B (k×n) in 8-column panels: b[p, 8q + j] at
+ * start + (q·k + p)·8 + j. Only the m×k (k×n) real entries need writing: the padding is zeroed before.
+ */
+export type PackOperand = (memory: Float32Array, start: number) => void;
+
+/** A (m×k) packed now into 4-row panels, for many products with it: the returned packer copies them in. */
+export function packRowPanelsOnce(a: MatrixOperand, m: number, k: number): PackOperand {
+  const panels = new Float32Array(Math.ceil(m / TILE_ROWS) * TILE_ROWS * k);
+  packRowPanels(a, m, k, panels, 0);
+  return (memory, start) => memory.set(panels, start);
+}
+
 /**
  * C[m×n] += A[m×k]·B[k×n] in float32 on the WebAssembly SIMD kernel; `c` is contiguous row-major,
- * A and B any strided matrices (read once each while packing into wasm memory). Each element sums
- * its products in ascending k, rounding to float32 after every step, like a float32 triple loop.
- * Throws when {@link canUseWasmGemm} is false.
+ * A and B any strided matrices (read once each while packing into wasm memory) or packers that write
+ * the packed layout themselves ({@link PackOperand}). With `accumulate: false` C = A·B, and `c`'s
+ * old values are never read. Each element sums its products in ascending k, rounding to float32
+ * after every step, like a float32 triple loop. Throws when {@link canUseWasmGemm} is false.
  */
 export function wasmGemm(
-  a: MatrixOperand,
-  b: MatrixOperand,
+  a: MatrixOperand | PackOperand,
+  b: MatrixOperand | PackOperand,
   c: Float32Array,
   m: number,
   k: number,
   n: number,
+  { accumulate = true }: { accumulate?: boolean } = {},
 ): void {
   if (!simdWasm || !canUseWasmGemm(m, k, n)) {
     throw new Error(
@@ -412,7 +436,11 @@ export function wasmGemm(
         `${enabled ? "enabled" : "disabled"}, ${memoryBytes(m, k, n)} bytes): check canUseWasmGemm first`,
     );
   }
-  if (m === 0 || n === 0 || k === 0) return;
+  if (m === 0 || n === 0) return;
+  if (k === 0) {
+    if (!accumulate) c.fill(0, 0, m * n);
+    return;
+  }
   const { block, memory } = instance(simdWasm);
   const bytes = memoryBytes(m, k, n);
   if (memory.buffer.byteLength < bytes)
@@ -423,10 +451,13 @@ export function wasmGemm(
   const cRow = columnPanels * TILE_COLUMNS;
   const bStart = rowPanels * TILE_ROWS * k;
   const cStart = bStart + k * cRow;
-  packRowPanels(a, m, k, floats, 0);
-  packColumnPanels(b, k, n, floats, bStart);
+  zeroPanelPadding(floats, m, k, n, bStart);
+  if (typeof a === "function") a(floats, 0);
+  else packRowPanels(a, m, k, floats, 0);
+  if (typeof b === "function") b(floats, bStart);
+  else packColumnPanels(b, k, n, floats, bStart);
   floats.fill(0, cStart, cStart + rowPanels * TILE_ROWS * cRow);
-  for (let i = 0; i < m; i++) floats.set(c.subarray(i * n, (i + 1) * n), cStart + i * cRow);
+  if (accumulate) for (let i = 0; i < m; i++) floats.set(c.subarray(i * n, (i + 1) * n), cStart + i * cRow);
   for (let p0 = 0; p0 < k; p0 += DEPTH_BLOCK) {
     const depth = Math.min(DEPTH_BLOCK, k - p0);
     for (let q0 = 0; q0 < columnPanels; q0 += COLUMN_PANEL_BLOCK) {
