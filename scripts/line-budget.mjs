@@ -4,10 +4,10 @@ import { join } from "node:path";
 
 /**
  * Lines of code allowed per package (set in session 3 at the measured count plus about 15 %;
- * docs/architecture.md explains when to raise one). Lines of code: not blank, not only a comment.
+ * docs/architecture.md explains when to raise one, and lists each raise with its reason). Lines of code: not blank, not only a comment.
  */
 const BUDGETS = {
-  core: 5500,
+  core: 6700,
   nn: 3550,
   optim: 950,
   data: 500,

@@ -1,4 +1,5 @@
 // The reverse-mode engine: graph nodes, grad mode, and backward over a topological order.
+import { tensorsCreated, tidy } from "./memory.ts";
 import { formatShape, shapesEqual } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";
 
@@ -108,15 +109,41 @@ function topologicalOrder(root: Tensor): Tensor[] {
  * each leaf that requires grad its gradient: by default accumulated into its `.grad`, or to
  * `onLeaf` (gradcheck collects them there and leaves every `.grad` as it was). Runs without
  * recording, so gradients are not themselves differentiable (no `create_graph`).
+ *
+ * The gradients the engine makes along the way are disposed as soon as they are consumed, so a
+ * training step's intermediate gradients go back to the backend's buffers at once instead of
+ * waiting for the garbage collector: the engine counts its references to each gradient tensor
+ * (a VJP may pass its dy on unchanged, or return one tensor for two inputs) and disposes one it
+ * made (created after backward began) when the count drops to zero. Each VJP runs in a `tidy`,
+ * so the temporaries it makes and does not return are disposed when it returns. A leaf's
+ * gradient is `exclusive` when nothing else refers to it: `onLeaf` then owns it.
  */
 export function runBackward(
   root: Tensor,
   grad: Tensor,
   retainGraph: boolean,
-  onLeaf: (leaf: Tensor, dy: Tensor) => void = (leaf, dy) => leaf.accumulateGrad(dy),
+  onLeaf: (leaf: Tensor, dy: Tensor, exclusive: boolean) => void = (leaf, dy, exclusive) =>
+    leaf.accumulateGrad(dy, exclusive),
 ): void {
   const order = topologicalOrder(root);
   const grads = new Map<Tensor, Tensor>([[root, grad]]);
+  const firstMade = tensorsCreated();
+  const references = new Map<Tensor, number>();
+  const handedToLeaves = new Set<Tensor>();
+  const isMade = (t: Tensor): boolean => t.serial >= firstMade && t !== grad;
+  const hold = (t: Tensor): void => {
+    references.set(t, (references.get(t) ?? 0) + 1);
+  };
+  const drop = (t: Tensor): void => {
+    const count = (references.get(t) ?? 0) - 1;
+    if (count > 0) {
+      references.set(t, count);
+      return;
+    }
+    references.delete(t);
+    if (isMade(t) && !handedToLeaves.has(t)) t.dispose();
+  };
+  hold(grad);
   noGrad(() => {
     for (let i = order.length - 1; i >= 0; i--) {
       const tensor = order[i];
@@ -125,11 +152,19 @@ export function runBackward(
       grads.delete(tensor);
       const node = tensor.gradFn;
       if (node === null) {
-        onLeaf(tensor, dy);
+        const exclusive = references.get(dy) === 1 && isMade(dy) && dy.storage.references === 1;
+        if (exclusive) references.delete(dy);
+        else {
+          handedToLeaves.add(dy);
+          drop(dy);
+        }
+        onLeaf(tensor, dy, exclusive);
         continue;
       }
       const needs = node.inputs.map((input) => input.requiresGrad);
-      const inputGrads = node.apply(dy, needs);
+      // Temporaries of the VJP (masks, products) go back to the backend when it returns.
+      const inputGrads = tidy(() => node.apply(dy, needs));
+      const produced: Tensor[] = [];
       node.inputs.forEach((input, k) => {
         const inputGrad = inputGrads[k];
         if (!needs[k]) return;
@@ -142,9 +177,20 @@ export function runBackward(
               `of shape ${formatShape(input.shape)}`,
           );
         }
-        const previous = grads.get(input);
-        grads.set(input, previous === undefined ? inputGrad : previous.add(inputGrad));
+        produced.push(inputGrad);
+        hold(inputGrad);
       });
+      node.inputs.forEach((input, k) => {
+        const inputGrad = inputGrads[k];
+        if (!needs[k] || inputGrad === null || inputGrad === undefined) return;
+        const previous = grads.get(input);
+        const total = previous === undefined ? inputGrad : previous.add(inputGrad);
+        grads.set(input, total);
+        hold(total);
+        if (previous !== undefined) drop(previous);
+      });
+      for (const inputGrad of produced) drop(inputGrad);
+      drop(dy);
       if (!retainGraph) node.release();
     }
   });

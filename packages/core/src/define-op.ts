@@ -15,7 +15,10 @@ export interface CustomOpSpec<Inputs extends readonly Tensor[], Saved> {
   forward: (...inputs: Inputs) => { output: Tensor; saved: Saved };
   /**
    * Given dL/d(output) and the saved values, returns dL/d(input) for each input, in order.
-   * Entries whose `needsInputGrad` is false may be null (and should be, to save work).
+   * Entries whose `needsInputGrad` is false may be null (and should be, to save work). It runs
+   * inside a `tidy`: tensors it creates and does not return are disposed when it returns
+   * (`keep()` one to hold on to it), and the gradients it returns are disposed once autograd
+   * has consumed them, unless they existed before `backward()` began.
    */
   backward: (
     dy: Tensor,

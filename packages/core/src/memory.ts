@@ -3,9 +3,20 @@ import type { Tensor } from "./tensor.ts";
 
 const scopes: Set<Tensor>[] = [];
 
-/** Records a new tensor in the innermost `tidy` scope (called by the Tensor constructor). */
-export function trackTensor(tensor: Tensor): void {
+let created = 0;
+
+/**
+ * Records a new tensor in the innermost `tidy` scope (called by the Tensor constructor) and
+ * returns its serial number: tensors are numbered in creation order from 0.
+ */
+export function trackTensor(tensor: Tensor): number {
   scopes.at(-1)?.add(tensor);
+  return created++;
+}
+
+/** The number of tensors created so far: the next tensor's serial number. */
+export function tensorsCreated(): number {
+  return created;
 }
 
 /** Keeps `tensor` alive past every enclosing `tidy` (for state such as optimizer moments). */

@@ -15,6 +15,11 @@ export class Storage {
     readonly buffer: DeviceBuffer,
   ) {}
 
+  /** Tensors (views included) using this storage. */
+  get references(): number {
+    return this.#references;
+  }
+
   retain(): void {
     // A backstop: the tensor methods refuse disposed tensors with an error naming the op.
     if (this.#freed) throw new Error("a tensor was made on a storage whose buffer was already freed");

@@ -45,6 +45,8 @@ export class Tensor {
   readonly offset: number;
   /** @internal the storage shared with views of this tensor. */
   readonly storage: Storage;
+  /** @internal creation order (see `trackTensor`): the autograd engine disposes the gradients it made, and only those. */
+  readonly serial: number;
   #requiresGrad = false;
   #grad: Tensor | null = null;
   #gradFn: GradNode | null = null;
@@ -67,7 +69,7 @@ export class Tensor {
     this.strides = Object.freeze(view.strides.slice());
     this.offset = view.offset;
     view.storage.retain();
-    trackTensor(this);
+    this.serial = trackTensor(this);
   }
 
   /** The element type. */
@@ -159,19 +161,25 @@ export class Tensor {
     this.#grad = value;
   }
 
-  /** @internal called by the engine: adds `dy` into `.grad` of this leaf. */
-  accumulateGrad(dy: Tensor): void {
+  /**
+   * @internal called by the engine: adds `dy` into `.grad` of this leaf. `exclusive` says the
+   * engine made dy and nothing else refers to it: this leaf then owns it, and keeps it as
+   * `.grad` where that is its first gradient (as PyTorch steals such gradients) or disposes it.
+   */
+  accumulateGrad(dy: Tensor, exclusive = false): void {
     const incoming = dy.dtype === this.dtype ? dy : P.cast(dy, this.dtype);
     const previous = this.#grad;
     if (previous === null) {
-      // A fresh copy: the same gradient tensor may reach several leaves, and grads are updated in place.
-      this.#grad = keep(incoming.clone());
+      // Otherwise a copy: the same gradient tensor may reach several leaves, and grads are updated in place.
+      this.#grad = keep(exclusive && incoming === dy && dy.ownsStorage() ? dy : incoming.clone());
     } else if (previous.ownsStorage() && !previous.requiresGrad) {
       // In place, as PyTorch: references to `.grad` (optimizer state, user code) stay valid.
       previous.add_(incoming);
     } else {
       this.#grad = keep(previous.add(incoming));
     }
+    if (incoming !== dy && incoming !== this.#grad) incoming.dispose();
+    if (exclusive && dy !== this.#grad) dy.dispose();
   }
 
   /** True when this tensor spans its whole storage contiguously: what in-place ops require. */
@@ -212,6 +220,7 @@ export class Tensor {
       );
     }
     runBackward(this, seed, retainGraph);
+    if (grad === undefined) seed.dispose();
   }
 
   /** True when the elements lie row-major without gaps. */

@@ -1,7 +1,16 @@
 // The autograd engine: accumulation, retainGraph, noGrad, detach, grad checks, in-place rules, defineOp, gradcheck.
 import { registerFakeGpu, seeded } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
-import { defineOp, gradcheck, isGradEnabled, noGrad, type Tensor, tensor, zeros } from "../src/index.ts";
+import {
+  defineOp,
+  gradcheck,
+  isGradEnabled,
+  liveBuffers,
+  noGrad,
+  type Tensor,
+  tensor,
+  zeros,
+} from "../src/index.ts";
 import { checkGradients } from "./helpers.ts";
 
 registerFakeGpu();
@@ -448,5 +457,48 @@ describe("gradcheck", () => {
     expect(() => gradcheck(wrongSquare, [x])).toThrow(
       /^gradcheck failed for input 0 \(shape \[2, 2\]\) at element \[1, 0\]: analytic .+, numeric .+ \(atol 0.00001, rtol 0.001, eps 0.000001\)$/,
     );
+  });
+});
+
+describe("the gradients backward makes", () => {
+  it("are released as soon as they are consumed, leaving only the leaves' .grad", () => {
+    const x = tensor([[1, 2, 3]], { requiresGrad: true });
+    const w = tensor([[0.5], [-1], [2]], { requiresGrad: true });
+    const y = x.matmul(w).relu().mul(3).exp().sum();
+    const before = liveBuffers();
+    y.backward();
+    // Two .grad tensors appear; every intermediate gradient went back to the backend.
+    expect(liveBuffers()).toBe(before + 2);
+    expect(x.grad?.isDisposed).toBe(false);
+  });
+
+  it("reach two leaves from one tensor without sharing it", () => {
+    const a = tensor([1, 2], { requiresGrad: true });
+    const b = tensor([3, 4], { requiresGrad: true });
+    a.add(b).mul(2).sum().backward();
+    expect(a.grad).not.toBe(b.grad);
+    a.grad?.add_(1);
+    expect(b.grad?.tolist()).toEqual([2, 2]);
+  });
+
+  it("leave the gradient passed to backward() alone", () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const dy = tensor([1, -1]);
+    x.mul(2).backward(dy);
+    expect(dy.isDisposed).toBe(false);
+    expect(x.grad?.tolist()).toEqual([2, -2]);
+  });
+
+  it("are kept where a custom backward returns a tensor it holds", () => {
+    const constant = tensor([5, 6]);
+    const op = defineOp<Tensor[], null>({
+      name: "withConstantGradient",
+      forward: (x) => ({ output: x.clone(), saved: null }),
+      backward: () => [constant],
+    });
+    const x = tensor([1, 2], { requiresGrad: true });
+    op(x).sum().backward();
+    expect(constant.isDisposed).toBe(false);
+    expect(x.grad?.tolist()).toEqual([5, 6]);
   });
 });

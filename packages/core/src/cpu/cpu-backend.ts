@@ -18,8 +18,9 @@ import type {
   UnaryOp,
   View,
 } from "../backend.ts";
-import { allocateTypedArray, type DType, type TypedArray } from "../dtype.ts";
+import type { DType, TypedArray } from "../dtype.ts";
 import { type Shape, shapeSize } from "../shape.ts";
+import { recycleArray, takeArray } from "./buffer-pool.ts";
 import { conv2dForward, conv2dInputGrad, conv2dWeightGrad } from "./conv2d.ts";
 import { CpuBuffer, cpuData } from "./cpu-buffer.ts";
 import { binary, copy, unary, where } from "./elementwise.ts";
@@ -71,7 +72,7 @@ export class CpuBackend implements Backend {
   }
 
   full(size: number, value: number, dtype: DType): DeviceBuffer {
-    const data = allocateTypedArray(dtype, size);
+    const data = takeArray(dtype, size, value !== 0);
     if (value !== 0) data.fill(value);
     return this.#wrap(data);
   }
@@ -84,8 +85,9 @@ export class CpuBackend implements Backend {
     return Promise.resolve(this.read(view));
   }
 
-  release(_buffer: DeviceBuffer): void {
+  release(buffer: DeviceBuffer): void {
     this.#live--;
+    recycleArray(cpuData(buffer));
   }
 
   liveBuffers(): number {

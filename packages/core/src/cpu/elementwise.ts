@@ -1,7 +1,8 @@
 // The CPU elementwise kernels: unary, binary, where and copy (a strided read, with a cast when dtypes differ).
 import type { ArithmeticOp, BinaryOp, UnaryOp, View } from "../backend.ts";
-import { allocateTypedArray, type DType, dtypeOfArray, type TypedArray } from "../dtype.ts";
+import { type DType, dtypeOfArray, type TypedArray } from "../dtype.ts";
 import { shapeSize } from "../shape.ts";
+import { takeArray } from "./buffer-pool.ts";
 import { cpuData } from "./cpu-buffer.ts";
 import { erf } from "./erf.ts";
 import { coalesceDims, forEachRow, innerExtent, isContiguous } from "./strided.ts";
@@ -125,9 +126,11 @@ export function copy(view: View, dtype: DType): TypedArray {
   const source = cpuData(view.buffer);
   const size = shapeSize(view.shape);
   if (isContiguous(view.shape, view.strides) && dtypeOfArray(source) === dtype) {
-    return source.slice(view.offset, view.offset + size);
+    const whole = takeArray(dtype, size, true);
+    whole.set(source.subarray(view.offset, view.offset + size));
+    return whole;
   }
-  const out = allocateTypedArray(dtype, size);
+  const out = takeArray(dtype, size, true);
   const walk = coalesceDims(view.shape, [view.strides]);
   const [n, s] = innerExtent(walk.shape, walk.strides[0]);
   let o = 0;
@@ -140,7 +143,7 @@ export function copy(view: View, dtype: DType): TypedArray {
 /** `op` applied to every element of `x`, as a contiguous array of `dtype`. */
 export function unary(op: UnaryOp, x: View, dtype: DType): TypedArray {
   const source = cpuData(x.buffer);
-  const out = allocateTypedArray(dtype, shapeSize(x.shape));
+  const out = takeArray(dtype, shapeSize(x.shape), true);
   const walk = coalesceDims(x.shape, [x.strides]);
   const [n, s] = innerExtent(walk.shape, walk.strides[0]);
   let o = 0;
@@ -164,7 +167,7 @@ export function unary(op: UnaryOp, x: View, dtype: DType): TypedArray {
 export function binary(op: BinaryOp, a: View, b: View, dtype: DType): TypedArray {
   const da = cpuData(a.buffer);
   const db = cpuData(b.buffer);
-  const out = allocateTypedArray(isArithmetic(op) ? dtype : "int32", shapeSize(a.shape));
+  const out = takeArray(isArithmetic(op) ? dtype : "int32", shapeSize(a.shape), true);
   const walk = coalesceDims(a.shape, [a.strides, b.strides]);
   const [n, sa] = innerExtent(walk.shape, walk.strides[0]);
   const sb = innerExtent(walk.shape, walk.strides[1])[1];
@@ -184,7 +187,7 @@ export function where(condition: View, a: View, b: View, dtype: DType): TypedArr
   const dc = cpuData(condition.buffer);
   const da = cpuData(a.buffer);
   const db = cpuData(b.buffer);
-  const out = allocateTypedArray(dtype, shapeSize(a.shape));
+  const out = takeArray(dtype, shapeSize(a.shape), true);
   const walk = coalesceDims(a.shape, [condition.strides, a.strides, b.strides]);
   const [n, sc] = innerExtent(walk.shape, walk.strides[0]);
   const sa = innerExtent(walk.shape, walk.strides[1])[1];

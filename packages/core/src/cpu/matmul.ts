@@ -1,6 +1,7 @@
 // The CPU matmul kernel: batching over leading axes and packing strided operands for the gemm (JS) or wasm-gemm (float32 SIMD).
 import type { View } from "../backend.ts";
-import { allocateTypedArray, type DType, type TypedArray } from "../dtype.ts";
+import type { DType, TypedArray } from "../dtype.ts";
+import { takeArray } from "./buffer-pool.ts";
 import { cpuData } from "./cpu-buffer.ts";
 import { gemm } from "./gemm.ts";
 import { forEachRow } from "./strided.ts";
@@ -59,7 +60,7 @@ export function matmul(a: View, b: View, dtype: DType): TypedArray {
     }
     return out;
   }
-  const out = allocateTypedArray(dtype, aOffsets.length * m * n);
+  const out = takeArray(dtype, aOffsets.length * m * n);
   const accumulator = dtype === "float32" ? new Float32Array(m * n) : new Float64Array(m * n);
   for (let batch = 0; batch < aOffsets.length; batch++) {
     const left = packMatrix(da, aOffsets[batch], m, k, a.strides[rank - 2], a.strides[rank - 1]);

@@ -1,7 +1,8 @@
 // The CPU movement kernels: pad, cat, gather and scatterAdd, each one strided sweep into a fresh contiguous array.
 import type { Padding, View } from "../backend.ts";
-import { allocateTypedArray, type DType, type TypedArray } from "../dtype.ts";
+import type { DType, TypedArray } from "../dtype.ts";
 import { contiguousStrides, type Shape, shapeSize } from "../shape.ts";
+import { takeArray } from "./buffer-pool.ts";
 import { cpuData } from "./cpu-buffer.ts";
 import { forEachRow, innerExtent } from "./strided.ts";
 
@@ -18,7 +19,7 @@ function scatterView(x: View, out: TypedArray, start: number, outStrides: readon
 /** `x` with `padding[axis] = [before, after]` elements of `value` around each axis. */
 export function pad(x: View, padding: Padding, value: number): TypedArray {
   const outShape = x.shape.map((dim, axis) => dim + padding[axis][0] + padding[axis][1]);
-  const out = allocateTypedArray(x.buffer.dtype, shapeSize(outShape));
+  const out = takeArray(x.buffer.dtype, shapeSize(outShape));
   if (value !== 0) out.fill(value);
   const outStrides = contiguousStrides(outShape);
   const start = padding.reduce((sum, [before], axis) => sum + before * outStrides[axis], 0);
@@ -30,7 +31,7 @@ export function pad(x: View, padding: Padding, value: number): TypedArray {
 export function cat(xs: readonly View[], axis: number, dtype: DType): TypedArray {
   const outShape = xs[0].shape.slice();
   outShape[axis] = xs.reduce((sum, x) => sum + x.shape[axis], 0);
-  const out = allocateTypedArray(dtype, shapeSize(outShape));
+  const out = takeArray(dtype, shapeSize(outShape));
   const outStrides = contiguousStrides(outShape);
   let start = 0;
   for (const x of xs) {
@@ -44,7 +45,7 @@ export function cat(xs: readonly View[], axis: number, dtype: DType): TypedArray
 export function gather(x: View, axis: number, index: View): TypedArray {
   const source = cpuData(x.buffer);
   const indices = cpuData(index.buffer);
-  const out = allocateTypedArray(x.buffer.dtype, shapeSize(index.shape));
+  const out = takeArray(x.buffer.dtype, shapeSize(index.shape));
   // Walk the index; x is addressed with the same coordinates except along `axis`.
   const xStrides = x.strides.map((stride, d) => (d === axis ? 0 : stride));
   const [n, si] = innerExtent(index.shape, index.strides);
@@ -64,7 +65,7 @@ export function gather(x: View, axis: number, index: View): TypedArray {
 export function scatterAdd(source: View, axis: number, index: View, shape: Shape): TypedArray {
   const values = cpuData(source.buffer);
   const indices = cpuData(index.buffer);
-  const out = allocateTypedArray(source.buffer.dtype, shapeSize(shape));
+  const out = takeArray(source.buffer.dtype, shapeSize(shape));
   const outStrides = contiguousStrides(shape);
   const walkStrides = outStrides.map((stride, d) => (d === axis ? 0 : stride));
   const [n, si] = innerExtent(index.shape, index.strides);

@@ -1,7 +1,15 @@
 // Fused CPU normalization kernels (BatchNorm, LayerNorm, GroupNorm, InstanceNorm): float64 statistics, one sweep per pass.
 import type { NormBackwardOptions } from "../backend.ts";
 import { allocateTypedArray, dtypeOfArray, type TypedArray } from "../dtype.ts";
-import { type NormLayout, type NormStatistics, normBlocks } from "../norm-layout.ts";
+import { type NormBlocks, type NormLayout, type NormStatistics, normBlocks } from "../norm-layout.ts";
+import { takeArray, takeFloat32 } from "./buffer-pool.ts";
+import {
+  canUseWasmNorm,
+  wasmGradientSums,
+  wasmInputGradient,
+  wasmNormalize,
+  wasmShiftedSums,
+} from "./wasm-norm.ts";
 
 // Each hot loop lives in a small function of its own: V8 compiles a long loop while it runs
 // (on-stack replacement) and throws that code away at the first statement after it that has
@@ -147,14 +155,12 @@ function columnShiftedSums(
   for (; r < rows; r++) rowShiftedSums(x, r, shift, sums, squares);
 }
 
-/**
- * Mean and biased variance of every statistic, in float64, in one read of x: each statistic's
- * values are summed after a shift by its first value (see `addShiftedSums`); never
- * `E[x²] − E[x]²` on the raw values, so a large mean does not cancel the variance
- * (docs/normalization.md measures it).
- */
-export function normStatistics(x: TypedArray, layout: NormLayout): NormStatistics<Float64Array> {
-  const { outer, blocks, run, statStride, statistics, count } = normBlocks(layout);
+/** Σ(x − k) and Σ(x − k)² per statistic, k its first value, on the JavaScript kernels. */
+function shiftedSums(
+  x: TypedArray,
+  layout: NormLayout,
+  { outer, blocks, run, statStride, statistics }: NormBlocks,
+): { sum: Float64Array; squares: Float64Array; shift: Float64Array } {
   const sum = new Float64Array(statistics);
   const squares = new Float64Array(statistics);
   // The first value of each statistic: outer index 0 for BatchNorm, the run's start otherwise.
@@ -171,6 +177,21 @@ export function normStatistics(x: TypedArray, layout: NormLayout): NormStatistic
       }
     }
   }
+  return { sum, squares, shift };
+}
+
+/**
+ * Mean and biased variance of every statistic, in float64, in one read of x: each statistic's
+ * values are summed after a shift by its first value (see `addShiftedSums`); never
+ * `E[x²] − E[x]²` on the raw values, so a large mean does not cancel the variance
+ * (docs/normalization.md measures it). float32 runs on the wasm SIMD kernels where they exist.
+ */
+export function normStatistics(x: TypedArray, layout: NormLayout): NormStatistics<Float64Array> {
+  const blocks = normBlocks(layout);
+  const { statistics, count } = blocks;
+  const { sum, squares, shift } = canUseWasmNorm(x, blocks)
+    ? wasmShiftedSums(x, blocks)
+    : shiftedSums(x, layout, blocks);
   const mean = new Float64Array(statistics);
   const variance = new Float64Array(statistics);
   for (let k = 0; k < statistics; k++) {
@@ -281,11 +302,17 @@ function normalizeAffine(
   { mean, variance }: NormStatistics<TypedArray>,
   eps: number,
 ): TypedArray {
-  const { outer, blocks, channelsPerBlock, inner, statStride } = normBlocks(layout);
+  const geometry = normBlocks(layout);
+  const { outer, blocks, channelsPerBlock, inner, statStride } = geometry;
+  const invStd = inverseStd(variance, eps);
+  if (canUseWasmNorm(x, geometry)) {
+    const output = takeFloat32(x.length);
+    wasmNormalize(x, output, geometry, weight, bias, mean, invStd);
+    return output;
+  }
   const gamma = orConstant(weight, layout.channels, 1);
   const beta = orConstant(bias, layout.channels, 0);
-  const out = allocateTypedArray(dtypeOfArray(x), x.length);
-  const invStd = inverseStd(variance, eps);
+  const out = takeArray(dtypeOfArray(x), x.length, true);
   if (isColumnLayout(layout)) {
     const scale = invStd.map((s, c) => s * gamma[c]);
     affineColumns(x, out, outer, mean, scale, beta);
@@ -343,7 +370,7 @@ export function normForward(
 // ---- backward ------------------------------------------------------------------------------
 
 /** The sums the backward needs: Σdy and Σdy·x̂ per channel, Σĝ and Σĝ·x̂ per statistic (ĝ = dy·γ[c]). */
-interface GradientSums {
+export interface GradientSums {
   readonly dySum: Float64Array;
   readonly dyXhatSum: Float64Array;
   readonly gSum: Float64Array;
@@ -518,7 +545,10 @@ function gradientSums(
   mean: TypedArray,
   invStd: Float64Array,
 ): GradientSums {
-  const { outer, blocks, channelsPerBlock, inner, statStride, statistics } = normBlocks(layout);
+  const geometry = normBlocks(layout);
+  if (canUseWasmNorm(x, geometry) && dy instanceof Float32Array)
+    return wasmGradientSums(dy, x, geometry, gamma, mean, invStd);
+  const { outer, blocks, channelsPerBlock, inner, statStride, statistics } = geometry;
   const sums: GradientSums = {
     dySum: new Float64Array(layout.channels),
     dyXhatSum: new Float64Array(layout.channels),
@@ -690,8 +720,14 @@ function inputGradient(
   k2: Float64Array,
   k3: Float64Array,
 ): TypedArray {
-  const { outer, blocks, channelsPerBlock, inner, statStride } = normBlocks(layout);
-  const dx = allocateTypedArray(dtypeOfArray(x), x.length);
+  const geometry = normBlocks(layout);
+  if (canUseWasmNorm(x, geometry) && dy instanceof Float32Array) {
+    const dx = takeFloat32(x.length);
+    wasmInputGradient(dy, x, dx, geometry, gamma, mean, invStd, k2, k3);
+    return dx;
+  }
+  const { outer, blocks, channelsPerBlock, inner, statStride } = geometry;
+  const dx = takeArray(dtypeOfArray(x), x.length, true);
   if (isColumnLayout(layout)) {
     const coefficients = new Float64Array(4 * layout.channels);
     for (let c = 0, q = 0; c < layout.channels; c++, q += 4) {

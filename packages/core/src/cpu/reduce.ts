@@ -1,7 +1,8 @@
 // The CPU reduction kernel: sum, max, min, argmax and argmin over any set of axes of a strided view.
 import type { ReduceOp, View } from "../backend.ts";
-import { allocateTypedArray, type TypedArray } from "../dtype.ts";
+import type { TypedArray } from "../dtype.ts";
 import { shapeSize } from "../shape.ts";
+import { takeArray } from "./buffer-pool.ts";
 import { cpuData } from "./cpu-buffer.ts";
 import { forEachRow, innerExtent } from "./strided.ts";
 
@@ -15,7 +16,7 @@ export function reduce(op: ReduceOp, x: View, axes: readonly number[]): TypedArr
   const reducedStrides = axes.map((axis) => x.strides[axis]);
   const outSize = shapeSize(keptShape);
   const isArg = op === "argmax" || op === "argmin";
-  const out = allocateTypedArray(isArg ? "int32" : x.buffer.dtype, outSize);
+  const out = takeArray(isArg ? "int32" : x.buffer.dtype, outSize);
   const [n, s] = innerExtent(reducedShape, reducedStrides);
   let o = 0;
   forEachRow([...keptShape, 1], [[...kept.map((axis) => x.strides[axis]), 0]], [x.offset], ([outerBase]) => {

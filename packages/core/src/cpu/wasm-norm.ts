@@ -1,0 +1,479 @@
+// The float32 normalization passes on the wasm SIMD kernels: windows of each stream in wasm memory, the walk over a layout.
+import type { TypedArray } from "../dtype.ts";
+import type { NormBlocks } from "../norm-layout.ts";
+import type { GradientSums } from "./norm.ts";
+import { ensureMemory } from "./wasm-module.ts";
+import { COLUMN_BLOCK, type NormKernels, normKernels } from "./wasm-norm-kernels.ts";
+
+// The kernels read and write wasm memory only, so each pass copies a window of its inputs in
+// and of its output back: 64 KB per stream, so x, dy and the output stay in L2 together and the
+// copies (memcpy at tens of GB/s from cache) cost a few percent of the pass.
+
+/** Elements of each stream (x, dy, the output) in wasm memory at a time. */
+const WINDOW = 16384;
+/**
+ * Rows of BatchNorm on (N, C) per column-kernel call at most: the backward sums add a column's
+ * products over these rows in float32 before the float64 sum, so a few rounding steps per term.
+ */
+const COLUMN_ROWS = 32;
+const F32 = 4;
+const F64 = 8;
+
+/**
+ * Byte addresses in wasm memory: two float64 results, the three stream windows, then
+ * per-channel arrays. The windows are a cache line apart modulo 4 KB, so the same element of
+ * x, dy and the output does not compete for one L1 set.
+ */
+const RESULTS = 0;
+const X_WINDOW = 64;
+const DY_WINDOW = X_WINDOW + WINDOW * F32 + 64;
+const OUT_WINDOW = DY_WINDOW + WINDOW * F32 + 64;
+const CHANNEL_ARRAYS = OUT_WINDOW + WINDOW * F32 + 64;
+
+let enabled = true;
+
+/**
+ * Switches the WebAssembly SIMD normalization kernels on or off (default on): off runs float32
+ * on the JavaScript kernels, as on engines without wasm SIMD (for tests and comparisons).
+ */
+export function configureWasmNorm(options: { enabled: boolean }): void {
+  enabled = options.enabled;
+}
+
+/** True for BatchNorm on (N, C): every element has its own channel and the statistics run down the columns. */
+function isColumnLayout(blocks: NormBlocks): boolean {
+  return blocks.kind === "per-channel" && blocks.inner === 1;
+}
+
+/**
+ * Floats from one row of a column window to the next: the channels rounded up to a block, plus
+ * one block more where that is a multiple of 64 floats, since rows 256 bytes × 2ᵏ apart would
+ * fall into the same few L1 sets as a kernel walks down a column (1024 channels: 3× slower).
+ */
+function columnStride(channels: number): number {
+  const padded = Math.ceil(channels / COLUMN_BLOCK) * COLUMN_BLOCK;
+  return padded % 64 === 0 ? padded + COLUMN_BLOCK : padded;
+}
+
+/**
+ * True when float32 `x` in this layout runs on the wasm kernels: wasm SIMD is there and enabled,
+ * and, for BatchNorm on (N, C), a padded row fits in a window (up to 16376 channels).
+ */
+export function canUseWasmNorm(x: TypedArray, blocks: NormBlocks): x is Float32Array {
+  return (
+    normKernels !== undefined &&
+    enabled &&
+    x instanceof Float32Array &&
+    (!isColumnLayout(blocks) || columnStride(blocks.channels) <= WINDOW)
+  );
+}
+
+/** The kernels and fresh views of their memory, grown to hold `channelBytes` of per-channel arrays. */
+function session(channelBytes: number): {
+  kernels: NormKernels;
+  floats: Float32Array;
+  doubles: Float64Array;
+} {
+  if (normKernels === undefined) throw new Error("wasm SIMD is unavailable: check canUseWasmNorm first");
+  ensureMemory(normKernels.memory, CHANNEL_ARRAYS + channelBytes);
+  const { buffer } = normKernels.memory;
+  return { kernels: normKernels, floats: new Float32Array(buffer), doubles: new Float64Array(buffer) };
+}
+
+/**
+ * Per-channel arrays laid out one after another from `CHANNEL_ARRAYS`, each 16-byte aligned:
+ * `f32(n)` and `f64(n)` reserve n elements and return their byte address.
+ */
+class ChannelArrays {
+  bytes = 0;
+  f32(count: number): number {
+    return this.#reserve(count * F32);
+  }
+  f64(count: number): number {
+    return this.#reserve(count * F64);
+  }
+  #reserve(bytes: number): number {
+    const address = CHANNEL_ARRAYS + this.bytes;
+    this.bytes += Math.ceil(bytes / 16) * 16;
+    return address;
+  }
+}
+
+/** μ as two floats, μ_hi + μ_lo: the kernels subtract μ_hi, the caller folds μ_lo into a coefficient. */
+function splitMean(mean: number): [high: number, low: number] {
+  const high = Math.fround(mean);
+  return [high, mean - high];
+}
+
+/**
+ * Visits the segments of a non-column layout in memory order: runs of `inner` elements with one
+ * statistic and one channel, or (inner = 1) a block's row of channels, whose channel is its
+ * first. Segments longer than a window come in pieces (a row's channel advancing with it).
+ */
+function forEachSegment(
+  blocks: NormBlocks,
+  visit: (start: number, count: number, statistic: number, channel: number) => void,
+): void {
+  const { outer, channelsPerBlock, inner, statStride } = blocks;
+  const perElement = inner === 1;
+  const length = perElement ? channelsPerBlock : inner;
+  const segmentsPerBlock = perElement ? 1 : channelsPerBlock;
+  for (let o = 0, start = 0; o < outer; o++) {
+    for (let block = 0; block < blocks.blocks; block++) {
+      const statistic = o * statStride + block;
+      for (let j = 0; j < segmentsPerBlock; j++, start += length) {
+        const channel = block * channelsPerBlock + j;
+        for (let offset = 0; offset < length; offset += WINDOW) {
+          const count = Math.min(WINDOW, length - offset);
+          visit(start + offset, count, statistic, channel + (perElement ? offset : 0));
+        }
+      }
+    }
+  }
+}
+
+/** A stream copied between a typed array and its window in wasm memory (a byte address). */
+type Stream = readonly [array: Float32Array, window: number];
+
+/**
+ * The windows of one pass over a non-column layout: `sources` copied in and `output` copied
+ * back WINDOW elements at a time, moving forward only (segments come in memory order).
+ */
+class Windows {
+  #start = 0;
+  #end = 0;
+  constructor(
+    readonly floats: Float32Array,
+    readonly length: number,
+    readonly sources: readonly Stream[],
+    readonly output: Float32Array | null,
+  ) {}
+  /** The byte offset within every window of elements [start, start + count), after moving the windows there if needed. */
+  cover(start: number, count: number): number {
+    if (start < this.#start || start + count > this.#end) {
+      this.#flush(start);
+      this.#start = start;
+      this.#end = Math.min(this.length, start + WINDOW);
+      for (const [array, window] of this.sources)
+        this.floats.set(array.subarray(start, this.#end), window / F32);
+    }
+    return (start - this.#start) * F32;
+  }
+  /** Copies the rest of the output window back. */
+  finish(): void {
+    this.#flush(this.#end);
+  }
+  #flush(upTo: number): void {
+    const written = Math.min(upTo, this.#end) - this.#start;
+    if (this.output === null || written <= 0) return;
+    const first = OUT_WINDOW / F32;
+    this.output.set(this.floats.subarray(first, first + written), this.#start);
+  }
+}
+
+/**
+ * Walks BatchNorm on (N, C) up to `COLUMN_ROWS` rows at a time: copies each source's rows into
+ * its window `columnStride` floats apart (the padding is zero), calls `pass(rows)` with the row
+ * stride in bytes and the padded channel count, and copies the output window's rows back.
+ */
+function forEachRowWindow(
+  floats: Float32Array,
+  blocks: NormBlocks,
+  sources: readonly Stream[],
+  output: Float32Array | null,
+  pass: (rows: number, strideBytes: number, paddedChannels: number) => void,
+): void {
+  const { channels, outer } = blocks;
+  const stride = columnStride(channels);
+  const padded = Math.ceil(channels / COLUMN_BLOCK) * COLUMN_BLOCK;
+  const rowsPerWindow = Math.min(COLUMN_ROWS, Math.floor(WINDOW / stride));
+  for (const [, window] of sources) floats.fill(0, window / F32, window / F32 + rowsPerWindow * stride);
+  for (let first = 0; first < outer; first += rowsPerWindow) {
+    const rows = Math.min(rowsPerWindow, outer - first);
+    for (const [array, window] of sources) {
+      for (let r = 0; r < rows; r++) {
+        const row = (first + r) * channels;
+        floats.set(array.subarray(row, row + channels), window / F32 + r * stride);
+      }
+    }
+    pass(rows, stride * F32, padded);
+    if (output === null) continue;
+    for (let r = 0; r < rows; r++) {
+      const window = OUT_WINDOW / F32 + r * stride;
+      output.set(floats.subarray(window, window + channels), (first + r) * channels);
+    }
+  }
+}
+
+/** Writes `values(c)` for every channel, then zeros up to `length`, into the float32 array at `address`. */
+function writeChannels(
+  floats: Float32Array,
+  address: number,
+  channels: number,
+  length: number,
+  values: (c: number) => number,
+): void {
+  const first = address / F32;
+  for (let c = 0; c < channels; c++) floats[first + c] = values(c);
+  floats.fill(0, first + channels, first + length);
+}
+
+/** Σ(x − k) and Σ(x − k)² per statistic, with k its first value (see `addShiftedSums` in norm.ts). */
+export function wasmShiftedSums(
+  x: Float32Array,
+  blocks: NormBlocks,
+): { sum: Float64Array; squares: Float64Array; shift: Float64Array } {
+  const { statistics, channels } = blocks;
+  const sum = new Float64Array(statistics);
+  const squares = new Float64Array(statistics);
+  const shift = new Float64Array(statistics);
+  if (isColumnLayout(blocks)) {
+    const padded = Math.ceil(channels / COLUMN_BLOCK) * COLUMN_BLOCK;
+    const arrays = new ChannelArrays();
+    const [shiftAt, sumAt, squaresAt] = [arrays.f64(padded), arrays.f64(padded), arrays.f64(padded)];
+    const { kernels, floats, doubles } = session(arrays.bytes);
+    shift.set(x.subarray(0, channels));
+    doubles.fill(0, shiftAt / F64, (CHANNEL_ARRAYS + arrays.bytes) / F64);
+    doubles.set(shift, shiftAt / F64);
+    forEachRowWindow(floats, blocks, [[x, X_WINDOW]], null, (rows, stride, width) =>
+      kernels.columnShiftedSums(X_WINDOW, rows, stride, width, shiftAt, sumAt, squaresAt),
+    );
+    sum.set(doubles.subarray(sumAt / F64, sumAt / F64 + channels));
+    squares.set(doubles.subarray(squaresAt / F64, squaresAt / F64 + channels));
+    return { sum, squares, shift };
+  }
+  const { kernels, floats, doubles } = session(0);
+  const seen = new Uint8Array(statistics);
+  const windows = new Windows(floats, x.length, [[x, X_WINDOW]], null);
+  forEachSegment(blocks, (start, count, k) => {
+    if (seen[k] === 0) {
+      seen[k] = 1;
+      shift[k] = x[start];
+    }
+    kernels.shiftedSums(X_WINDOW + windows.cover(start, count), count, shift[k], RESULTS);
+    sum[k] += doubles[0];
+    squares[k] += doubles[1];
+  });
+  return { sum, squares, shift };
+}
+
+/** y = (x − μ)·γ[c]·s + β[c] into `out` (see `normalizeAffine` in norm.ts); s = 1/√(σ² + eps) per statistic. */
+export function wasmNormalize(
+  x: Float32Array,
+  out: Float32Array,
+  blocks: NormBlocks,
+  weight: TypedArray | null,
+  bias: TypedArray | null,
+  mean: TypedArray,
+  invStd: Float64Array,
+): void {
+  const { channels } = blocks;
+  const gamma = (c: number): number => (weight === null ? 1 : weight[c]);
+  const beta = (c: number): number => (bias === null ? 0 : bias[c]);
+  const arrays = new ChannelArrays();
+  if (isColumnLayout(blocks)) {
+    const padded = Math.ceil(channels / COLUMN_BLOCK) * COLUMN_BLOCK;
+    const [meanAt, scaleAt, shiftAt] = [arrays.f32(padded), arrays.f32(padded), arrays.f32(padded)];
+    const { kernels, floats } = session(arrays.bytes);
+    const [high, low] = [new Float64Array(channels), new Float64Array(channels)];
+    for (let c = 0; c < channels; c++) [high[c], low[c]] = splitMean(mean[c]);
+    writeChannels(floats, meanAt, channels, padded, (c) => high[c]);
+    writeChannels(floats, scaleAt, channels, padded, (c) => invStd[c] * gamma(c));
+    writeChannels(floats, shiftAt, channels, padded, (c) => beta(c) - low[c] * invStd[c] * gamma(c));
+    forEachRowWindow(floats, blocks, [[x, X_WINDOW]], out, (rows, stride, width) =>
+      kernels.columnAffine(X_WINDOW, OUT_WINDOW, rows, stride, width, meanAt, scaleAt, shiftAt),
+    );
+    return;
+  }
+  const perElement = blocks.inner === 1;
+  const [gammaAt, betaAt] = perElement ? [arrays.f32(channels), arrays.f32(channels)] : [0, 0];
+  const { kernels, floats } = session(arrays.bytes);
+  if (perElement) {
+    writeChannels(floats, gammaAt, channels, channels, gamma);
+    writeChannels(floats, betaAt, channels, channels, beta);
+  }
+  const windows = new Windows(floats, x.length, [[x, X_WINDOW]], out);
+  forEachSegment(blocks, (start, count, k, c) => {
+    const at = windows.cover(start, count);
+    const [high, low] = splitMean(mean[k]);
+    const s = invStd[k];
+    if (perElement) {
+      kernels.affineChannels(
+        X_WINDOW + at,
+        OUT_WINDOW + at,
+        gammaAt + c * F32,
+        betaAt + c * F32,
+        count,
+        high,
+        low,
+        s,
+      );
+    } else {
+      const scale = s * gamma(c);
+      kernels.affine(X_WINDOW + at, OUT_WINDOW + at, count, high, scale, beta(c) - low * scale);
+    }
+  });
+  windows.finish();
+}
+
+/** The backward's sums, as `gradientSums` in norm.ts computes them; `gamma` has every channel. */
+export function wasmGradientSums(
+  dy: Float32Array,
+  x: Float32Array,
+  blocks: NormBlocks,
+  gamma: TypedArray,
+  mean: TypedArray,
+  invStd: Float64Array,
+): GradientSums {
+  const { channels, statistics } = blocks;
+  const sums = {
+    dySum: new Float64Array(channels),
+    dyXhatSum: new Float64Array(channels),
+    gSum: new Float64Array(statistics),
+    gXhatSum: new Float64Array(statistics),
+  };
+  const arrays = new ChannelArrays();
+  const sources: Stream[] = [
+    [x, X_WINDOW],
+    [dy, DY_WINDOW],
+  ];
+  if (isColumnLayout(blocks)) {
+    const padded = Math.ceil(channels / COLUMN_BLOCK) * COLUMN_BLOCK;
+    const meanAt = arrays.f32(padded);
+    const [dySumAt, dyCentredAt] = [arrays.f64(padded), arrays.f64(padded)];
+    const { kernels, floats, doubles } = session(arrays.bytes);
+    const [high, low] = [new Float64Array(channels), new Float64Array(channels)];
+    for (let c = 0; c < channels; c++) [high[c], low[c]] = splitMean(mean[c]);
+    writeChannels(floats, meanAt, channels, padded, (c) => high[c]);
+    doubles.fill(0, dySumAt / F64, dySumAt / F64 + 2 * padded);
+    forEachRowWindow(floats, blocks, sources, null, (rows, stride, width) =>
+      kernels.columnGradientSums(X_WINDOW, DY_WINDOW, rows, stride, width, meanAt, dySumAt, dyCentredAt),
+    );
+    for (let c = 0; c < channels; c++) {
+      const total = doubles[dySumAt / F64 + c];
+      // Σdy·(x − μ) = Σdy·(x − μ_hi) − μ_lo·Σdy
+      const dyXhat = (doubles[dyCentredAt / F64 + c] - low[c] * total) * invStd[c];
+      sums.dySum[c] = total;
+      sums.dyXhatSum[c] = dyXhat;
+      sums.gSum[c] = gamma[c] * total;
+      sums.gXhatSum[c] = gamma[c] * dyXhat;
+    }
+    return sums;
+  }
+  const perElement = blocks.inner === 1;
+  const [gammaAt, dySumAt, dyXhatSumAt] = perElement
+    ? [arrays.f32(channels), arrays.f64(channels), arrays.f64(channels)]
+    : [0, 0, 0];
+  const { kernels, floats, doubles } = session(arrays.bytes);
+  if (perElement) {
+    writeChannels(floats, gammaAt, channels, channels, (c) => gamma[c]);
+    doubles.fill(0, dySumAt / F64, dySumAt / F64 + channels);
+    doubles.fill(0, dyXhatSumAt / F64, dyXhatSumAt / F64 + channels);
+  }
+  const windows = new Windows(floats, x.length, sources, null);
+  forEachSegment(blocks, (start, count, k, c) => {
+    const at = windows.cover(start, count);
+    const [high, low] = splitMean(mean[k]);
+    const s = invStd[k];
+    if (perElement) {
+      const [dySumOf, dyXhatSumOf] = [dySumAt + c * F64, dyXhatSumAt + c * F64];
+      const g = gammaAt + c * F32;
+      kernels.channelGradientSums(
+        DY_WINDOW + at,
+        X_WINDOW + at,
+        g,
+        dySumOf,
+        dyXhatSumOf,
+        count,
+        high,
+        low,
+        s,
+        RESULTS,
+      );
+      sums.gSum[k] += doubles[0];
+      sums.gXhatSum[k] += doubles[1] * s;
+      return;
+    }
+    kernels.gradientSums(DY_WINDOW + at, X_WINDOW + at, count, high, RESULTS);
+    const total = doubles[0];
+    const dyXhat = (doubles[1] - low * total) * s;
+    sums.dySum[c] += total;
+    sums.dyXhatSum[c] += dyXhat;
+    sums.gSum[k] += gamma[c] * total;
+    sums.gXhatSum[k] += gamma[c] * dyXhat;
+  });
+  if (perElement) {
+    sums.dySum.set(doubles.subarray(dySumAt / F64, dySumAt / F64 + channels));
+    sums.dyXhatSum.set(doubles.subarray(dyXhatSumAt / F64, dyXhatSumAt / F64 + channels));
+  }
+  return sums;
+}
+
+/** dx = k₁·dy + k₂·(x − μ) + k₃ into `dx`, with k₁ = s·γ[c] and k₂, k₃ per statistic (see `inputGradient` in norm.ts). */
+export function wasmInputGradient(
+  dy: Float32Array,
+  x: Float32Array,
+  dx: Float32Array,
+  blocks: NormBlocks,
+  gamma: TypedArray,
+  mean: TypedArray,
+  invStd: Float64Array,
+  k2: Float64Array,
+  k3: Float64Array,
+): void {
+  const { channels } = blocks;
+  const arrays = new ChannelArrays();
+  const sources: Stream[] = [
+    [x, X_WINDOW],
+    [dy, DY_WINDOW],
+  ];
+  if (isColumnLayout(blocks)) {
+    const padded = Math.ceil(channels / COLUMN_BLOCK) * COLUMN_BLOCK;
+    const [meanAt, k1At, k2At, k3At] = [
+      arrays.f32(padded),
+      arrays.f32(padded),
+      arrays.f32(padded),
+      arrays.f32(padded),
+    ];
+    const { kernels, floats } = session(arrays.bytes);
+    const [high, low] = [new Float64Array(channels), new Float64Array(channels)];
+    for (let c = 0; c < channels; c++) [high[c], low[c]] = splitMean(mean[c]);
+    writeChannels(floats, meanAt, channels, padded, (c) => high[c]);
+    writeChannels(floats, k1At, channels, padded, (c) => invStd[c] * gamma[c]);
+    writeChannels(floats, k2At, channels, padded, (c) => k2[c]);
+    // k₂·(x − μ) + k₃ = k₂·(x − μ_hi) + (k₃ − k₂·μ_lo)
+    writeChannels(floats, k3At, channels, padded, (c) => k3[c] - k2[c] * low[c]);
+    forEachRowWindow(floats, blocks, sources, dx, (rows, stride, width) =>
+      kernels.columnInputGradient(
+        X_WINDOW,
+        DY_WINDOW,
+        OUT_WINDOW,
+        rows,
+        stride,
+        width,
+        meanAt,
+        k1At,
+        k2At,
+        k3At,
+      ),
+    );
+    return;
+  }
+  const perElement = blocks.inner === 1;
+  const gammaAt = perElement ? arrays.f32(channels) : 0;
+  const { kernels, floats } = session(arrays.bytes);
+  if (perElement) writeChannels(floats, gammaAt, channels, channels, (c) => gamma[c]);
+  const windows = new Windows(floats, x.length, sources, dx);
+  forEachSegment(blocks, (start, count, k, c) => {
+    const at = windows.cover(start, count);
+    const [high, low] = splitMean(mean[k]);
+    const s = invStd[k];
+    const [dyAt, xAt, dxAt] = [DY_WINDOW + at, X_WINDOW + at, OUT_WINDOW + at];
+    if (perElement) {
+      kernels.inputGradientChannels(dyAt, xAt, dxAt, gammaAt + c * F32, count, high, low, s, k2[k], k3[k]);
+    } else {
+      kernels.inputGradient(dyAt, xAt, dxAt, count, high, s * gamma[c], k2[k], k3[k] - k2[k] * low);
+    }
+  });
+  windows.finish();
+}
