@@ -1,4 +1,4 @@
-// The 2-D convolution kernels on the CPU and their two gradients: im2col + gemm, float32 packed straight into the wasm kernel's panels.
+// The 2-D convolution kernels on the CPU and their two gradients: im2col + gemm, in float32 gathered by wasm straight into the gemm's panels.
 import type { Conv2dKernelParams } from "../backend.ts";
 import type { Shape } from "../shape.ts";
 import { gemm } from "./gemm.ts";
@@ -73,28 +73,6 @@ function geometryOf(inputShape: Shape, weightShape: Shape, params: Conv2dKernelP
 }
 
 /**
- * Where im2col entry (patch row r, output position q) lives in an array: at
- * `start + rowOffset[r] + positionOffset[q]`, so one im2col fills a plain matrix, its transpose or
- * a packed gemm operand alike.
- */
-interface ColumnLayout {
-  readonly rowOffset: Int32Array;
-  readonly positionOffset: Int32Array;
-}
-
-function columnLayout(
-  g: ConvGeometry,
-  row: (r: number) => number,
-  position: (q: number) => number,
-): ColumnLayout {
-  const rowOffset = new Int32Array(g.patch);
-  for (let r = 0; r < g.patch; r++) rowOffset[r] = row(r);
-  const positionOffset = new Int32Array(g.positions);
-  for (let q = 0; q < g.positions; q++) positionOffset[q] = position(q);
-  return { rowOffset, positionOffset };
-}
-
-/**
  * For each kernel tap t = ky·KW + kx and output position q = y·outW + x, the offset within a
  * channel plane of the input pixel it reads, (y·sh − pt + ky·dh)·W + (x·sw − pl + kx·dw), or −1
  * where that falls in the padding.
@@ -117,28 +95,38 @@ function tapSources(g: Omit<ConvGeometry, "sources">): Int32Array {
   return sources;
 }
 
-/** Writes the receptive fields of one image and group into `cols` at `layout`: entry (r = (c, tap), q) is x[c, sources[tap, q]], or 0. */
-function im2col(
-  x: FloatArray,
-  imageBase: number,
+/**
+ * The im2col of `images` images of one group as an index table: column d = i·positions + q of
+ * patch row r = (c, tap) goes to `table[at(r, d)]` and reads input offset
+ * i·imageStride + c·plane + sources[tap, q] from the first image's group; −1 where it reads padding,
+ * and in the entries `at` never names (a packed operand's padding).
+ */
+function im2colIndices(
   g: ConvGeometry,
-  cols: FloatArray,
-  start: number,
-  layout: ColumnLayout,
-) {
-  const { rowOffset, positionOffset } = layout;
+  images: number,
+  imageStride: number,
+  size: number,
+  at: (r: number, d: number) => number,
+): Int32Array {
   const { sources, positions, taps, plane } = g;
-  for (let c = 0; c < g.groupIn; c++) {
-    const channel = imageBase + c * plane;
-    for (let t = 0; t < taps; t++) {
-      const row = start + rowOffset[c * taps + t];
-      const tap = t * positions;
-      for (let q = 0; q < positions; q++) {
-        const source = sources[tap + q];
-        cols[row + positionOffset[q]] = source < 0 ? 0 : x[channel + source];
+  const table = new Int32Array(size).fill(-1);
+  for (let i = 0; i < images; i++) {
+    for (let c = 0; c < g.groupIn; c++) {
+      for (let t = 0; t < taps; t++) {
+        const r = c * taps + t;
+        for (let q = 0; q < positions; q++) {
+          const source = sources[t * positions + q];
+          if (source >= 0) table[at(r, i * positions + q)] = i * imageStride + c * plane + source;
+        }
       }
     }
   }
+  return table;
+}
+
+/** cols[o] = x[base + table[o]], or 0 where the index is −1: an im2col on the JS path. */
+function gatherColumns(cols: FloatArray, x: FloatArray, base: number, table: Int32Array): void {
+  for (let o = 0; o < table.length; o++) cols[o] = table[o] < 0 ? 0 : x[base + table[o]];
 }
 
 /** The adjoint of im2col: adds every entry of `cols` (a plain patch × positions matrix) back onto the input pixel it was read from. */
@@ -178,8 +166,9 @@ function groupBase(n: number, group: number, channels: number, perGroup: number,
 /**
  * y[n, o] = Σ_c W[o, c] ⋆ x[n, c] per group: for each image and group, im2col then one gemm
  * (groupOut × patch) · (patch × outH·outW). `x` (N, C, H, W) and `weight` (O, C/groups, KH, KW)
- * are contiguous from `xOffset`/`wOffset`; returns (N, O, OH, OW). In float32 the im2col is written
- * straight into the wasm kernel's packed B and the weights are packed once per call.
+ * are contiguous from `xOffset`/`wOffset`; returns (N, O, OH, OW). In float32 the wasm kernel
+ * gathers the im2col straight into its packed B through one index table per call, and the
+ * weights are packed once per call.
  */
 export function conv2dForward(
   x: FloatArray,
@@ -194,12 +183,18 @@ export function conv2dForward(
   const { positions, patch, groupOut } = g;
   const size = g.batch * g.outChannels * positions;
   const weightBase = (group: number) => wOffset + group * groupOut * patch;
+  const imageBase = (n: number, group: number) =>
+    xOffset + groupBase(n, group, g.inChannels, g.groupIn, g.plane);
   if (x instanceof Float32Array && canUseWasmGemm(groupOut, patch, positions)) {
     const out = new Float32Array(size);
-    const packed = columnLayout(
+    const paddedPositions = Math.ceil(positions / COLUMNS) * COLUMNS;
+    // cols as the packed B: position q is column q, patch row r is depth r.
+    const indices = im2colIndices(
       g,
-      (r) => r * COLUMNS,
-      (q) => Math.floor(q / COLUMNS) * patch * COLUMNS + (q % COLUMNS),
+      1,
+      0,
+      patch * paddedPositions,
+      (r, q) => (Math.floor(q / COLUMNS) * patch + r) * COLUMNS + (q % COLUMNS),
     );
     const weights = Array.from({ length: g.groups }, (_, group) =>
       packRowPanelsOnce(
@@ -210,25 +205,20 @@ export function conv2dForward(
     );
     for (let n = 0; n < g.batch; n++) {
       for (let group = 0; group < g.groups; group++) {
-        const imageBase = xOffset + groupBase(n, group, g.inChannels, g.groupIn, g.plane);
-        const packCols: PackOperand = (memory, start) => im2col(x, imageBase, g, memory, start, packed);
+        const source = x.subarray(imageBase(n, group), imageBase(n, group) + g.groupIn * g.plane);
         const outBase = groupBase(n, group, g.outChannels, groupOut, positions);
         const y = out.subarray(outBase, outBase + groupOut * positions);
-        wasmGemm(weights[group], packCols, y, groupOut, patch, positions, { accumulate: false });
+        wasmGemm(weights[group], { source, indices }, y, groupOut, patch, positions, { accumulate: false });
       }
     }
     return out;
   }
   const out = allocateLike(x, size);
   const cols = allocateLike(x, patch * positions);
-  const plain = columnLayout(
-    g,
-    (r) => r * positions,
-    (q) => q,
-  );
+  const plain = im2colIndices(g, 1, 0, patch * positions, (r, q) => r * positions + q);
   for (let n = 0; n < g.batch; n++) {
     for (let group = 0; group < g.groups; group++) {
-      im2col(x, xOffset + groupBase(n, group, g.inChannels, g.groupIn, g.plane), g, cols, 0, plain);
+      gatherColumns(cols, x, imageBase(n, group), plain);
       const outBase = groupBase(n, group, g.outChannels, groupOut, positions);
       const groupWeights = weight.subarray(weightBase(group), weightBase(group + 1));
       gemm(
@@ -321,8 +311,11 @@ function columnGradientOf(
   };
 }
 
-/** Packed float32 operands of images per weight-gradient product (measured: 1 MB beats 128 KB and 8 MB by 5-8 %). */
-const WEIGHT_GRAD_CHUNK_BYTES = 1024 * 1024;
+/**
+ * Bytes of packed operands, index table and input per weight-gradient product: 128-512 KB measured
+ * fastest (one image per product on W5's layers), 1 MB 10 % and 8 MB 2.5× slower.
+ */
+const WEIGHT_GRAD_CHUNK_BYTES = 256 * 1024;
 
 /**
  * Packs dy of `images` images, `imageStride` apart from `first`, as the A panels of a weight-gradient
@@ -352,9 +345,9 @@ function packDyPanels(
 
 /**
  * dL/dW = Σ_n dy[n] (groupOut × outH·outW) · cols[n]ᵀ (outH·outW × patch), per group. Returns
- * (O, C/groups, KH, KW). In float32 several images make one product of depth images·outH·outW,
- * their dy and transposed im2col packed straight into the wasm kernel's panels; elsewhere one
- * product per image, the transposed im2col built directly so gemm reads it row-major.
+ * (O, C/groups, KH, KW). In float32 several images make one product of depth images·outH·outW:
+ * their dy packed into the wasm kernel's A panels, their transposed im2col gathered into its B
+ * panels; elsewhere one product per image, the transposed im2col built so gemm reads it row-major.
  */
 export function conv2dWeightGrad(
   x: FloatArray,
@@ -368,7 +361,11 @@ export function conv2dWeightGrad(
   const g = geometryOf(inputShape, weightShape, params);
   const { positions, patch, groupOut } = g;
   const groupSize = groupOut * patch;
-  const bytesPerImage = 4 * positions * (patch + groupOut + COLUMNS + ROWS);
+  const imageBase = (n: number, group: number) =>
+    xOffset + groupBase(n, group, g.inChannels, g.groupIn, g.plane);
+  const paddedPatch = Math.ceil(patch / COLUMNS) * COLUMNS;
+  // Per image: packed A and B, B's index table, and the staged input.
+  const bytesPerImage = 4 * (positions * (groupOut + ROWS + 2 * paddedPatch) + g.groupIn * g.plane);
   const chunk = Math.max(1, Math.min(g.batch, Math.floor(WEIGHT_GRAD_CHUNK_BYTES / bytesPerImage)));
   if (
     x instanceof Float32Array &&
@@ -376,47 +373,38 @@ export function conv2dWeightGrad(
     canUseWasmGemm(groupOut, chunk * positions, patch)
   ) {
     const dw = new Float32Array(g.outChannels * patch);
+    const imageStride = g.inChannels * g.plane;
+    // cols[n]ᵀ as the packed B: patch row r is column r, image i's position q is depth i·positions + q.
+    const tables = new Map<number, Int32Array>();
+    const indicesFor = (images: number): Int32Array => {
+      const depth = images * positions;
+      const at = (r: number, d: number) => (Math.floor(r / COLUMNS) * depth + d) * COLUMNS + (r % COLUMNS);
+      const table = tables.get(images) ?? im2colIndices(g, images, imageStride, depth * paddedPatch, at);
+      tables.set(images, table);
+      return table;
+    };
     for (let n0 = 0; n0 < g.batch; n0 += chunk) {
       const images = Math.min(chunk, g.batch - n0);
       const depth = images * positions;
-      // cols[n]ᵀ as B: patch row r is column r of the product, image i's position q is depth i·positions + q.
-      const packed = columnLayout(
-        g,
-        (r) => Math.floor(r / COLUMNS) * depth * COLUMNS + (r % COLUMNS),
-        (q) => q * COLUMNS,
-      );
+      const indices = indicesFor(images);
       for (let group = 0; group < g.groups; group++) {
         const firstDy = dyOffset + groupBase(n0, group, g.outChannels, groupOut, positions);
         const packDy: PackOperand = (memory, start) =>
           packDyPanels(memory, start, dy, firstDy, g.outChannels * positions, groupOut, images, positions);
-        const packCols: PackOperand = (memory, start) => {
-          for (let i = 0; i < images; i++) {
-            const imageBase = xOffset + groupBase(n0 + i, group, g.inChannels, g.groupIn, g.plane);
-            im2col(x, imageBase, g, memory, start + i * positions * COLUMNS, packed);
-          }
-        };
-        wasmGemm(
-          packDy,
-          packCols,
-          dw.subarray(group * groupSize, (group + 1) * groupSize),
-          groupOut,
-          depth,
-          patch,
-        );
+        const first = imageBase(n0, group);
+        const source = x.subarray(first, first + (images - 1) * imageStride + g.groupIn * g.plane);
+        const dwGroup = dw.subarray(group * groupSize, (group + 1) * groupSize);
+        wasmGemm(packDy, { source, indices }, dwGroup, groupOut, depth, patch);
       }
     }
     return dw;
   }
   const dw = allocateLike(x, g.outChannels * patch);
   const colsT = allocateLike(x, positions * patch);
-  const transposed = columnLayout(
-    g,
-    (r) => r,
-    (q) => q * patch,
-  );
+  const transposed = im2colIndices(g, 1, 0, positions * patch, (r, q) => q * patch + r);
   for (let n = 0; n < g.batch; n++) {
     for (let group = 0; group < g.groups; group++) {
-      im2col(x, xOffset + groupBase(n, group, g.inChannels, g.groupIn, g.plane), g, colsT, 0, transposed);
+      gatherColumns(colsT, x, imageBase(n, group), transposed);
       const dyBase = dyOffset + groupBase(n, group, g.outChannels, groupOut, positions);
       const dyMatrix = dy.subarray(dyBase, dyBase + groupOut * positions);
       gemm(

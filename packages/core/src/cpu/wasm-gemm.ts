@@ -98,6 +98,22 @@ class CodeBuilder {
   i32Ne(): this {
     return this.#emit(0x47);
   }
+  /** `i32.shl`. */
+  i32Shl(): this {
+    return this.#emit(0x74);
+  }
+  /** `i32.load align=4`: pops an address. */
+  i32Load(): this {
+    return this.#emit(0x28, 2, 0);
+  }
+  /** `f32.load align=4`: pops an address. */
+  f32Load(): this {
+    return this.#emit(0x2a, 2, 0);
+  }
+  /** `f32.store align=4`: pops address and value. */
+  f32Store(): this {
+    return this.#emit(0x38, 2, 0);
+  }
   /** `v128.load align=16 offset`: 4 floats from address + offset. */
   v128Load(offset: number): this {
     return this.#emit(0xfd, ...unsignedLeb(0x00), 4, ...unsignedLeb(offset));
@@ -231,21 +247,45 @@ function emitBlockKernel(): number[] {
   return sized([...locals, ...code.bytes]);
 }
 
-/** The whole module: one function type, one function `block`, one exported memory `memory`. */
+/**
+ * The kernel `gather(to, from, indices, count)`: for i < count, f32 at to + 4i = f32 at
+ * from + 4·(i32 at indices + 4i). Packs operands whose layout is a precomputed index table (an
+ * im2col) at wasm speed; index −1 reads the float just before `from`, which the driver zeroes.
+ */
+function emitGatherKernel(): number[] {
+  const [to, from, indices, count] = [0, 1, 2, 3];
+  const code = new CodeBuilder();
+  code.loop();
+  code.get(to).get(from).get(indices).i32Load().i32Const(2).i32Shl().i32Add().f32Load().f32Store();
+  code.increment(to, { constant: 4 });
+  code.increment(indices, { constant: 4 });
+  code.get(count).i32Const(1).i32Sub().set(count);
+  code.get(count).brIf(0);
+  code.end();
+  code.end();
+  return sized([0, ...code.bytes]);
+}
+
+/** The whole module: functions `block` and `gather` (types 0 and 1), one exported memory `memory`. */
 function emitModule(): Uint8Array<ArrayBuffer> {
   const section = (id: number, ...items: number[][]): number[] => [
     id,
     ...sized([...unsignedLeb(items.length), ...items.flat()]),
   ];
   const name = (text: string): number[] => sized([...text].map((char) => char.charCodeAt(0)));
-  const functionType = [0x60, ...unsignedLeb(PARAMETER_COUNT), ...Array(PARAMETER_COUNT).fill(I32), 0];
+  const i32Function = (count: number): number[] => [
+    0x60,
+    ...unsignedLeb(count),
+    ...Array(count).fill(I32),
+    0,
+  ];
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
-    ...section(1, functionType), // types
-    ...section(3, [0]), // function 0 has type 0
+    ...section(1, i32Function(PARAMETER_COUNT), i32Function(4)), // types
+    ...section(3, [0], [1]), // function i has type i
     ...section(5, [0x00, 1]), // one memory, at least 1 page, no maximum
-    ...section(7, [...name("block"), 0x00, 0], [...name("memory"), 0x02, 0]), // exports
-    ...section(10, emitBlockKernel()), // code
+    ...section(7, [...name("block"), 0x00, 0], [...name("gather"), 0x00, 1], [...name("memory"), 0x02, 0]),
+    ...section(10, emitBlockKernel(), emitGatherKernel()), // code
   ]);
 }
 
@@ -279,6 +319,7 @@ interface WasmMemory {
 
 interface WasmKernel {
   block: BlockKernel;
+  gather: (to: number, from: number, indices: number, count: number) => void;
   memory: WasmMemory;
 }
 
@@ -297,11 +338,11 @@ function instance(api: WasmApi): WasmKernel {
   if (kernel) return kernel;
   // Synchronous compilation is fine: the module is under 1 KB (browsers cap sync compiles at 4 KB).
   const { exports } = new api.Instance(new api.Module(moduleBytes));
-  const { block, memory } = exports;
-  if (typeof block !== "function" || !(memory instanceof api.Memory)) {
-    throw new Error("the wasm gemm module lacks its `block` or `memory` export");
+  const { block, gather, memory } = exports;
+  if (typeof block !== "function" || typeof gather !== "function" || !(memory instanceof api.Memory)) {
+    throw new Error("the wasm gemm module lacks its `block`, `gather` or `memory` export");
   }
-  kernel = { block: (...args) => block(...args), memory };
+  kernel = { block: (...args) => block(...args), gather: (...args) => gather(...args), memory };
   return kernel;
 }
 
@@ -407,6 +448,23 @@ export const PANEL_COLUMNS = TILE_COLUMNS;
  */
 export type PackOperand = (memory: Float32Array, start: number) => void;
 
+/**
+ * An operand gathered into the packed layout ({@link PackOperand}) by the wasm kernel: packed entry
+ * o, padding included, is `source[indices[o]]`, or 0 where `indices[o]` is −1. For layouts that
+ * are a fixed table of reads, such as an im2col, which JS loops write several times slower.
+ */
+export interface GatherOperand {
+  readonly source: Float32Array;
+  readonly indices: Int32Array;
+}
+
+/** What {@link wasmGemm} takes for A and B. */
+export type Operand = MatrixOperand | PackOperand | GatherOperand;
+
+function isGather(operand: Operand): operand is GatherOperand {
+  return typeof operand !== "function" && "indices" in operand;
+}
+
 /** A (m×k) packed now into 4-row panels, for many products with it: the returned packer copies them in. */
 export function packRowPanelsOnce(a: MatrixOperand, m: number, k: number): PackOperand {
   const panels = new Float32Array(Math.ceil(m / TILE_ROWS) * TILE_ROWS * k);
@@ -416,14 +474,14 @@ export function packRowPanelsOnce(a: MatrixOperand, m: number, k: number): PackO
 
 /**
  * C[m×n] += A[m×k]·B[k×n] in float32 on the WebAssembly SIMD kernel; `c` is contiguous row-major,
- * A and B any strided matrices (read once each while packing into wasm memory) or packers that write
- * the packed layout themselves ({@link PackOperand}). With `accumulate: false` C = A·B, and `c`'s
+ * A and B any strided matrices (read once each while packing into wasm memory), packers that write
+ * the packed layout themselves ({@link PackOperand}) or index tables ({@link GatherOperand}). With `accumulate: false` C = A·B, and `c`'s
  * old values are never read. Each element sums its products in ascending k, rounding to float32
  * after every step, like a float32 triple loop. Throws when {@link canUseWasmGemm} is false.
  */
 export function wasmGemm(
-  a: MatrixOperand | PackOperand,
-  b: MatrixOperand | PackOperand,
+  a: Operand,
+  b: Operand,
   c: Float32Array,
   m: number,
   k: number,
@@ -441,21 +499,46 @@ export function wasmGemm(
     if (!accumulate) c.fill(0, 0, m * n);
     return;
   }
-  const { block, memory } = instance(simdWasm);
-  const bytes = memoryBytes(m, k, n);
-  if (memory.buffer.byteLength < bytes)
-    memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE_BYTES));
-  const floats = new Float32Array(memory.buffer);
+  const { block, gather, memory } = instance(simdWasm);
   const rowPanels = Math.ceil(m / TILE_ROWS);
   const columnPanels = Math.ceil(n / TILE_COLUMNS);
   const cRow = columnPanels * TILE_COLUMNS;
   const bStart = rowPanels * TILE_ROWS * k;
   const cStart = bStart + k * cRow;
+  // Gathered operands stage their source (after a zero, for index −1) and indices past C.
+  const staged = (operand: Operand) =>
+    isGather(operand) ? 1 + operand.source.length + operand.indices.length : 0;
+  const bytes = memoryBytes(m, k, n) + 4 * (staged(a) + staged(b));
+  if (memory.buffer.byteLength < bytes)
+    memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE_BYTES));
+  const floats = new Float32Array(memory.buffer);
+  let free = cStart + rowPanels * TILE_ROWS * cRow;
+  const pack = (
+    operand: Operand,
+    start: number,
+    packed: number,
+    packMatrix: (matrix: MatrixOperand) => void,
+  ) => {
+    if (typeof operand === "function") operand(floats, start);
+    else if (!isGather(operand)) packMatrix(operand);
+    else {
+      if (operand.indices.length !== packed) {
+        throw new Error(
+          `a gathered operand needs ${packed} indices (its packed size), got ${operand.indices.length}`,
+        );
+      }
+      floats[free] = 0;
+      const source = free + 1;
+      floats.set(operand.source, source);
+      const indices = source + operand.source.length;
+      new Int32Array(memory.buffer).set(operand.indices, indices);
+      gather(4 * start, 4 * source, 4 * indices, packed);
+      free = indices + packed;
+    }
+  };
   zeroPanelPadding(floats, m, k, n, bStart);
-  if (typeof a === "function") a(floats, 0);
-  else packRowPanels(a, m, k, floats, 0);
-  if (typeof b === "function") b(floats, bStart);
-  else packColumnPanels(b, k, n, floats, bStart);
+  pack(a, 0, bStart, (matrix) => packRowPanels(matrix, m, k, floats, 0));
+  pack(b, bStart, k * cRow, (matrix) => packColumnPanels(matrix, k, n, floats, bStart));
   floats.fill(0, cStart, cStart + rowPanels * TILE_ROWS * cRow);
   if (accumulate) for (let i = 0; i < m; i++) floats.set(c.subarray(i * n, (i + 1) * n), cStart + i * cRow);
   for (let p0 = 0; p0 < k; p0 += DEPTH_BLOCK) {
