@@ -207,9 +207,42 @@ describe("wasmGemm", () => {
     expect(gathered).toEqual(expected);
     expect(() =>
       wasmGemm(contiguous(a, k), { source, indices: indices.subarray(1) }, gathered, m, k, n),
-    ).toThrow(
-      `a gathered operand needs ${indices.length} indices (its packed size), got ${indices.length - 1}`,
+    ).toThrow(`an index table for this product needs ${indices.length} entries, got ${indices.length - 1}`);
+  });
+
+  it("scatters C into a target through an index table, again after the table stays resident or is displaced", () => {
+    const [m, k, n] = [5, 30, 11];
+    const paddedN = Math.ceil(n / PANEL_COLUMNS) * PANEL_COLUMNS;
+    const a = randomArray(m * k, 20);
+    const b = randomArray(k * n, 21);
+    const product = new Float32Array(m * n);
+    wasmGemm(contiguous(a, k), contiguous(b, n), product, m, k, n);
+    // Entry (i, j) goes to (i·n + j) mod 37, except where (i + j) mod 5 is 0 (and the padding columns).
+    const indices = new Int32Array(m * paddedN).fill(-1);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) if ((i + j) % 5 !== 0) indices[i * paddedN + j] = (i * n + j) % 37;
+    }
+    const start = randomArray(37, 22);
+    const expected = Float32Array.from(start);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) if ((i + j) % 5 !== 0) expected[(i * n + j) % 37] += product[i * n + j];
+    }
+    const scatter = () => {
+      const target = Float32Array.from(start);
+      wasmGemm(contiguous(a, k), contiguous(b, n), { target, indices }, m, k, n);
+      return target;
+    };
+    expect(scatter()).toEqual(expected);
+    expect(scatter()).toEqual(expected);
+    wasmGemm(
+      contiguous(randomArray(64, 23), 8),
+      contiguous(randomArray(64, 24), 8),
+      new Float32Array(64),
+      8,
+      8,
+      8,
     );
+    expect(scatter()).toEqual(expected);
   });
 
   it("refuses to run when disabled, naming the product and what to check", () => {

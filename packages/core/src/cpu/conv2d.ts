@@ -129,29 +129,9 @@ function gatherColumns(cols: FloatArray, x: FloatArray, base: number, table: Int
   for (let o = 0; o < table.length; o++) cols[o] = table[o] < 0 ? 0 : x[base + table[o]];
 }
 
-/** The adjoint of im2col: adds every entry of `cols` (a plain patch × positions matrix) back onto the input pixel it was read from. */
-function col2imAdd(cols: FloatArray, g: ConvGeometry, dx: FloatArray, imageBase: number): void {
-  const { sources, positions, taps, plane } = g;
-  for (let c = 0; c < g.groupIn; c++) {
-    const channel = imageBase + c * plane;
-    for (let t = 0; t < taps; t++) {
-      const from = (c * taps + t) * positions;
-      const tap = t * positions;
-      for (let q = 0; q < positions; q++) {
-        const source = sources[tap + q];
-        if (source >= 0) dx[channel + source] += cols[from + q];
-      }
-    }
-  }
-}
-
-/** Kept across calls and grown on demand: fresh memory page-faults on first touch, costly at these sizes. */
-let scratch = new Float32Array(0);
-
-/** A float32 temporary of `length` elements, valid until the next call (the kernels here do not nest). */
-function float32Scratch(length: number): Float32Array {
-  if (scratch.length < length) scratch = new Float32Array(length);
-  return scratch.subarray(0, length);
+/** dx[base + table[o]] += cols[o] where the index is not −1: the adjoint of {@link gatherColumns} (col2im). */
+function scatterColumns(cols: FloatArray, dx: FloatArray, base: number, table: Int32Array): void {
+  for (let o = 0; o < table.length; o++) if (table[o] >= 0) dx[base + table[o]] += cols[o];
 }
 
 function allocateLike(like: FloatArray, size: number): FloatArray {
@@ -236,7 +216,8 @@ export function conv2dForward(
 
 /**
  * dL/dx: per image and group, dcols = Wᵀ (patch × groupOut) · dy (groupOut × outH·outW), then
- * col2im adds each column back onto the pixels it came from. Returns (N, C, H, W).
+ * col2im adds each column back onto the pixels it came from. Returns (N, C, H, W). In float32 the
+ * wasm kernel does the col2im too, scattering C through an index table; Wᵀ is packed once per call.
  */
 export function conv2dInputGrad(
   dy: FloatArray,
@@ -248,34 +229,14 @@ export function conv2dInputGrad(
   params: Conv2dKernelParams,
 ): FloatArray {
   const g = geometryOf(inputShape, weightShape, params);
-  const dx = allocateLike(dy, g.batch * g.inChannels * g.plane);
-  const columnGradient = columnGradientOf(dy, weight, wOffset, g);
-  for (let n = 0; n < g.batch; n++) {
-    for (let group = 0; group < g.groups; group++) {
-      const dcols = columnGradient(
-        group,
-        dyOffset + groupBase(n, group, g.outChannels, g.groupOut, g.positions),
-      );
-      col2imAdd(dcols, g, dx, groupBase(n, group, g.inChannels, g.groupIn, g.plane));
-    }
-  }
-  return dx;
-}
-
-/**
- * The product dcols = Wᵀ · dy for one image and group, as a function of the group and dy's offset;
- * Wᵀ is prepared once: packed for the wasm kernel in float32, else transposed for gemm.
- */
-function columnGradientOf(
-  dy: FloatArray,
-  weight: FloatArray,
-  wOffset: number,
-  g: ConvGeometry,
-): (group: number, dyBase: number) => FloatArray {
   const { positions, patch, groupOut } = g;
+  const size = g.batch * g.inChannels * g.plane;
   const weightBase = (group: number) => wOffset + group * groupOut * patch;
+  const dyBase = (n: number, group: number) =>
+    dyOffset + groupBase(n, group, g.outChannels, groupOut, positions);
+  const dxBase = (n: number, group: number) => groupBase(n, group, g.inChannels, g.groupIn, g.plane);
   if (dy instanceof Float32Array && canUseWasmGemm(patch, groupOut, positions)) {
-    const dcols = float32Scratch(patch * positions);
+    const dx = new Float32Array(size);
     const transposed = Array.from({ length: g.groups }, (_, group) =>
       packRowPanelsOnce(
         { data: weight, offset: weightBase(group), rowStride: 1, colStride: patch },
@@ -283,12 +244,18 @@ function columnGradientOf(
         groupOut,
       ),
     );
-    return (group, dyBase) => {
-      const dyMatrix = { data: dy, offset: dyBase, rowStride: positions, colStride: 1 };
-      wasmGemm(transposed[group], dyMatrix, dcols, patch, groupOut, positions, { accumulate: false });
-      return dcols;
-    };
+    const paddedPositions = Math.ceil(positions / COLUMNS) * COLUMNS;
+    const indices = im2colIndices(g, 1, 0, patch * paddedPositions, (r, q) => r * paddedPositions + q);
+    for (let n = 0; n < g.batch; n++) {
+      for (let group = 0; group < g.groups; group++) {
+        const dyMatrix = { data: dy, offset: dyBase(n, group), rowStride: positions, colStride: 1 };
+        const target = dx.subarray(dxBase(n, group), dxBase(n, group) + g.groupIn * g.plane);
+        wasmGemm(transposed[group], dyMatrix, { target, indices }, patch, groupOut, positions);
+      }
+    }
+    return dx;
   }
+  const dx = allocateLike(dy, size);
   const dcols = allocateLike(dy, patch * positions);
   const transposed = Array.from({ length: g.groups }, (_, group) => {
     const matrix = allocateLike(dy, patch * groupOut);
@@ -297,18 +264,16 @@ function columnGradientOf(
     }
     return matrix;
   });
-  return (group, dyBase) => {
-    dcols.fill(0);
-    gemm(
-      transposed[group],
-      dy.subarray(dyBase, dyBase + groupOut * positions),
-      dcols,
-      patch,
-      groupOut,
-      positions,
-    );
-    return dcols;
-  };
+  const plain = im2colIndices(g, 1, 0, patch * positions, (r, q) => r * positions + q);
+  for (let n = 0; n < g.batch; n++) {
+    for (let group = 0; group < g.groups; group++) {
+      dcols.fill(0);
+      const dyMatrix = dy.subarray(dyBase(n, group), dyBase(n, group) + groupOut * positions);
+      gemm(transposed[group], dyMatrix, dcols, patch, groupOut, positions);
+      scatterColumns(dcols, dx, dxBase(n, group), plain);
+    }
+  }
+  return dx;
 }
 
 /**

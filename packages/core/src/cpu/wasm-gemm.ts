@@ -114,6 +114,10 @@ class CodeBuilder {
   f32Store(): this {
     return this.#emit(0x38, 2, 0);
   }
+  /** `f32.add`. */
+  f32Add(): this {
+    return this.#emit(0x92);
+  }
   /** `v128.load align=16 offset`: 4 floats from address + offset. */
   v128Load(offset: number): this {
     return this.#emit(0xfd, ...unsignedLeb(0x00), 4, ...unsignedLeb(offset));
@@ -266,7 +270,26 @@ function emitGatherKernel(): number[] {
   return sized([0, ...code.bytes]);
 }
 
-/** The whole module: functions `block` and `gather` (types 0 and 1), one exported memory `memory`. */
+/**
+ * The kernel `scatterAdd(from, to, indices, count)`: for i < count, f32 at to + 4·(i32 at
+ * indices + 4i) += f32 at from + 4i. Index −1 adds into the float just before `to`, a dummy slot.
+ */
+function emitScatterAddKernel(): number[] {
+  const [from, to, indices, count, address] = [0, 1, 2, 3, 4];
+  const code = new CodeBuilder();
+  code.loop();
+  code.get(to).get(indices).i32Load().i32Const(2).i32Shl().i32Add().set(address);
+  code.get(address).get(address).f32Load().get(from).f32Load().f32Add().f32Store();
+  code.increment(from, { constant: 4 });
+  code.increment(indices, { constant: 4 });
+  code.get(count).i32Const(1).i32Sub().set(count);
+  code.get(count).brIf(0);
+  code.end();
+  code.end();
+  return sized([1, 1, I32, ...code.bytes]);
+}
+
+/** The whole module: functions `block`, `gather` and `scatterAdd` (types 0, 1, 1), one exported memory `memory`. */
 function emitModule(): Uint8Array<ArrayBuffer> {
   const section = (id: number, ...items: number[][]): number[] => [
     id,
@@ -282,10 +305,16 @@ function emitModule(): Uint8Array<ArrayBuffer> {
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
     ...section(1, i32Function(PARAMETER_COUNT), i32Function(4)), // types
-    ...section(3, [0], [1]), // function i has type i
+    ...section(3, [0], [1], [1]), // the types of the three functions
     ...section(5, [0x00, 1]), // one memory, at least 1 page, no maximum
-    ...section(7, [...name("block"), 0x00, 0], [...name("gather"), 0x00, 1], [...name("memory"), 0x02, 0]),
-    ...section(10, emitBlockKernel(), emitGatherKernel()), // code
+    ...section(
+      7,
+      [...name("block"), 0x00, 0],
+      [...name("gather"), 0x00, 1],
+      [...name("scatterAdd"), 0x00, 2],
+      [...name("memory"), 0x02, 0],
+    ), // exports
+    ...section(10, emitBlockKernel(), emitGatherKernel(), emitScatterAddKernel()), // code
   ]);
 }
 
@@ -320,6 +349,7 @@ interface WasmMemory {
 interface WasmKernel {
   block: BlockKernel;
   gather: (to: number, from: number, indices: number, count: number) => void;
+  scatterAdd: (from: number, to: number, indices: number, count: number) => void;
   memory: WasmMemory;
 }
 
@@ -338,11 +368,23 @@ function instance(api: WasmApi): WasmKernel {
   if (kernel) return kernel;
   // Synchronous compilation is fine: the module is under 1 KB (browsers cap sync compiles at 4 KB).
   const { exports } = new api.Instance(new api.Module(moduleBytes));
-  const { block, gather, memory } = exports;
-  if (typeof block !== "function" || typeof gather !== "function" || !(memory instanceof api.Memory)) {
-    throw new Error("the wasm gemm module lacks its `block`, `gather` or `memory` export");
+  const { block, gather, scatterAdd, memory } = exports;
+  if (
+    typeof block !== "function" ||
+    typeof gather !== "function" ||
+    typeof scatterAdd !== "function" ||
+    !(memory instanceof api.Memory)
+  ) {
+    throw new Error(
+      "the wasm gemm module lacks one of its `block`, `gather`, `scatterAdd`, `memory` exports",
+    );
   }
-  kernel = { block: (...args) => block(...args), gather: (...args) => gather(...args), memory };
+  kernel = {
+    block: (...args) => block(...args),
+    gather: (...args) => gather(...args),
+    scatterAdd: (...args) => scatterAdd(...args),
+    memory,
+  };
   return kernel;
 }
 
@@ -458,6 +500,22 @@ export interface GatherOperand {
   readonly indices: Int32Array;
 }
 
+/**
+ * Where {@link wasmGemm} adds C instead of returning it: entry (i, j) of C goes to
+ * `target[indices[i·n′ + j]]`, n′ being n rounded up to 8 (C's padded rows), nowhere where the
+ * index is −1. For the adjoint of an im2col (col2im), which JS loops run several times slower.
+ */
+export interface ScatterTarget {
+  readonly target: Float32Array;
+  readonly indices: Int32Array;
+}
+
+/**
+ * The index table left in wasm memory by the last product, reused by the next if it stages the
+ * same table at the same place (conv2d's per-image products); tables are never mutated.
+ */
+let residentIndices: { table: Int32Array; at: number } | undefined;
+
 /** What {@link wasmGemm} takes for A and B. */
 export type Operand = MatrixOperand | PackOperand | GatherOperand;
 
@@ -475,14 +533,15 @@ export function packRowPanelsOnce(a: MatrixOperand, m: number, k: number): PackO
 /**
  * C[m×n] += A[m×k]·B[k×n] in float32 on the WebAssembly SIMD kernel; `c` is contiguous row-major,
  * A and B any strided matrices (read once each while packing into wasm memory), packers that write
- * the packed layout themselves ({@link PackOperand}) or index tables ({@link GatherOperand}). With `accumulate: false` C = A·B, and `c`'s
+ * the packed layout themselves ({@link PackOperand}) or index tables ({@link GatherOperand}); `c` may
+ * instead be scattered into a target ({@link ScatterTarget}). With `accumulate: false` C = A·B, and `c`'s
  * old values are never read. Each element sums its products in ascending k, rounding to float32
  * after every step, like a float32 triple loop. Throws when {@link canUseWasmGemm} is false.
  */
 export function wasmGemm(
   a: Operand,
   b: Operand,
-  c: Float32Array,
+  c: Float32Array | ScatterTarget,
   m: number,
   k: number,
   n: number,
@@ -496,23 +555,45 @@ export function wasmGemm(
   }
   if (m === 0 || n === 0) return;
   if (k === 0) {
-    if (!accumulate) c.fill(0, 0, m * n);
+    if (!accumulate && c instanceof Float32Array) c.fill(0, 0, m * n);
     return;
   }
-  const { block, gather, memory } = instance(simdWasm);
+  const { block, gather, scatterAdd, memory } = instance(simdWasm);
   const rowPanels = Math.ceil(m / TILE_ROWS);
   const columnPanels = Math.ceil(n / TILE_COLUMNS);
   const cRow = columnPanels * TILE_COLUMNS;
   const bStart = rowPanels * TILE_ROWS * k;
   const cStart = bStart + k * cRow;
-  // Gathered operands stage their source (after a zero, for index −1) and indices past C.
-  const staged = (operand: Operand) =>
-    isGather(operand) ? 1 + operand.source.length + operand.indices.length : 0;
-  const bytes = memoryBytes(m, k, n) + 4 * (staged(a) + staged(b));
+  // Index tables stage past C: the table, one float (zero for gathers, a dummy for scatters), the data.
+  const tables = [a, b, c].flatMap((operand) =>
+    typeof operand === "function" || !("indices" in operand) ? [] : [operand],
+  );
+  const staged = tables.reduce(
+    (total, table) =>
+      total + table.indices.length + 1 + ("source" in table ? table.source : table.target).length,
+    0,
+  );
+  const bytes = memoryBytes(m, k, n) + 4 * staged;
   if (memory.buffer.byteLength < bytes)
     memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE_BYTES));
   const floats = new Float32Array(memory.buffer);
   let free = cStart + rowPanels * TILE_ROWS * cRow;
+  const previous = residentIndices;
+  residentIndices = undefined;
+  const stage = (table: Int32Array, data: Float32Array, entries: number) => {
+    if (table.length !== entries) {
+      throw new Error(`an index table for this product needs ${entries} entries, got ${table.length}`);
+    }
+    const indicesAt = free;
+    if (previous?.table !== table || previous.at !== indicesAt)
+      new Int32Array(memory.buffer).set(table, indicesAt);
+    residentIndices = { table, at: indicesAt };
+    floats[indicesAt + entries] = 0;
+    const dataAt = indicesAt + entries + 1;
+    floats.set(data, dataAt);
+    free = dataAt + data.length;
+    return { indicesAt, dataAt };
+  };
   const pack = (
     operand: Operand,
     start: number,
@@ -522,25 +603,17 @@ export function wasmGemm(
     if (typeof operand === "function") operand(floats, start);
     else if (!isGather(operand)) packMatrix(operand);
     else {
-      if (operand.indices.length !== packed) {
-        throw new Error(
-          `a gathered operand needs ${packed} indices (its packed size), got ${operand.indices.length}`,
-        );
-      }
-      floats[free] = 0;
-      const source = free + 1;
-      floats.set(operand.source, source);
-      const indices = source + operand.source.length;
-      new Int32Array(memory.buffer).set(operand.indices, indices);
-      gather(4 * start, 4 * source, 4 * indices, packed);
-      free = indices + packed;
+      const { indicesAt, dataAt } = stage(operand.indices, operand.source, packed);
+      gather(4 * start, 4 * dataAt, 4 * indicesAt, packed);
     }
   };
   zeroPanelPadding(floats, m, k, n, bStart);
   pack(a, 0, bStart, (matrix) => packRowPanels(matrix, m, k, floats, 0));
   pack(b, bStart, k * cRow, (matrix) => packColumnPanels(matrix, k, n, floats, bStart));
   floats.fill(0, cStart, cStart + rowPanels * TILE_ROWS * cRow);
-  if (accumulate) for (let i = 0; i < m; i++) floats.set(c.subarray(i * n, (i + 1) * n), cStart + i * cRow);
+  if (accumulate && c instanceof Float32Array) {
+    for (let i = 0; i < m; i++) floats.set(c.subarray(i * n, (i + 1) * n), cStart + i * cRow);
+  }
   for (let p0 = 0; p0 < k; p0 += DEPTH_BLOCK) {
     const depth = Math.min(DEPTH_BLOCK, k - p0);
     for (let q0 = 0; q0 < columnPanels; q0 += COLUMN_PANEL_BLOCK) {
@@ -557,7 +630,13 @@ export function wasmGemm(
       );
     }
   }
-  for (let i = 0; i < m; i++) c.set(floats.subarray(cStart + i * cRow, cStart + i * cRow + n), i * n);
+  if (c instanceof Float32Array) {
+    for (let i = 0; i < m; i++) c.set(floats.subarray(cStart + i * cRow, cStart + i * cRow + n), i * n);
+  } else {
+    const { indicesAt, dataAt } = stage(c.indices, c.target, m * cRow);
+    scatterAdd(4 * cStart, 4 * dataAt, 4 * indicesAt, m * cRow);
+    c.target.set(floats.subarray(dataAt, dataAt + c.target.length));
+  }
 }
 
 /**
