@@ -23,6 +23,7 @@ const CATEGORY_OF: { [K in keyof Backend]-?: KernelCategory | null } = {
   device: null,
   dtypes: null,
   readsSynchronously: null,
+  releasesGradientsEagerly: null,
   liveBuffers: null,
   release: null,
   upload: "allocation",

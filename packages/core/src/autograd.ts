@@ -116,7 +116,8 @@ function topologicalOrder(root: Tensor): Tensor[] {
  * (a VJP may pass its dy on unchanged, or return one tensor for two inputs) and disposes one it
  * made (created after backward began) when the count drops to zero. Each VJP runs in a `tidy`,
  * so the temporaries it makes and does not return are disposed when it returns. A leaf's
- * gradient is `exclusive` when nothing else refers to it: `onLeaf` then owns it.
+ * gradient is `exclusive` when nothing else refers to it: `onLeaf` then owns it. All of this
+ * only on backends whose `releasesGradientsEagerly` is true (the CPU).
  */
 export function runBackward(
   root: Tensor,
@@ -130,7 +131,8 @@ export function runBackward(
   const firstMade = tensorsCreated();
   const references = new Map<Tensor, number>();
   const handedToLeaves = new Set<Tensor>();
-  const isMade = (t: Tensor): boolean => t.serial >= firstMade && t !== grad;
+  const isMade = (t: Tensor): boolean =>
+    t.serial >= firstMade && t !== grad && t.backend.releasesGradientsEagerly;
   const hold = (t: Tensor): void => {
     references.set(t, (references.get(t) ?? 0) + 1);
   };
@@ -163,7 +165,10 @@ export function runBackward(
       }
       const needs = node.inputs.map((input) => input.requiresGrad);
       // Temporaries of the VJP (masks, products) go back to the backend when it returns.
-      const inputGrads = tidy(() => node.apply(dy, needs));
+      const eager =
+        dy.backend.releasesGradientsEagerly &&
+        node.inputs.every((input) => input.backend.releasesGradientsEagerly);
+      const inputGrads = eager ? tidy(() => node.apply(dy, needs)) : node.apply(dy, needs);
       const produced: Tensor[] = [];
       node.inputs.forEach((input, k) => {
         const inputGrad = inputGrads[k];

@@ -181,6 +181,15 @@ export interface Backend {
    * checks values when they arrive (see `checkValues`) instead of reading them on the spot.
    */
   readonly readsSynchronously: boolean;
+  /**
+   * True where autograd may release each gradient it made as soon as it has consumed it, and the
+   * temporaries of each VJP as the VJP returns: the CPU backend reuses released arrays, which
+   * saves the page faults of fresh ones. False on GPU.js: its WebGL kernels recycle an output
+   * texture whose handles were all released, and released early that recycling overwrote
+   * textures a later kernel still read (wrong gradients in the parity tests); there gradients
+   * wait for the garbage collector.
+   */
+  readonly releasesGradientsEagerly: boolean;
   /** A contiguous row-major host copy of a view; throws where the device cannot read synchronously. */
   read(view: View): TypedArray;
   /** A contiguous row-major host copy of a view. */

@@ -168,6 +168,9 @@ export class GpuBackend implements Backend {
   }
 
   /** False in the asynchronous modes, where values can only be read with `await data()`. */
+  /** See `Backend.releasesGradientsEagerly`: GPU.js's texture recycling does not survive early releases. */
+  readonly releasesGradientsEagerly = false;
+
   get readsSynchronously(): boolean {
     return !this.#runner.asynchronous;
   }

@@ -60,6 +60,7 @@ export class CpuBackend implements Backend {
   readonly device = "cpu";
   readonly dtypes: readonly DType[] = ["float32", "float64", "int32"];
   readonly readsSynchronously = true;
+  readonly releasesGradientsEagerly = true;
   #live = 0;
 
   #wrap(data: TypedArray): CpuBuffer {

@@ -99,6 +99,8 @@ export const load32Splat = (offset = 0): Instruction => simdMemoryAccess(0x09, 2
 export const load64Zero = (offset = 0): Instruction => simdMemoryAccess(0x5d, 3, offset);
 /** `v128.const` of 16 zero bytes. */
 export const v128Zero: Instruction = simd(0x0c, ...Array<number>(16).fill(0));
+/** `memory.copy` (bulk memory): pops destination, source and byte count; the ranges may overlap. */
+export const memoryCopy: Instruction = [0xfc, ...unsignedLeb(10), 0x00, 0x00];
 /** `i8x16.shuffle`: byte i of the result is byte `lanes[i]` of the two popped vectors (0–15 first, 16–31 second). */
 export function i8x16Shuffle(lanes: readonly number[]): Instruction {
   if (lanes.length !== 16) throw new Error(`i8x16.shuffle takes 16 lanes, got ${lanes.length}`);

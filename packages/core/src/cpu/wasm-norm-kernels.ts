@@ -14,7 +14,6 @@ import {
   f32x4Splat,
   f32x4Sub,
   f64Add,
-  f64Load,
   f64Mul,
   f64PromoteF32,
   f64Store,
@@ -35,6 +34,7 @@ import {
   load64Zero,
   localGet,
   localSet,
+  memoryCopy,
   type Stride,
   type ValueType,
   v128Load,
@@ -338,8 +338,9 @@ const affineChannels = defineFunction(
 
 /**
  * `channelGradientSums(dy, x, γ, dySum, dyXhatSum, n, μ_hi, μ_lo, s, out)`: per element,
- * dySum[c] += dy and dyXhatSum[c] += dy·(x − μ)·s (float64 arrays); out[0] = Σγ[c]·dy and
- * out[1] = Σγ[c]·dy·(x − μ) over the row.
+ * dySum[c] += dy and dyXhatSum[c] += dy·(x − μ)·s (float32 arrays, which the caller drains into
+ * float64 every few rows); out[0] = Σγ[c]·dy and out[1] = Σγ[c]·dy·(x − μ) over the row, in
+ * float64 (pairs of float32 products added before each float64 addition).
  */
 const channelGradientSums = defineFunction(
   "channelGradientSums",
@@ -351,14 +352,16 @@ const channelGradientSums = defineFunction(
     dyXhatSum: "i32",
     n: "i32",
     ...SPLIT_MEAN,
-    invStd: "f64",
+    invStd: "f32",
     out: "i32",
   },
   (code, p, declare) => {
-    const [high, low] = [p.meanHigh, p.meanLow].map((parameter) => splat(code, declare, parameter));
-    const invStd = declare("v128");
-    code.emit(localGet(p.invStd), f64x2Splat, localSet(invStd));
-    const [g, product, weighted] = [declare("v128"), declare("v128"), declare("v128")];
+    const [high, low, invStd] = [p.meanHigh, p.meanLow, p.invStd].map((parameter) =>
+      splat(code, declare, parameter),
+    );
+    const g = locals(declare, "v128", 2);
+    const product = locals(declare, "v128", 2);
+    const [weightedG, weightedProduct] = [declare("v128"), declare("v128")];
     const gSums = locals(declare, "v128", 2);
     const productSums = locals(declare, "v128", 2);
     const [gTail, productTail, gScalar, productScalar] = [
@@ -367,42 +370,39 @@ const channelGradientSums = defineFunction(
       declare("f32"),
       declare("f32"),
     ];
-    /** `sums[offset..] += promote(vector's low or high half)`, times the f64x2 `factor` if given. */
-    const addHalf = (sums: number, offset: number, vector: number, half: "low" | "high", factor?: number) => [
+    /** `sums[offset..] += vector` (float32), the vector times the s splat where `scaled`. */
+    const addInto = (sums: number, offset: number, vector: number, scaled: boolean): Instruction[] => [
       ...[localGet(sums), localGet(sums), v128Load(offset), localGet(vector)],
-      ...(half === "high" ? [localGet(vector), HIGH_HALF] : []),
-      f64x2PromoteLow,
-      ...(factor === undefined ? [] : [localGet(factor), f64x2Mul]),
-      ...[f64x2Add, v128Store(offset)],
-    ];
-    /** `sums += promote(vector·γ)` over both halves, γ the four floats at `gamma + offset`. */
-    const addWeighted = (vector: number, offset: number, sums: number) => [
-      ...[localGet(vector), localGet(p.gamma), v128Load(offset), f32x4Mul, localSet(weighted)],
-      ...accumulateHalves(weighted, sums, sums + 1),
+      ...(scaled ? [localGet(invStd), f32x4Mul] : []),
+      ...[f32x4Add, v128Store(offset)],
     ];
     overElements(
       code,
       declare,
       p.n,
-      4,
-      [...floats(p.dy, p.x, p.gamma), { local: p.dySum, bytes: F64 }, { local: p.dyXhatSum, bytes: F64 }],
+      8,
+      floats(p.dy, p.x, p.gamma, p.dySum, p.dyXhatSum),
       () => {
-        code.emit(localGet(p.dy), v128Load(), localSet(g));
-        code.emit(localGet(g), centredVector(p.x, 0, high, low), f32x4Mul, localSet(product));
-        code.emit(addHalf(p.dySum, 0, g, "low"), addHalf(p.dySum, 16, g, "high"));
-        code.emit(addHalf(p.dyXhatSum, 0, product, "low", invStd));
-        code.emit(addHalf(p.dyXhatSum, 16, product, "high", invStd));
-        code.emit(addWeighted(g, 0, gSums), addWeighted(product, 0, productSums));
+        for (let v = 0; v < 2; v++) {
+          code.emit(localGet(p.dy), v128Load(16 * v), localSet(g + v));
+          code.emit(localGet(g + v), centredVector(p.x, 16 * v, high, low), f32x4Mul, localSet(product + v));
+          code.emit(addInto(p.dySum, 16 * v, g + v, false), addInto(p.dyXhatSum, 16 * v, product + v, true));
+        }
+        const weighted = (vector: number): Instruction[] => [
+          ...[localGet(vector), localGet(p.gamma), v128Load(0), f32x4Mul],
+          ...[localGet(vector + 1), localGet(p.gamma), v128Load(16), f32x4Mul, f32x4Add],
+        ];
+        code.emit(weighted(g), localSet(weightedG), weighted(product), localSet(weightedProduct));
+        code.emit(accumulateHalves(weightedG, gSums, gSums + 1));
+        code.emit(accumulateHalves(weightedProduct, productSums, productSums + 1));
       },
       () => {
         code.emit(localGet(p.dy), f32Load(), localSet(gScalar));
         code.emit(localGet(gScalar), centredScalar(p.x, p.meanHigh, p.meanLow), f32Mul);
         code.emit(localSet(productScalar));
-        code.emit(localGet(p.dySum), localGet(p.dySum), f64Load(), localGet(gScalar), f64PromoteF32, f64Add);
-        code.emit(f64Store());
-        code.emit(localGet(p.dyXhatSum), localGet(p.dyXhatSum), f64Load(), localGet(productScalar));
-        code.emit(f64PromoteF32);
-        code.emit(localGet(p.invStd), f64Mul, f64Add, f64Store());
+        code.emit(localGet(p.dySum), localGet(p.dySum), f32Load(), localGet(gScalar), f32Add, f32Store());
+        code.emit(localGet(p.dyXhatSum), localGet(p.dyXhatSum), f32Load(), localGet(productScalar));
+        code.emit(localGet(p.invStd), f32Mul, f32Add, f32Store());
         for (const [scalar, tail] of [
           [gScalar, gTail],
           [productScalar, productTail],
@@ -413,8 +413,8 @@ const channelGradientSums = defineFunction(
         }
       },
     );
-    code.emit(storeTotal(p.out, 0, gSums, 2, gTail, g));
-    code.emit(storeTotal(p.out, F64, productSums, 2, productTail, g));
+    code.emit(storeTotal(p.out, 0, gSums, 2, gTail, weightedG));
+    code.emit(storeTotal(p.out, F64, productSums, 2, productTail, weightedG));
   },
 );
 
@@ -680,7 +680,25 @@ const columnInputGradient = defineFunction(
   },
 );
 
+/** `copyRows(from, to, rows, fromStride, toStride, rowBytes)`: copies `rows` rows of `rowBytes` between strided layouts. */
+const copyRows = defineFunction(
+  "copyRows",
+  { from: "i32", to: "i32", rows: "i32", fromStride: "i32", toStride: "i32", rowBytes: "i32" },
+  (code, p, declare) => {
+    const end = declare("i32");
+    code.emit(localGet(p.from), localGet(p.rows), localGet(p.fromStride), i32Mul, i32Add, localSet(end));
+    const strides = [
+      { local: p.from, step: { local: p.fromStride } },
+      { local: p.to, step: { local: p.toStride } },
+    ];
+    code.whileBelow(end, strides, () =>
+      code.emit(localGet(p.to), localGet(p.from), localGet(p.rowBytes), memoryCopy),
+    );
+  },
+);
+
 const kernelFunctions = {
+  copyRows,
   shiftedSums,
   gradientSums,
   affine,
@@ -709,6 +727,7 @@ function instantiateKernels(): NormKernels | undefined {
   };
   return {
     memory: instance.memory,
+    copyRows: exported(copyRows),
     shiftedSums: exported(shiftedSums),
     gradientSums: exported(gradientSums),
     affine: exported(affine),

@@ -28,7 +28,9 @@ const RESULTS = 0;
 const X_WINDOW = 64;
 const DY_WINDOW = X_WINDOW + WINDOW * F32 + 64;
 const OUT_WINDOW = DY_WINDOW + WINDOW * F32 + 64;
-const CHANNEL_ARRAYS = OUT_WINDOW + WINDOW * F32 + 64;
+/** Where column windows are staged contiguous, so each moves with one copy between JavaScript and wasm. */
+const STAGE = OUT_WINDOW + WINDOW * F32 + 64;
+const CHANNEL_ARRAYS = STAGE + WINDOW * F32 + 64;
 
 let enabled = true;
 
@@ -68,12 +70,15 @@ export function canUseWasmNorm(x: TypedArray, blocks: NormBlocks): x is Float32A
   );
 }
 
+/** The kernels and views of their memory for one pass. */
+interface Session {
+  readonly kernels: NormKernels;
+  readonly floats: Float32Array;
+  readonly doubles: Float64Array;
+}
+
 /** The kernels and fresh views of their memory, grown to hold `channelBytes` of per-channel arrays. */
-function session(channelBytes: number): {
-  kernels: NormKernels;
-  floats: Float32Array;
-  doubles: Float64Array;
-} {
+function session(channelBytes: number): Session {
   if (normKernels === undefined) throw new Error("wasm SIMD is unavailable: check canUseWasmNorm first");
   ensureMemory(normKernels.memory, CHANNEL_ARRAYS + channelBytes);
   const { buffer } = normKernels.memory;
@@ -174,34 +179,34 @@ class Windows {
 /**
  * Walks BatchNorm on (N, C) up to `COLUMN_ROWS` rows at a time: copies each source's rows into
  * its window `columnStride` floats apart (the padding is zero), calls `pass(rows)` with the row
- * stride in bytes and the padded channel count, and copies the output window's rows back.
+ * stride in bytes and the padded channel count, and copies the output window's rows back. Rows
+ * move in one copy each way through the contiguous stage, spread or gathered inside wasm
+ * (one copy per row from JavaScript cost more than the kernels for 1024 channels).
  */
 function forEachRowWindow(
-  floats: Float32Array,
+  session: Session,
   blocks: NormBlocks,
   sources: readonly Stream[],
   output: Float32Array | null,
   pass: (rows: number, strideBytes: number, paddedChannels: number) => void,
 ): void {
+  const { floats, kernels } = session;
   const { channels, outer } = blocks;
   const stride = columnStride(channels);
   const padded = Math.ceil(channels / COLUMN_BLOCK) * COLUMN_BLOCK;
   const rowsPerWindow = Math.min(COLUMN_ROWS, Math.floor(WINDOW / stride));
+  const rowBytes = channels * F32;
   for (const [, window] of sources) floats.fill(0, window / F32, window / F32 + rowsPerWindow * stride);
   for (let first = 0; first < outer; first += rowsPerWindow) {
     const rows = Math.min(rowsPerWindow, outer - first);
     for (const [array, window] of sources) {
-      for (let r = 0; r < rows; r++) {
-        const row = (first + r) * channels;
-        floats.set(array.subarray(row, row + channels), window / F32 + r * stride);
-      }
+      floats.set(array.subarray(first * channels, (first + rows) * channels), STAGE / F32);
+      kernels.copyRows(STAGE, window, rows, rowBytes, stride * F32, rowBytes);
     }
     pass(rows, stride * F32, padded);
     if (output === null) continue;
-    for (let r = 0; r < rows; r++) {
-      const window = OUT_WINDOW / F32 + r * stride;
-      output.set(floats.subarray(window, window + channels), (first + r) * channels);
-    }
+    kernels.copyRows(OUT_WINDOW, STAGE, rows, stride * F32, rowBytes, rowBytes);
+    output.set(floats.subarray(STAGE / F32, STAGE / F32 + rows * channels), first * channels);
   }
 }
 
@@ -231,11 +236,12 @@ export function wasmShiftedSums(
     const padded = Math.ceil(channels / COLUMN_BLOCK) * COLUMN_BLOCK;
     const arrays = new ChannelArrays();
     const [shiftAt, sumAt, squaresAt] = [arrays.f64(padded), arrays.f64(padded), arrays.f64(padded)];
-    const { kernels, floats, doubles } = session(arrays.bytes);
+    const memory = session(arrays.bytes);
+    const { kernels, doubles } = memory;
     shift.set(x.subarray(0, channels));
     doubles.fill(0, shiftAt / F64, (CHANNEL_ARRAYS + arrays.bytes) / F64);
     doubles.set(shift, shiftAt / F64);
-    forEachRowWindow(floats, blocks, [[x, X_WINDOW]], null, (rows, stride, width) =>
+    forEachRowWindow(memory, blocks, [[x, X_WINDOW]], null, (rows, stride, width) =>
       kernels.columnShiftedSums(X_WINDOW, rows, stride, width, shiftAt, sumAt, squaresAt),
     );
     sum.set(doubles.subarray(sumAt / F64, sumAt / F64 + channels));
@@ -274,13 +280,14 @@ export function wasmNormalize(
   if (isColumnLayout(blocks)) {
     const padded = Math.ceil(channels / COLUMN_BLOCK) * COLUMN_BLOCK;
     const [meanAt, scaleAt, shiftAt] = [arrays.f32(padded), arrays.f32(padded), arrays.f32(padded)];
-    const { kernels, floats } = session(arrays.bytes);
+    const memory = session(arrays.bytes);
+    const { kernels, floats } = memory;
     const [high, low] = [new Float64Array(channels), new Float64Array(channels)];
     for (let c = 0; c < channels; c++) [high[c], low[c]] = splitMean(mean[c]);
     writeChannels(floats, meanAt, channels, padded, (c) => high[c]);
     writeChannels(floats, scaleAt, channels, padded, (c) => invStd[c] * gamma(c));
     writeChannels(floats, shiftAt, channels, padded, (c) => beta(c) - low[c] * invStd[c] * gamma(c));
-    forEachRowWindow(floats, blocks, [[x, X_WINDOW]], out, (rows, stride, width) =>
+    forEachRowWindow(memory, blocks, [[x, X_WINDOW]], out, (rows, stride, width) =>
       kernels.columnAffine(X_WINDOW, OUT_WINDOW, rows, stride, width, meanAt, scaleAt, shiftAt),
     );
     return;
@@ -341,12 +348,13 @@ export function wasmGradientSums(
     const padded = Math.ceil(channels / COLUMN_BLOCK) * COLUMN_BLOCK;
     const meanAt = arrays.f32(padded);
     const [dySumAt, dyCentredAt] = [arrays.f64(padded), arrays.f64(padded)];
-    const { kernels, floats, doubles } = session(arrays.bytes);
+    const memory = session(arrays.bytes);
+    const { kernels, floats, doubles } = memory;
     const [high, low] = [new Float64Array(channels), new Float64Array(channels)];
     for (let c = 0; c < channels; c++) [high[c], low[c]] = splitMean(mean[c]);
     writeChannels(floats, meanAt, channels, padded, (c) => high[c]);
     doubles.fill(0, dySumAt / F64, dySumAt / F64 + 2 * padded);
-    forEachRowWindow(floats, blocks, sources, null, (rows, stride, width) =>
+    forEachRowWindow(memory, blocks, sources, null, (rows, stride, width) =>
       kernels.columnGradientSums(X_WINDOW, DY_WINDOW, rows, stride, width, meanAt, dySumAt, dyCentredAt),
     );
     for (let c = 0; c < channels; c++) {
@@ -362,26 +370,35 @@ export function wasmGradientSums(
   }
   const perElement = blocks.inner === 1;
   const [gammaAt, dySumAt, dyXhatSumAt] = perElement
-    ? [arrays.f32(channels), arrays.f64(channels), arrays.f64(channels)]
+    ? [arrays.f32(channels), arrays.f32(channels), arrays.f32(channels)]
     : [0, 0, 0];
   const { kernels, floats, doubles } = session(arrays.bytes);
+  /** Adds the float32 per-channel partial sums into the float64 ones and zeroes them. */
+  const drain = (): void => {
+    for (let c = 0; c < channels; c++) {
+      sums.dySum[c] += floats[dySumAt / F32 + c];
+      sums.dyXhatSum[c] += floats[dyXhatSumAt / F32 + c];
+    }
+    floats.fill(0, dySumAt / F32, dySumAt / F32 + channels);
+    floats.fill(0, dyXhatSumAt / F32, dyXhatSumAt / F32 + channels);
+  };
   if (perElement) {
     writeChannels(floats, gammaAt, channels, channels, (c) => gamma[c]);
-    doubles.fill(0, dySumAt / F64, dySumAt / F64 + channels);
-    doubles.fill(0, dyXhatSumAt / F64, dyXhatSumAt / F64 + channels);
+    floats.fill(0, dySumAt / F32, dySumAt / F32 + channels);
+    floats.fill(0, dyXhatSumAt / F32, dyXhatSumAt / F32 + channels);
   }
   const windows = new Windows(floats, x.length, sources, null);
+  let rows = 0;
   forEachSegment(blocks, (start, count, k, c) => {
     const at = windows.cover(start, count);
     const [high, low] = splitMean(mean[k]);
     const s = invStd[k];
     if (perElement) {
-      const [dySumOf, dyXhatSumOf] = [dySumAt + c * F64, dyXhatSumAt + c * F64];
-      const g = gammaAt + c * F32;
+      const [dySumOf, dyXhatSumOf, gammaOf] = [dySumAt + c * F32, dyXhatSumAt + c * F32, gammaAt + c * F32];
       kernels.channelGradientSums(
         DY_WINDOW + at,
         X_WINDOW + at,
-        g,
+        gammaOf,
         dySumOf,
         dyXhatSumOf,
         count,
@@ -392,6 +409,8 @@ export function wasmGradientSums(
       );
       sums.gSum[k] += doubles[0];
       sums.gXhatSum[k] += doubles[1] * s;
+      // The per-channel sums stay float32 over at most COLUMN_ROWS rows, as in the column kernels.
+      if (c + count === channels && ++rows % COLUMN_ROWS === 0) drain();
       return;
     }
     kernels.gradientSums(DY_WINDOW + at, X_WINDOW + at, count, high, RESULTS);
@@ -402,10 +421,7 @@ export function wasmGradientSums(
     sums.gSum[k] += gamma[c] * total;
     sums.gXhatSum[k] += gamma[c] * dyXhat;
   });
-  if (perElement) {
-    sums.dySum.set(doubles.subarray(dySumAt / F64, dySumAt / F64 + channels));
-    sums.dyXhatSum.set(doubles.subarray(dyXhatSumAt / F64, dyXhatSumAt / F64 + channels));
-  }
+  if (perElement) drain();
   return sums;
 }
 
@@ -435,7 +451,8 @@ export function wasmInputGradient(
       arrays.f32(padded),
       arrays.f32(padded),
     ];
-    const { kernels, floats } = session(arrays.bytes);
+    const memory = session(arrays.bytes);
+    const { kernels, floats } = memory;
     const [high, low] = [new Float64Array(channels), new Float64Array(channels)];
     for (let c = 0; c < channels; c++) [high[c], low[c]] = splitMean(mean[c]);
     writeChannels(floats, meanAt, channels, padded, (c) => high[c]);
@@ -443,7 +460,7 @@ export function wasmInputGradient(
     writeChannels(floats, k2At, channels, padded, (c) => k2[c]);
     // k₂·(x − μ) + k₃ = k₂·(x − μ_hi) + (k₃ − k₂·μ_lo)
     writeChannels(floats, k3At, channels, padded, (c) => k3[c] - k2[c] * low[c]);
-    forEachRowWindow(floats, blocks, sources, dx, (rows, stride, width) =>
+    forEachRowWindow(memory, blocks, sources, dx, (rows, stride, width) =>
       kernels.columnInputGradient(
         X_WINDOW,
         DY_WINDOW,
