@@ -2,14 +2,7 @@
 import type { Conv2dKernelParams } from "../backend.ts";
 import type { Shape } from "../shape.ts";
 import { gemm } from "./gemm.ts";
-import {
-  canUseWasmGemm,
-  PANEL_COLUMNS,
-  PANEL_ROWS,
-  type PackOperand,
-  packRowPanelsOnce,
-  wasmGemm,
-} from "./wasm-gemm.ts";
+import { canUseWasmGemm, PANEL_COLUMNS, PANEL_ROWS, packRowPanelsOnce, wasmGemm } from "./wasm-gemm.ts";
 
 // Local copies: some loaders turn imported bindings into getters, too slow for the packing loops.
 const COLUMNS = PANEL_COLUMNS;
@@ -283,32 +276,6 @@ export function conv2dInputGrad(
 const WEIGHT_GRAD_CHUNK_BYTES = 256 * 1024;
 
 /**
- * Packs dy of `images` images, `imageStride` apart from `first`, as the A panels of a weight-gradient
- * product: row o is output channel o, and image i's position q is depth i·positions + q. A plain
- * function rather than a closure: V8 runs this loop several times slower reading captured variables.
- */
-function packDyPanels(
-  memory: Float32Array,
-  start: number,
-  dy: Float32Array,
-  first: number,
-  imageStride: number,
-  rows: number,
-  images: number,
-  positions: number,
-): void {
-  const depth = images * positions;
-  for (let o = 0; o < rows; o++) {
-    const panel = start + Math.floor(o / ROWS) * depth * ROWS + (o % ROWS);
-    for (let i = 0; i < images; i++) {
-      const from = first + i * imageStride + o * positions;
-      const to = panel + i * positions * ROWS;
-      for (let q = 0; q < positions; q++) memory[to + q * ROWS] = dy[from + q];
-    }
-  }
-}
-
-/**
  * dL/dW = Σ_n dy[n] (groupOut × outH·outW) · cols[n]ᵀ (outH·outW × patch), per group. Returns
  * (O, C/groups, KH, KW). In float32 several images make one product of depth images·outH·outW:
  * their dy packed into the wasm kernel's A panels, their transposed im2col gathered into its B
@@ -329,8 +296,9 @@ export function conv2dWeightGrad(
   const imageBase = (n: number, group: number) =>
     xOffset + groupBase(n, group, g.inChannels, g.groupIn, g.plane);
   const paddedPatch = Math.ceil(patch / COLUMNS) * COLUMNS;
-  // Per image: packed A and B, B's index table, and the staged input.
-  const bytesPerImage = 4 * (positions * (groupOut + ROWS + 2 * paddedPatch) + g.groupIn * g.plane);
+  const paddedOut = Math.ceil(groupOut / ROWS) * ROWS;
+  // Per image: packed A and B, their index tables, and the staged dy and input.
+  const bytesPerImage = 4 * (positions * (2 * paddedOut + 2 * paddedPatch + groupOut) + g.groupIn * g.plane);
   const chunk = Math.max(1, Math.min(g.batch, Math.floor(WEIGHT_GRAD_CHUNK_BYTES / bytesPerImage)));
   if (
     x instanceof Float32Array &&
@@ -339,27 +307,44 @@ export function conv2dWeightGrad(
   ) {
     const dw = new Float32Array(g.outChannels * patch);
     const imageStride = g.inChannels * g.plane;
-    // cols[n]ᵀ as the packed B: patch row r is column r, image i's position q is depth i·positions + q.
-    const tables = new Map<number, Int32Array>();
-    const indicesFor = (images: number): Int32Array => {
+    const dyStride = g.outChannels * positions;
+    // Per product size: dy as the packed A (row o is output channel o, image i's position q is
+    // depth i·positions + q) and cols[n]ᵀ as the packed B (patch row r is column r), as index tables.
+    const tables = new Map<number, { dyIndices: Int32Array; colIndices: Int32Array }>();
+    const tablesFor = (images: number) => {
+      const cached = tables.get(images);
+      if (cached) return cached;
       const depth = images * positions;
+      const dyIndices = new Int32Array(paddedOut * depth).fill(-1);
+      for (let i = 0; i < images; i++) {
+        for (let o = 0; o < groupOut; o++) {
+          const row = (Math.floor(o / ROWS) * depth + i * positions) * ROWS + (o % ROWS);
+          for (let q = 0; q < positions; q++) dyIndices[row + q * ROWS] = i * dyStride + o * positions + q;
+        }
+      }
       const at = (r: number, d: number) => (Math.floor(r / COLUMNS) * depth + d) * COLUMNS + (r % COLUMNS);
-      const table = tables.get(images) ?? im2colIndices(g, images, imageStride, depth * paddedPatch, at);
-      tables.set(images, table);
-      return table;
+      const built = { dyIndices, colIndices: im2colIndices(g, images, imageStride, depth * paddedPatch, at) };
+      tables.set(images, built);
+      return built;
     };
     for (let n0 = 0; n0 < g.batch; n0 += chunk) {
       const images = Math.min(chunk, g.batch - n0);
-      const depth = images * positions;
-      const indices = indicesFor(images);
+      const { dyIndices, colIndices } = tablesFor(images);
       for (let group = 0; group < g.groups; group++) {
         const firstDy = dyOffset + groupBase(n0, group, g.outChannels, groupOut, positions);
-        const packDy: PackOperand = (memory, start) =>
-          packDyPanels(memory, start, dy, firstDy, g.outChannels * positions, groupOut, images, positions);
+        const dySource = dy.subarray(firstDy, firstDy + (images - 1) * dyStride + groupOut * positions);
         const first = imageBase(n0, group);
-        const source = x.subarray(first, first + (images - 1) * imageStride + g.groupIn * g.plane);
+        const xSource = x.subarray(first, first + (images - 1) * imageStride + g.groupIn * g.plane);
         const dwGroup = dw.subarray(group * groupSize, (group + 1) * groupSize);
-        wasmGemm(packDy, { source, indices }, dwGroup, groupOut, depth, patch);
+        const dyPanels = { source: dySource, indices: dyIndices };
+        wasmGemm(
+          dyPanels,
+          { source: xSource, indices: colIndices },
+          dwGroup,
+          groupOut,
+          images * positions,
+          patch,
+        );
       }
     }
     return dw;

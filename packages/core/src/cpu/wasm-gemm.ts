@@ -511,10 +511,10 @@ export interface ScatterTarget {
 }
 
 /**
- * The index table left in wasm memory by the last product, reused by the next if it stages the
- * same table at the same place (conv2d's per-image products); tables are never mutated.
+ * The index tables left in wasm memory by the last product, each reused by the next product if it
+ * stages the same table at the same place (conv2d's per-image products); tables are never mutated.
  */
-let residentIndices: { table: Int32Array; at: number } | undefined;
+let residentTables: { table: Int32Array; at: number }[] = [];
 
 /** What {@link wasmGemm} takes for A and B. */
 export type Operand = MatrixOperand | PackOperand | GatherOperand;
@@ -578,16 +578,17 @@ export function wasmGemm(
     memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE_BYTES));
   const floats = new Float32Array(memory.buffer);
   let free = cStart + rowPanels * TILE_ROWS * cRow;
-  const previous = residentIndices;
-  residentIndices = undefined;
+  const previous = residentTables;
+  residentTables = [];
   const stage = (table: Int32Array, data: Float32Array, entries: number) => {
     if (table.length !== entries) {
       throw new Error(`an index table for this product needs ${entries} entries, got ${table.length}`);
     }
     const indicesAt = free;
-    if (previous?.table !== table || previous.at !== indicesAt)
+    if (!previous.some((resident) => resident.table === table && resident.at === indicesAt)) {
       new Int32Array(memory.buffer).set(table, indicesAt);
-    residentIndices = { table, at: indicesAt };
+    }
+    residentTables.push({ table, at: indicesAt });
     floats[indicesAt + entries] = 0;
     const dataAt = indicesAt + entries + 1;
     floats.set(data, dataAt);
