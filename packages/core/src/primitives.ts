@@ -176,6 +176,11 @@ export function argReduce(op: "argmax" | "argmin", x: Tensor, axis: number): Ten
 }
 
 /** `a @ b` for (…, M, K) and (…, K, N) with identical batch dims. */
+/** True for a 2-D view whose transpose is contiguous (a column-major matrix, such as `w.mT`). */
+function isTransposed2d(x: Tensor): boolean {
+  return x.ndim === 2 && x.shape[0] > 1 && x.shape[1] > 1 && x.strides[0] === 1 && x.strides[1] === x.shape[0];
+}
+
 export function matmul(a: Tensor, b: Tensor): Tensor {
   assertSameDevice("matmul", [a, b]);
   const dtype = promoteTypes(a.dtype, b.dtype);
@@ -407,7 +412,13 @@ const vjpRules: { [P in Primitive]: VjpRule<P> } = {
   max: extremeVjp,
   min: extremeVjp,
   // C = A·B: dA = dC·Bᵀ, dB = Aᵀ·dC
-  matmul: (dy, { inputs: [a, b] }) => [() => matmul(dy, b.mT), () => matmul(a.mT, dy)],
+  // A 2-D operand stored transposed (Linear's weight, used as W.mT) gets its gradient computed
+  // transposed too, as PyTorch's mm backward does, so it arrives in the operand's layout and
+  // reaches `.grad` without a copy.
+  matmul: (dy, { inputs: [a, b] }) => [
+    () => (isTransposed2d(a) ? matmul(b, dy.mT).mT : matmul(dy, b.mT)),
+    () => (isTransposed2d(b) ? matmul(dy.mT, a).mT : matmul(a.mT, dy)),
+  ],
   reshape: (dy, { inputs: [x] }) => [() => reshape(dy, x.shape)],
   permute: (dy, { params: { order } }) => [() => permute(dy, inversePermutation(order))],
   expand: (dy, { inputs: [x] }) => [() => sumToShape(dy, x.shape)],
