@@ -35,6 +35,8 @@ interface ConvGeometry {
   /** Rows of the im2col matrix: groupIn·kernelH·kernelW. */
   readonly patch: number;
   readonly params: Conv2dKernelParams;
+  /** Everything above but the batch, naming the geometry's index tables in {@link cachedTable}. */
+  readonly key: string;
   /** Where each tap reads for each output position ({@link tapSources}). */
   readonly sources: Int32Array;
 }
@@ -62,7 +64,31 @@ function geometryOf(inputShape: Shape, weightShape: Shape, params: Conv2dKernelP
     patch: groupIn * weightShape[2] * weightShape[3],
     params,
   };
-  return { ...geometry, sources: tapSources(geometry) };
+  const key = [
+    inputShape.slice(1),
+    weightShape,
+    params.stride,
+    params.padding,
+    params.dilation,
+    params.groups,
+  ]
+    .flat(2)
+    .concat(params.outputSize)
+    .join(",");
+  return { ...geometry, key, sources: cachedTable(`${key} sources`, () => tapSources(geometry)) };
+}
+
+/** Index tables by geometry and use: a training step meets the same few convolutions every time. */
+const tables = new Map<string, Int32Array>();
+
+/** The table named `key`, built once; the cache is emptied past 64 tables (shapes that keep changing). */
+function cachedTable(key: string, build: () => Int32Array): Int32Array {
+  const cached = tables.get(key);
+  if (cached) return cached;
+  if (tables.size >= 64) tables.clear();
+  const table = build();
+  tables.set(key, table);
+  return table;
 }
 
 /**
@@ -70,7 +96,7 @@ function geometryOf(inputShape: Shape, weightShape: Shape, params: Conv2dKernelP
  * channel plane of the input pixel it reads, (y·sh − pt + ky·dh)·W + (x·sw − pl + kx·dw), or −1
  * where that falls in the padding.
  */
-function tapSources(g: Omit<ConvGeometry, "sources">): Int32Array {
+function tapSources(g: Omit<ConvGeometry, "sources" | "key">): Int32Array {
   const { stride, dilation, padding } = g.params;
   const sources = new Int32Array(g.taps * g.positions);
   let i = 0;
@@ -162,12 +188,14 @@ export function conv2dForward(
     const out = new Float32Array(size);
     const paddedPositions = Math.ceil(positions / COLUMNS) * COLUMNS;
     // cols as the packed B: position q is column q, patch row r is depth r.
-    const indices = im2colIndices(
-      g,
-      1,
-      0,
-      patch * paddedPositions,
-      (r, q) => (Math.floor(q / COLUMNS) * patch + r) * COLUMNS + (q % COLUMNS),
+    const indices = cachedTable(`${g.key} forward`, () =>
+      im2colIndices(
+        g,
+        1,
+        0,
+        patch * paddedPositions,
+        (r, q) => (Math.floor(q / COLUMNS) * patch + r) * COLUMNS + (q % COLUMNS),
+      ),
     );
     const weights = Array.from({ length: g.groups }, (_, group) =>
       packRowPanelsOnce(
@@ -188,7 +216,9 @@ export function conv2dForward(
   }
   const out = allocateLike(x, size);
   const cols = allocateLike(x, patch * positions);
-  const plain = im2colIndices(g, 1, 0, patch * positions, (r, q) => r * positions + q);
+  const plain = cachedTable(`${g.key} plain`, () =>
+    im2colIndices(g, 1, 0, patch * positions, (r, q) => r * positions + q),
+  );
   for (let n = 0; n < g.batch; n++) {
     for (let group = 0; group < g.groups; group++) {
       gatherColumns(cols, x, imageBase(n, group), plain);
@@ -238,7 +268,9 @@ export function conv2dInputGrad(
       ),
     );
     const paddedPositions = Math.ceil(positions / COLUMNS) * COLUMNS;
-    const indices = im2colIndices(g, 1, 0, patch * paddedPositions, (r, q) => r * paddedPositions + q);
+    const indices = cachedTable(`${g.key} input gradient`, () =>
+      im2colIndices(g, 1, 0, patch * paddedPositions, (r, q) => r * paddedPositions + q),
+    );
     for (let n = 0; n < g.batch; n++) {
       for (let group = 0; group < g.groups; group++) {
         const dyMatrix = { data: dy, offset: dyBase(n, group), rowStride: positions, colStride: 1 };
@@ -257,7 +289,9 @@ export function conv2dInputGrad(
     }
     return matrix;
   });
-  const plain = im2colIndices(g, 1, 0, patch * positions, (r, q) => r * positions + q);
+  const plain = cachedTable(`${g.key} plain`, () =>
+    im2colIndices(g, 1, 0, patch * positions, (r, q) => r * positions + q),
+  );
   for (let n = 0; n < g.batch; n++) {
     for (let group = 0; group < g.groups; group++) {
       dcols.fill(0);
@@ -310,26 +344,26 @@ export function conv2dWeightGrad(
     const dyStride = g.outChannels * positions;
     // Per product size: dy as the packed A (row o is output channel o, image i's position q is
     // depth i·positions + q) and cols[n]ᵀ as the packed B (patch row r is column r), as index tables.
-    const tables = new Map<number, { dyIndices: Int32Array; colIndices: Int32Array }>();
-    const tablesFor = (images: number) => {
-      const cached = tables.get(images);
-      if (cached) return cached;
+    const dyTable = (images: number) => {
       const depth = images * positions;
-      const dyIndices = new Int32Array(paddedOut * depth).fill(-1);
+      const table = new Int32Array(paddedOut * depth).fill(-1);
       for (let i = 0; i < images; i++) {
         for (let o = 0; o < groupOut; o++) {
           const row = (Math.floor(o / ROWS) * depth + i * positions) * ROWS + (o % ROWS);
-          for (let q = 0; q < positions; q++) dyIndices[row + q * ROWS] = i * dyStride + o * positions + q;
+          for (let q = 0; q < positions; q++) table[row + q * ROWS] = i * dyStride + o * positions + q;
         }
       }
+      return table;
+    };
+    const colTable = (images: number) => {
+      const depth = images * positions;
       const at = (r: number, d: number) => (Math.floor(r / COLUMNS) * depth + d) * COLUMNS + (r % COLUMNS);
-      const built = { dyIndices, colIndices: im2colIndices(g, images, imageStride, depth * paddedPatch, at) };
-      tables.set(images, built);
-      return built;
+      return im2colIndices(g, images, imageStride, depth * paddedPatch, at);
     };
     for (let n0 = 0; n0 < g.batch; n0 += chunk) {
       const images = Math.min(chunk, g.batch - n0);
-      const { dyIndices, colIndices } = tablesFor(images);
+      const dyIndices = cachedTable(`${g.key} weight gradient dy ${images}`, () => dyTable(images));
+      const colIndices = cachedTable(`${g.key} weight gradient cols ${images}`, () => colTable(images));
       for (let group = 0; group < g.groups; group++) {
         const firstDy = dyOffset + groupBase(n0, group, g.outChannels, groupOut, positions);
         const dySource = dy.subarray(firstDy, firstDy + (images - 1) * dyStride + groupOut * positions);
@@ -351,7 +385,9 @@ export function conv2dWeightGrad(
   }
   const dw = allocateLike(x, g.outChannels * patch);
   const colsT = allocateLike(x, positions * patch);
-  const transposed = im2colIndices(g, 1, 0, positions * patch, (r, q) => q * patch + r);
+  const transposed = cachedTable(`${g.key} transposed`, () =>
+    im2colIndices(g, 1, 0, positions * patch, (r, q) => q * patch + r),
+  );
   for (let n = 0; n < g.batch; n++) {
     for (let group = 0; group < g.groups; group++) {
       gatherColumns(colsT, x, imageBase(n, group), transposed);
