@@ -1,6 +1,7 @@
 // The 2-D convolution kernels on the CPU and their two gradients: im2col + gemm, in float32 gathered by wasm straight into the gemm's panels.
 import type { Conv2dKernelParams } from "../backend.ts";
 import type { Shape } from "../shape.ts";
+import { takeFloat32 } from "./buffer-pool.ts";
 import { gemm } from "./gemm.ts";
 import { canUseWasmGemm, PANEL_COLUMNS, PANEL_ROWS, packRowPanelsOnce, wasmGemm } from "./wasm-gemm.ts";
 
@@ -153,8 +154,9 @@ function scatterColumns(cols: FloatArray, dx: FloatArray, base: number, table: I
   for (let o = 0; o < table.length; o++) if (table[o] >= 0) dx[base + table[o]] += cols[o];
 }
 
+/** A zeroed array of `like`'s type; float32 ones come from the pool (fresh memory page-faults at first touch). */
 function allocateLike(like: FloatArray, size: number): FloatArray {
-  return like instanceof Float64Array ? new Float64Array(size) : new Float32Array(size);
+  return like instanceof Float64Array ? new Float64Array(size) : takeFloat32(size).fill(0);
 }
 
 /** Offset of image n's group `group` in an NCHW array with `channels` channels of `plane` elements, `perGroup` per group. */
@@ -185,7 +187,7 @@ export function conv2dForward(
   const imageBase = (n: number, group: number) =>
     xOffset + groupBase(n, group, g.inChannels, g.groupIn, g.plane);
   if (x instanceof Float32Array && canUseWasmGemm(groupOut, patch, positions)) {
-    const out = new Float32Array(size);
+    const out = takeFloat32(size); // every element is written
     const paddedPositions = Math.ceil(positions / COLUMNS) * COLUMNS;
     // cols as the packed B: position q is column q, patch row r is depth r.
     const indices = cachedTable(`${g.key} forward`, () =>
@@ -259,7 +261,7 @@ export function conv2dInputGrad(
     dyOffset + groupBase(n, group, g.outChannels, groupOut, positions);
   const dxBase = (n: number, group: number) => groupBase(n, group, g.inChannels, g.groupIn, g.plane);
   if (dy instanceof Float32Array && canUseWasmGemm(patch, groupOut, positions)) {
-    const dx = new Float32Array(size);
+    const dx = takeFloat32(size).fill(0);
     const transposed = Array.from({ length: g.groups }, (_, group) =>
       packRowPanelsOnce(
         { data: weight, offset: weightBase(group), rowStride: 1, colStride: patch },

@@ -1,11 +1,19 @@
 // The 2-D pooling kernels on the CPU: max (with indices) and average, forward and backward, direct loops.
 import type { AvgPool2dParams, Pool2dParams } from "../backend.ts";
 import type { Shape } from "../shape.ts";
+import { takeArray, takeFloat32 } from "./buffer-pool.ts";
 
 type FloatArray = Float32Array | Float64Array;
 
+/** A zeroed array of `like`'s type; float32 ones come from the pool (fresh memory page-faults at first touch). */
 function allocateLike(like: FloatArray, size: number): FloatArray {
-  return like instanceof Float64Array ? new Float64Array(size) : new Float32Array(size);
+  return like instanceof Float64Array ? new Float64Array(size) : takeFloat32(size).fill(0);
+}
+
+/** An int32 array from the pool, for indices the caller writes in full. */
+function takeIndices(length: number): Int32Array {
+  const array = takeArray("int32", length, true);
+  return array instanceof Int32Array ? array : new Int32Array(length);
 }
 
 /**
@@ -26,7 +34,7 @@ export function maxPool2dForward(
   const [dilationH, dilationW] = params.dilation;
   const planes = batch * channels;
   const values = allocateLike(x, planes * outH * outW);
-  const indices = new Int32Array(planes * outH * outW);
+  const indices = takeIndices(planes * outH * outW);
   const window2x2 = kernelH === 2 && kernelW === 2 && strideH === 2 && strideW === 2;
   const plain = padH === 0 && padW === 0 && dilationH === 1 && dilationW === 1;
   if (window2x2 && plain && 2 * outH <= height && 2 * outW <= width) {
