@@ -273,9 +273,20 @@ export function conv2dInputGrad(
     const indices = cachedTable(`${g.key} input gradient`, () =>
       im2colIndices(g, 1, 0, patch * paddedPositions, (r, q) => r * paddedPositions + q),
     );
+    // dy as the packed B (gathered: the JS packer is slower); dy's row o is depth o.
+    const dyIndices = cachedTable(`${g.key} input gradient dy`, () => {
+      const table = new Int32Array(groupOut * paddedPositions).fill(-1);
+      for (let o = 0; o < groupOut; o++) {
+        for (let q = 0; q < positions; q++) {
+          table[(Math.floor(q / COLUMNS) * groupOut + o) * COLUMNS + (q % COLUMNS)] = o * positions + q;
+        }
+      }
+      return table;
+    });
     for (let n = 0; n < g.batch; n++) {
       for (let group = 0; group < g.groups; group++) {
-        const dyMatrix = { data: dy, offset: dyBase(n, group), rowStride: positions, colStride: 1 };
+        const dySource = dy.subarray(dyBase(n, group), dyBase(n, group) + groupOut * positions);
+        const dyMatrix = { source: dySource, indices: dyIndices };
         const target = dx.subarray(dxBase(n, group), dxBase(n, group) + g.groupIn * g.plane);
         wasmGemm(transposed[group], dyMatrix, { target, indices }, patch, groupOut, positions);
       }
