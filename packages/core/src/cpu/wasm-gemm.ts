@@ -1,4 +1,4 @@
-// The float32 matmul kernel in WebAssembly SIMD: a tiny module emitter, the 4×8 micro-kernel, packing and blocking.
+// The float32 matmul kernel in WebAssembly SIMD: a tiny module emitter, the 4×8 micro-kernel, gather/scatter through index tables, packing and blocking.
 import { gemm } from "./gemm.ts";
 
 /** Rows of C per register tile: each is one f32x4 splat of A times the tile's B vectors. */
