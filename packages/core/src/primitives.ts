@@ -178,7 +178,9 @@ export function argReduce(op: "argmax" | "argmin", x: Tensor, axis: number): Ten
 /** `a @ b` for (…, M, K) and (…, K, N) with identical batch dims. */
 /** True for a 2-D view whose transpose is contiguous (a column-major matrix, such as `w.mT`). */
 function isTransposed2d(x: Tensor): boolean {
-  return x.ndim === 2 && x.shape[0] > 1 && x.shape[1] > 1 && x.strides[0] === 1 && x.strides[1] === x.shape[0];
+  return (
+    x.ndim === 2 && x.shape[0] > 1 && x.shape[1] > 1 && x.strides[0] === 1 && x.strides[1] === x.shape[0]
+  );
 }
 
 export function matmul(a: Tensor, b: Tensor): Tensor {

@@ -6,6 +6,7 @@ import { takeArray } from "./buffer-pool.ts";
 import { cpuData } from "./cpu-buffer.ts";
 import { erf } from "./erf.ts";
 import { coalesceDims, forEachRow, innerExtent, isContiguous } from "./strided.ts";
+import { wasmGreaterThan, wasmMultiply, wasmRelu } from "./wasm-elementwise.ts";
 
 function unaryFunction(op: UnaryOp): (x: number) => number {
   switch (op) {
@@ -71,6 +72,35 @@ function binaryFunction(op: BinaryOp): (a: number, b: number) => number {
   }
 }
 
+/**
+ * ReLU's backward ops (the `gt` mask against a scalar, dy·mask) on a contiguous float32 row, on
+ * the wasm kernels; false where they do not apply.
+ */
+function float32Row(
+  op: BinaryOp,
+  out: TypedArray,
+  o: number,
+  a: TypedArray,
+  ia: number,
+  sa: number,
+  b: TypedArray,
+  ib: number,
+  sb: number,
+  n: number,
+): boolean {
+  if (sa !== 1 || !(a instanceof Float32Array)) return false;
+  if (op === "gt")
+    return (
+      sb === 0 &&
+      out instanceof Int32Array &&
+      o === 0 &&
+      out.length === n &&
+      wasmGreaterThan(a, ia, b[ib], out, n)
+    );
+  if (op !== "mul" || sb !== 1 || !(out instanceof Float32Array) || o !== 0 || out.length !== n) return false;
+  return (b instanceof Int32Array || b instanceof Float32Array) && wasmMultiply(a, ia, b, ib, out, n);
+}
+
 /** The hot ops get their own loops: one indirect call per element costs ~3x here. */
 function binaryRow(
   op: BinaryOp,
@@ -99,10 +129,10 @@ function binaryRow(
       return true;
     // ReLU's backward masks with `gt` on every step.
     case "gt":
-      for (let j = 0; j < n; j++) out[o + j] = a[ia + j * sa] > b[ib + j * sb] ? 1 : 0;
+      for (let j = 0; j < n; j++) out[o + j] = +(a[ia + j * sa] > b[ib + j * sb]);
       return true;
     case "eq":
-      for (let j = 0; j < n; j++) out[o + j] = a[ia + j * sa] === b[ib + j * sb] ? 1 : 0;
+      for (let j = 0; j < n; j++) out[o + j] = +(a[ia + j * sa] === b[ib + j * sb]);
       return true;
     default:
       return false;
@@ -147,6 +177,16 @@ export function unary(op: UnaryOp, x: View, dtype: DType): TypedArray {
   const walk = coalesceDims(x.shape, [x.strides]);
   const [n, s] = innerExtent(walk.shape, walk.strides[0]);
   let o = 0;
+  if (
+    op === "relu" &&
+    s === 1 &&
+    n === out.length &&
+    source instanceof Float32Array &&
+    out instanceof Float32Array
+  ) {
+    // Contiguous float32 (the common case) on the branchless wasm kernel; see wasm-elementwise.ts.
+    if (wasmRelu(source, x.offset, out, n)) return out;
+  }
   if (op === "relu") {
     forEachRow(walk.shape, walk.strides, [x.offset], ([base]) => {
       for (let j = 0; j < n; j++, o++) {
@@ -174,7 +214,10 @@ export function binary(op: BinaryOp, a: View, b: View, dtype: DType): TypedArray
   const f = binaryFunction(op);
   let o = 0;
   forEachRow(walk.shape, walk.strides, [a.offset, b.offset], ([ia, ib]) => {
-    if (!binaryRow(op, out, o, da, ia, sa, db, ib, sb, n)) {
+    if (
+      !float32Row(op, out, o, da, ia, sa, db, ib, sb, n) &&
+      !binaryRow(op, out, o, da, ia, sa, db, ib, sb, n)
+    ) {
       for (let j = 0; j < n; j++) out[o + j] = f(da[ia + j * sa], db[ib + j * sb]);
     }
     o += n;

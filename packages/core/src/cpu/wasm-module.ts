@@ -75,15 +75,27 @@ export const i32And: Instruction = [0x71];
 export const i32Ne: Instruction = [0x47];
 export const i32LtU: Instruction = [0x49];
 export const i32GeU: Instruction = [0x4f];
+/** `f32.const value`. */
+export function f32Const(value: number): Instruction {
+  return [0x43, ...new Uint8Array(Float32Array.of(value).buffer)];
+}
 export const f32Load = (offset = 0): Instruction => memoryAccess(0x2a, 2, offset);
 export const f64Load = (offset = 0): Instruction => memoryAccess(0x2b, 3, offset);
 /** `f32.store`: pops address and value. */
 export const f32Store = (offset = 0): Instruction => memoryAccess(0x38, 2, offset);
+export const i32Load = (offset = 0): Instruction => memoryAccess(0x28, 2, offset);
+/** `i32.store`: pops address and value. */
+export const i32Store = (offset = 0): Instruction => memoryAccess(0x36, 2, offset);
 /** `f64.store`: pops address and value. */
 export const f64Store = (offset = 0): Instruction => memoryAccess(0x39, 3, offset);
+export const f32Gt: Instruction = [0x5e];
 export const f32Add: Instruction = [0x92];
 export const f32Sub: Instruction = [0x93];
 export const f32Mul: Instruction = [0x94];
+/** `f32.max`: NaN if either is NaN, and +0 over −0 (so ReLU's max(x, 0) maps −0 to 0). */
+export const f32Max: Instruction = [0x97];
+/** `f32.convert_i32_s`. */
+export const f32ConvertI32: Instruction = [0xb2];
 export const f64Add: Instruction = [0xa0];
 export const f64Sub: Instruction = [0xa1];
 export const f64Mul: Instruction = [0xa2];
@@ -112,6 +124,14 @@ export const f64x2ExtractLane = (lane: 0 | 1): Instruction => simd(0x21, lane);
 export const f32x4Add: Instruction = simd(0xe4);
 export const f32x4Sub: Instruction = simd(0xe5);
 export const f32x4Mul: Instruction = simd(0xe6);
+/** `f32x4.max`: lane-wise, NaN if either is NaN, +0 over −0. */
+export const f32x4Max: Instruction = simd(0xe9);
+/** `f32x4.gt`: all ones in a lane where true, zeros where false (NaN compares false). */
+export const f32x4Gt: Instruction = simd(0x44);
+/** `i32x4.neg`: turns gt's all-ones lanes (−1) into 1. */
+export const i32x4Neg: Instruction = simd(0xa1);
+/** `f32x4.convert_i32x4_s`. */
+export const f32x4ConvertI32x4: Instruction = simd(0xfa);
 export const f64x2Add: Instruction = simd(0xf0);
 export const f64x2Sub: Instruction = simd(0xf1);
 export const f64x2Mul: Instruction = simd(0xf2);
@@ -157,6 +177,32 @@ export class Code {
     for (const { local, step } of strides) this.emit(increment(local, step));
     return this.emit(localGet(counter.local), localGet(limit), i32LtU, brIf(0), end, end);
   }
+}
+
+/**
+ * The vector loop over `step` elements at a time and the scalar loop over the rest of `count`
+ * elements; each pointer advances by its element size (4 for floats, 8 for doubles).
+ */
+export function overElements(
+  code: Code,
+  declare: (type: "i32") => number,
+  count: number,
+  step: number,
+  pointers: readonly { readonly local: number; readonly bytes: number }[],
+  vectorStep: () => void,
+  scalarStep: () => void,
+): void {
+  const [counter] = pointers;
+  if (counter === undefined) throw new Error("overElements needs a pointer");
+  const [vectorEnd, end] = [declare("i32"), declare("i32")];
+  const elementBytes = [i32Const(counter.bytes), i32Mul, i32Add];
+  code.emit(localGet(counter.local), localGet(count), elementBytes, localSet(end));
+  code.emit(localGet(counter.local), localGet(count), i32Const(-step), i32And, elementBytes);
+  code.emit(localSet(vectorEnd));
+  const strides = (elements: number): Stride[] =>
+    pointers.map(({ local, bytes }) => ({ local, step: bytes * elements }));
+  code.whileBelow(vectorEnd, strides(step), vectorStep);
+  code.whileBelow(end, strides(1), scalarStep);
 }
 
 /** A function's parameters by name, in declaration order. */

@@ -27,7 +27,6 @@ import {
   type Instruction,
   i8x16Shuffle,
   i32Add,
-  i32And,
   i32Const,
   i32Mul,
   instantiate,
@@ -35,7 +34,7 @@ import {
   localGet,
   localSet,
   memoryCopy,
-  type Stride,
+  overElements,
   type ValueType,
   v128Load,
   v128Store,
@@ -111,32 +110,6 @@ function splat(code: Code, declare: Declare, parameter: number): number {
   const vector = declare("v128");
   code.emit(localGet(parameter), f32x4Splat, localSet(vector));
   return vector;
-}
-
-/**
- * The vector loop over `step` elements at a time and the scalar loop over the rest of `count`
- * elements; each pointer advances by its element size (4 for floats, 8 for doubles).
- */
-function overElements(
-  code: Code,
-  declare: Declare,
-  count: number,
-  step: number,
-  pointers: readonly { readonly local: number; readonly bytes: number }[],
-  vectorStep: () => void,
-  scalarStep: () => void,
-): void {
-  const [counter] = pointers;
-  if (counter === undefined) throw new Error("overElements needs a pointer");
-  const [vectorEnd, end] = [declare("i32"), declare("i32")];
-  const elementBytes = [i32Const(counter.bytes), i32Mul, i32Add];
-  code.emit(localGet(counter.local), localGet(count), elementBytes, localSet(end));
-  code.emit(localGet(counter.local), localGet(count), i32Const(-step), i32And, elementBytes);
-  code.emit(localSet(vectorEnd));
-  const strides = (elements: number): Stride[] =>
-    pointers.map(({ local, bytes }) => ({ local, step: bytes * elements }));
-  code.whileBelow(vectorEnd, strides(step), vectorStep);
-  code.whileBelow(end, strides(1), scalarStep);
 }
 
 const floats = (...pointers: number[]) => pointers.map((local) => ({ local, bytes: F32 }));

@@ -1,0 +1,62 @@
+// ReLU, its mask and its product on the wasm SIMD kernels, element for element against the JavaScript loops.
+import { afterEach, describe, expect, it } from "vitest";
+import { configureWasmElementwise } from "../src/cpu/wasm-elementwise.ts";
+import { Generator, type Tensor, tensor } from "../src/index.ts";
+
+afterEach(() => configureWasmElementwise({ enabled: true }));
+
+/** Values with every special case, then random ones of both signs: `length` of them (any length, for the tails). */
+function values(length: number, seed: number): number[] {
+  const special = [
+    Number.NaN,
+    0,
+    -0,
+    Number.POSITIVE_INFINITY,
+    Number.NEGATIVE_INFINITY,
+    1e-45,
+    -1e-45,
+    3.4e38,
+  ];
+  const generator = new Generator(seed);
+  return Array.from({ length }, (_, i) => special[i] ?? generator.normal());
+}
+
+/** `op` on the wasm kernels and on the JavaScript loops: the same bits (Object.is, so ±0 and NaN count). */
+function expectSameBothWays(op: () => Tensor): void {
+  configureWasmElementwise({ enabled: true });
+  const wasm = Array.from(op().dataSync());
+  configureWasmElementwise({ enabled: false });
+  const js = Array.from(op().dataSync());
+  expect(wasm.length).toBe(js.length);
+  wasm.forEach((value, i) =>
+    expect(Object.is(value, js[i]), `element ${i}: ${value} vs ${js[i]}`).toBe(true),
+  );
+}
+
+describe("wasm SIMD elementwise kernels", () => {
+  for (const length of [1, 7, 8, 9, 33, 16384 + 13]) {
+    it(`relu, x > 0 and dy·mask match the JavaScript loops on ${length} elements`, () => {
+      const x = tensor(values(length, 1));
+      const dy = tensor(values(length, 2));
+      expectSameBothWays(() => x.relu());
+      expectSameBothWays(() => x.gt(0));
+      expectSameBothWays(() => x.gt(0.5));
+      expectSameBothWays(() => dy.mul(x.gt(0)));
+      expectSameBothWays(() => dy.mul(x));
+    });
+  }
+
+  it("read views from their offset", () => {
+    const x = tensor(values(40, 3)).reshape([4, 10]).narrow(0, 1, 2);
+    const dy = tensor(values(40, 4)).reshape([4, 10]).narrow(0, 2, 2);
+    expectSameBothWays(() => x.relu());
+    expectSameBothWays(() => dy.mul(x.gt(0)));
+  });
+
+  it("relu keeps NaN, maps −0, −∞ and negatives to +0", () => {
+    const out = Array.from(tensor([Number.NaN, -0, Number.NEGATIVE_INFINITY, -2, 3]).relu().dataSync());
+    expect(Number.isNaN(out[0])).toBe(true);
+    expect(out.slice(1).map((value) => Object.is(value, 0))).toEqual([true, true, true, false]);
+    expect(out[4]).toBe(3);
+  });
+});
