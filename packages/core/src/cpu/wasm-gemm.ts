@@ -102,17 +102,17 @@ class CodeBuilder {
   i32Shl(): this {
     return this.#emit(0x74);
   }
-  /** `i32.load align=4`: pops an address. */
-  i32Load(): this {
-    return this.#emit(0x28, 2, 0);
+  /** `i32.load align=4 offset`: pops an address. */
+  i32Load(offset = 0): this {
+    return this.#emit(0x28, 2, ...unsignedLeb(offset));
   }
-  /** `f32.load align=4`: pops an address. */
-  f32Load(): this {
-    return this.#emit(0x2a, 2, 0);
+  /** `f32.load align=4 offset`: pops an address. */
+  f32Load(offset = 0): this {
+    return this.#emit(0x2a, 2, ...unsignedLeb(offset));
   }
-  /** `f32.store align=4`: pops address and value. */
-  f32Store(): this {
-    return this.#emit(0x38, 2, 0);
+  /** `f32.store align=4 offset`: pops address and value. */
+  f32Store(offset = 0): this {
+    return this.#emit(0x38, 2, ...unsignedLeb(offset));
   }
   /** `f32.add`. */
   f32Add(): this {
@@ -251,6 +251,9 @@ function emitBlockKernel(): number[] {
   return sized([...locals, ...code.bytes]);
 }
 
+/** Entries per iteration of `gather` and `scatterAdd`: counts are packed sizes, multiples of 4. */
+const GATHER_UNROLL = 4;
+
 /**
  * The kernel `gather(to, from, indices, count)`: for i < count, f32 at to + 4i = f32 at
  * from + 4·(i32 at indices + 4i). Packs operands whose layout is a precomputed index table (an
@@ -260,10 +263,21 @@ function emitGatherKernel(): number[] {
   const [to, from, indices, count] = [0, 1, 2, 3];
   const code = new CodeBuilder();
   code.loop();
-  code.get(to).get(from).get(indices).i32Load().i32Const(2).i32Shl().i32Add().f32Load().f32Store();
-  code.increment(to, { constant: 4 });
-  code.increment(indices, { constant: 4 });
-  code.get(count).i32Const(1).i32Sub().set(count);
+  for (let i = 0; i < GATHER_UNROLL; i++) {
+    code
+      .get(to)
+      .get(from)
+      .get(indices)
+      .i32Load(4 * i)
+      .i32Const(2)
+      .i32Shl()
+      .i32Add()
+      .f32Load()
+      .f32Store(4 * i);
+  }
+  code.increment(to, { constant: 4 * GATHER_UNROLL });
+  code.increment(indices, { constant: 4 * GATHER_UNROLL });
+  code.get(count).i32Const(GATHER_UNROLL).i32Sub().set(count);
   code.get(count).brIf(0);
   code.end();
   code.end();
@@ -278,11 +292,28 @@ function emitScatterAddKernel(): number[] {
   const [from, to, indices, count, address] = [0, 1, 2, 3, 4];
   const code = new CodeBuilder();
   code.loop();
-  code.get(to).get(indices).i32Load().i32Const(2).i32Shl().i32Add().set(address);
-  code.get(address).get(address).f32Load().get(from).f32Load().f32Add().f32Store();
-  code.increment(from, { constant: 4 });
-  code.increment(indices, { constant: 4 });
-  code.get(count).i32Const(1).i32Sub().set(count);
+  // Each add stores before the next loads: entries that share a target still all land.
+  for (let i = 0; i < GATHER_UNROLL; i++) {
+    code
+      .get(to)
+      .get(indices)
+      .i32Load(4 * i)
+      .i32Const(2)
+      .i32Shl()
+      .i32Add()
+      .set(address);
+    code
+      .get(address)
+      .get(address)
+      .f32Load()
+      .get(from)
+      .f32Load(4 * i)
+      .f32Add()
+      .f32Store();
+  }
+  code.increment(from, { constant: 4 * GATHER_UNROLL });
+  code.increment(indices, { constant: 4 * GATHER_UNROLL });
+  code.get(count).i32Const(GATHER_UNROLL).i32Sub().set(count);
   code.get(count).brIf(0);
   code.end();
   code.end();
