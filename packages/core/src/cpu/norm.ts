@@ -4,8 +4,11 @@ import { allocateTypedArray, dtypeOfArray, type TypedArray } from "../dtype.ts";
 import { type NormBlocks, type NormLayout, type NormStatistics, normBlocks } from "../norm-layout.ts";
 import { takeArray, takeFloat32 } from "./buffer-pool.ts";
 import {
+  canFuseGroupPasses,
   canUseWasmNorm,
   wasmGradientSums,
+  wasmGroupBackward,
+  wasmGroupForward,
   wasmInputGradient,
   wasmNormalize,
   wasmShiftedSums,
@@ -363,6 +366,11 @@ export function normForward(
 ): { output: TypedArray; statistics: NormStatistics<Float64Array> | null } {
   if (given !== null)
     return { output: normalizeAffine(x, layout, weight, bias, given, eps), statistics: null };
+  const blocks = normBlocks(layout);
+  if (canFuseGroupPasses(x, blocks)) {
+    const output = takeFloat32(x.length);
+    return { output, statistics: wasmGroupForward(x, output, blocks, weight, bias, eps) };
+  }
   const statistics = normStatistics(x, layout);
   return { output: normalizeAffine(x, layout, weight, bias, statistics, eps), statistics };
 }
@@ -790,9 +798,24 @@ export function normBackward(
   { mean, variance }: NormStatistics<TypedArray>,
   { eps, statisticsFromInput, needs }: NormBackwardOptions,
 ): { dx: TypedArray | null; dweight: TypedArray | null; dbias: TypedArray | null } {
-  const { statistics, count } = normBlocks(layout);
+  const blocks = normBlocks(layout);
+  const { statistics, count } = blocks;
   const gamma = orConstant(weight, layout.channels, 1);
   const invStd = inverseStd(variance, eps);
+  const perChannel = (values: Float64Array): TypedArray => {
+    const out = allocateTypedArray(weight === null ? dtypeOfArray(x) : dtypeOfArray(weight), values.length);
+    out.set(values);
+    return out;
+  };
+  if (statisticsFromInput && needs.input && canFuseGroupPasses(x, blocks) && dy instanceof Float32Array) {
+    const dx = takeFloat32(x.length);
+    const { dySum, dyXhatSum } = wasmGroupBackward(dy, x, dx, blocks, gamma, mean, invStd);
+    return {
+      dx,
+      dweight: needs.weight ? perChannel(dyXhatSum) : null,
+      dbias: needs.bias ? perChannel(dySum) : null,
+    };
+  }
   const needsSums = (needs.input && statisticsFromInput) || needs.weight || needs.bias;
   const sums = needsSums ? gradientSums(dy, x, layout, gamma, mean, invStd) : null;
   const k2 = new Float64Array(statistics);
@@ -803,11 +826,6 @@ export function normBackward(
       k3[k] = (-invStd[k] * sums.gSum[k]) / count;
     }
   }
-  const perChannel = (values: Float64Array): TypedArray => {
-    const out = allocateTypedArray(weight === null ? dtypeOfArray(x) : dtypeOfArray(weight), values.length);
-    out.set(values);
-    return out;
-  };
   return {
     dx: needs.input ? inputGradient(dy, x, layout, gamma, mean, invStd, k2, k3) : null,
     dweight: needs.weight && sums !== null ? perChannel(sums.dyXhatSum) : null,

@@ -494,3 +494,190 @@ export function wasmInputGradient(
   });
   windows.finish();
 }
+
+// ---- per-group layouts in one sweep -----------------------------------------------------------
+
+/**
+ * True where a per-group layout (LayerNorm, GroupNorm, InstanceNorm) runs forward and backward in
+ * one sweep each: each statistic's elements (contiguous) fit in a window, so its statistics and
+ * then its output (or its sums and then dx) come from one copy of it held in cache, where the
+ * separate passes read x from memory twice.
+ */
+export function canFuseGroupPasses(x: TypedArray, blocks: NormBlocks): x is Float32Array {
+  return canUseWasmNorm(x, blocks) && blocks.kind === "per-group" && blocks.run <= WINDOW;
+}
+
+/**
+ * The forward of a per-group layout in one sweep (see `canFuseGroupPasses`): per statistic, its
+ * shifted sums, mean and biased variance (float64, as `normStatistics`), then
+ * y = (x − μ)·γ[c]·s + β[c] into `out`.
+ */
+export function wasmGroupForward(
+  x: Float32Array,
+  out: Float32Array,
+  blocks: NormBlocks,
+  weight: TypedArray | null,
+  bias: TypedArray | null,
+  eps: number,
+): { mean: Float64Array; variance: Float64Array } {
+  const { channels, channelsPerBlock, inner, run, statistics, statStride, count } = blocks;
+  const gamma = (c: number): number => (weight === null ? 1 : weight[c]);
+  const beta = (c: number): number => (bias === null ? 0 : bias[c]);
+  const perElement = inner === 1;
+  const arrays = new ChannelArrays();
+  const [gammaAt, betaAt] = perElement ? [arrays.f32(channels), arrays.f32(channels)] : [0, 0];
+  const { kernels, floats, doubles } = session(arrays.bytes);
+  if (perElement) {
+    writeChannels(floats, gammaAt, channels, channels, gamma);
+    writeChannels(floats, betaAt, channels, channels, beta);
+  }
+  const mean = new Float64Array(statistics);
+  const variance = new Float64Array(statistics);
+  const windows = new Windows(floats, x.length, [[x, X_WINDOW]], out);
+  for (let k = 0; k < statistics; k++) {
+    const start = k * run;
+    const at = windows.cover(start, run);
+    const shift = x[start];
+    kernels.shiftedSums(X_WINDOW + at, run, shift, RESULTS);
+    const shiftedMean = doubles[0] / count;
+    mean[k] = shift + shiftedMean;
+    variance[k] = Math.max(0, doubles[1] / count - shiftedMean * shiftedMean);
+    const s = 1 / Math.sqrt(variance[k] + eps);
+    const [high, low] = splitMean(mean[k]);
+    const firstChannel = (k % statStride) * channelsPerBlock;
+    if (perElement) {
+      const [g, b] = [gammaAt + firstChannel * F32, betaAt + firstChannel * F32];
+      kernels.affineChannels(X_WINDOW + at, OUT_WINDOW + at, g, b, run, high, low, s);
+      continue;
+    }
+    for (let j = 0, offset = at; j < channelsPerBlock; j++, offset += inner * F32) {
+      const c = firstChannel + j;
+      const scale = s * gamma(c);
+      kernels.affine(X_WINDOW + offset, OUT_WINDOW + offset, inner, high, scale, beta(c) - low * scale);
+    }
+  }
+  windows.finish();
+  return { mean, variance };
+}
+
+/**
+ * The training backward of a per-group layout in one sweep (see `canFuseGroupPasses`): per
+ * statistic, its sums, then dx = k₁·dy + k₂·(x − μ) + k₃ into `dx` (as `normBackward`); returns
+ * the per-channel Σdy and Σdy·x̂ (dβ, dγ).
+ */
+export function wasmGroupBackward(
+  dy: Float32Array,
+  x: Float32Array,
+  dx: Float32Array,
+  blocks: NormBlocks,
+  gamma: TypedArray,
+  mean: TypedArray,
+  invStd: Float64Array,
+): { dySum: Float64Array; dyXhatSum: Float64Array } {
+  const { channels, channelsPerBlock, inner, run, statistics, statStride, count } = blocks;
+  const dySum = new Float64Array(channels);
+  const dyXhatSum = new Float64Array(channels);
+  const perElement = inner === 1;
+  const arrays = new ChannelArrays();
+  const [gammaAt, partialDy, partialDyXhat] = perElement
+    ? [arrays.f32(channels), arrays.f32(channels), arrays.f32(channels)]
+    : [0, 0, 0];
+  const { kernels, floats, doubles } = session(arrays.bytes);
+  /** Adds the float32 per-channel partial sums into the float64 ones and zeroes them. */
+  const drain = (): void => {
+    for (let c = 0; c < channels; c++) {
+      dySum[c] += floats[partialDy / F32 + c];
+      dyXhatSum[c] += floats[partialDyXhat / F32 + c];
+    }
+    floats.fill(0, partialDy / F32, partialDy / F32 + channels);
+    floats.fill(0, partialDyXhat / F32, partialDyXhat / F32 + channels);
+  };
+  if (perElement) {
+    writeChannels(floats, gammaAt, channels, channels, (c) => gamma[c]);
+    floats.fill(0, partialDy / F32, partialDy / F32 + channels);
+    floats.fill(0, partialDyXhat / F32, partialDyXhat / F32 + channels);
+  }
+  const windows = new Windows(
+    floats,
+    x.length,
+    [
+      [x, X_WINDOW],
+      [dy, DY_WINDOW],
+    ],
+    dx,
+  );
+  for (let k = 0; k < statistics; k++) {
+    const start = k * run;
+    const at = windows.cover(start, run);
+    const s = invStd[k];
+    const [high, low] = splitMean(mean[k]);
+    const firstChannel = (k % statStride) * channelsPerBlock;
+    let gSum = 0;
+    let gXhatSum = 0;
+    if (perElement) {
+      const [g, dyOf, dyXhatOf] = [gammaAt, partialDy, partialDyXhat].map(
+        (address) => address + firstChannel * F32,
+      );
+      kernels.channelGradientSums(
+        DY_WINDOW + at,
+        X_WINDOW + at,
+        g,
+        dyOf,
+        dyXhatOf,
+        run,
+        high,
+        low,
+        s,
+        RESULTS,
+      );
+      gSum = doubles[0];
+      gXhatSum = doubles[1] * s;
+    } else {
+      for (let j = 0, offset = at; j < channelsPerBlock; j++, offset += inner * F32) {
+        const c = firstChannel + j;
+        kernels.gradientSums(DY_WINDOW + offset, X_WINDOW + offset, inner, high, RESULTS);
+        const total = doubles[0];
+        const dyXhat = (doubles[1] - low * total) * s;
+        dySum[c] += total;
+        dyXhatSum[c] += dyXhat;
+        gSum += gamma[c] * total;
+        gXhatSum += gamma[c] * dyXhat;
+      }
+    }
+    const k2 = (-s * s * gXhatSum) / count;
+    const k3 = (-s * gSum) / count;
+    if (perElement) {
+      const g = gammaAt + firstChannel * F32;
+      kernels.inputGradientChannels(
+        DY_WINDOW + at,
+        X_WINDOW + at,
+        OUT_WINDOW + at,
+        g,
+        run,
+        high,
+        low,
+        s,
+        k2,
+        k3,
+      );
+      if ((k + 1) % COLUMN_ROWS === 0) drain();
+      continue;
+    }
+    for (let j = 0, offset = at; j < channelsPerBlock; j++, offset += inner * F32) {
+      const k1 = s * gamma[firstChannel + j];
+      kernels.inputGradient(
+        DY_WINDOW + offset,
+        X_WINDOW + offset,
+        OUT_WINDOW + offset,
+        inner,
+        high,
+        k1,
+        k2,
+        k3 - k2 * low,
+      );
+    }
+  }
+  windows.finish();
+  if (perElement) drain();
+  return { dySum, dyXhatSum };
+}
