@@ -50,6 +50,7 @@ const CATEGORY_OF: { [K in keyof Backend]-?: KernelCategory | null } = {
   avgPool2dBackward: "pooling",
   normForward: "norms",
   normBackward: "norms",
+  updateRunningStatistics: "norms",
   sgdStep: "optimizer",
   adamStep: "optimizer",
 };

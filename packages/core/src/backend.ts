@@ -266,6 +266,20 @@ export interface Backend {
   ): { dx: DeviceBuffer | null; dweight: DeviceBuffer | null; dbias: DeviceBuffer | null };
 
   /**
+   * Optional fused update of running statistics (BatchNorm's), in place on `running`'s whole
+   * buffers: `next = (1 − momentum)·running + momentum·batch`, with the batch variance times
+   * `varianceScale` (n/(n − 1), the unbiased variance), computed in float64 and rounded to the
+   * running buffers' dtype. Written only when every batch statistic and every rounded next value
+   * is finite; returns the next values (float64, for the caller's error message) and whether they
+   * were written. The caller (`fusedRunningStatistics`) bumps the versions.
+   */
+  updateRunningStatistics?(
+    running: NormStatistics<DeviceBuffer>,
+    batch: NormStatistics<View>,
+    options: { readonly momentum: number; readonly varianceScale: number },
+  ): { next: NormStatistics<Float64Array>; written: boolean };
+
+  /**
    * Optional fused SGD step, in place on `param` and `momentumBuffer` (null without momentum):
    * the update of `SgdStepOptions`. Both are whole buffers of the parameter's size and dtype;
    * `grad` has the parameter's shape. Without it, optimizers compose the update from tensor ops.

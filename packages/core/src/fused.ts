@@ -203,3 +203,51 @@ export function fusedAdamStep(
   adamStep.call(param.backend, param.storage.buffer, grad.kernelView, buffers, options);
   markWritten([param, expAvg, expAvgSq, maxExpAvgSq]);
 }
+
+/**
+ * True when `fusedRunningStatistics(running, batch, …)` can run: the backend has
+ * `updateRunningStatistics`, the running tensors own their storages, and all four tensors share
+ * the device and the running mean's size.
+ */
+export function canFuseRunningStatistics(
+  running: NormStatistics<Tensor>,
+  batch: NormStatistics<Tensor>,
+): boolean {
+  const { mean } = running;
+  const all = [running.mean, running.variance, batch.mean, batch.variance];
+  return (
+    mean.backend.updateRunningStatistics !== undefined &&
+    running.mean.ownsStorage() &&
+    running.variance.ownsStorage() &&
+    all.every((t) => t.device === mean.device && t.size === mean.size)
+  );
+}
+
+/**
+ * Updates running statistics in place with the backend's fused kernel (see
+ * `Backend.updateRunningStatistics`): `running = (1 − momentum)·running + momentum·batch`, the
+ * batch variance scaled by `varianceScale` first; nothing is written unless every value is
+ * finite. Returns the next values (float64) and whether they were written. Throws where
+ * `canFuseRunningStatistics` is false.
+ */
+export function fusedRunningStatistics(
+  running: NormStatistics<Tensor>,
+  batch: NormStatistics<Tensor>,
+  options: { readonly momentum: number; readonly varianceScale: number },
+): { next: NormStatistics<Float64Array>; written: boolean } {
+  const { updateRunningStatistics } = running.mean.backend;
+  if (updateRunningStatistics === undefined || !canFuseRunningStatistics(running, batch)) {
+    throw new Error(
+      `fusedRunningStatistics: no fused update for these ${running.mean.dtype} statistics on ${running.mean.device} ` +
+        "(check canFuseRunningStatistics first)",
+    );
+  }
+  const result = updateRunningStatistics.call(
+    running.mean.backend,
+    { mean: running.mean.storage.buffer, variance: running.variance.storage.buffer },
+    { mean: batch.mean.kernelView, variance: batch.variance.kernelView },
+    options,
+  );
+  if (result.written) markWritten([running.mean, running.variance]);
+  return result;
+}

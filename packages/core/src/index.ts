@@ -51,9 +51,11 @@ export type { NormalizeOptions, NormalizeResult } from "./fused.ts";
 export {
   canFuseAdamStep,
   canFuseNormalize,
+  canFuseRunningStatistics,
   canFuseSgdStep,
   fusedAdamStep,
   fusedNormalize,
+  fusedRunningStatistics,
   fusedSgdStep,
 } from "./fused.ts";
 export type { GradcheckInputReport, GradcheckOptions } from "./gradcheck.ts";

@@ -26,7 +26,7 @@ import { CpuBuffer, cpuData } from "./cpu-buffer.ts";
 import { binary, copy, unary, where } from "./elementwise.ts";
 import { matmul } from "./matmul.ts";
 import { cat, gather, pad, scatterAdd } from "./movement.ts";
-import { normBackward, normForward } from "./norm.ts";
+import { normBackward, normForward, updateRunningStatistics } from "./norm.ts";
 import { adamStep, sgdStep } from "./optimizer.ts";
 import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward } from "./pool2d.ts";
 import { reduce } from "./reduce.ts";
@@ -185,6 +185,19 @@ export class CpuBackend implements Backend {
     );
     const wrap = (data: TypedArray | null) => data && this.#wrap(data);
     return { dx: wrap(dx), dweight: wrap(dweight), dbias: wrap(dbias) };
+  }
+
+  updateRunningStatistics(
+    running: NormStatistics<DeviceBuffer>,
+    batch: NormStatistics<View>,
+    { momentum, varianceScale }: { readonly momentum: number; readonly varianceScale: number },
+  ): { next: NormStatistics<Float64Array>; written: boolean } {
+    return updateRunningStatistics(
+      { mean: cpuData(running.mean), variance: cpuData(running.variance) },
+      { mean: contiguousData(batch.mean), variance: contiguousData(batch.variance) },
+      momentum,
+      varianceScale,
+    );
   }
 
   sgdStep(

@@ -832,3 +832,36 @@ export function normBackward(
     dbias: needs.bias && sums !== null ? perChannel(sums.dySum) : null,
   };
 }
+
+/**
+ * The running-statistics update of `Backend.updateRunningStatistics` on typed arrays: float64
+ * arithmetic, each next value rounded through the running arrays' own type, written only when
+ * every batch value and every rounded next value is finite.
+ */
+export function updateRunningStatistics(
+  running: NormStatistics<TypedArray>,
+  batch: NormStatistics<TypedArray>,
+  momentum: number,
+  varianceScale: number,
+): { next: NormStatistics<Float64Array>; written: boolean } {
+  const channels = running.mean.length;
+  // Rounded as the running arrays store them (a float32 variance above 3.4e38 becomes ∞).
+  const roundingOf = (array: TypedArray) =>
+    array instanceof Float32Array ? Math.fround : (value: number) => value;
+  const [roundMean, roundVariance] = [roundingOf(running.mean), roundingOf(running.variance)];
+  const next = { mean: new Float64Array(channels), variance: new Float64Array(channels) };
+  let finite = true;
+  for (let c = 0; c < channels; c++) {
+    const batchMean = batch.mean[c];
+    const batchVariance = batch.variance[c] * varianceScale;
+    next.mean[c] = roundMean((1 - momentum) * running.mean[c] + momentum * batchMean);
+    next.variance[c] = roundVariance((1 - momentum) * running.variance[c] + momentum * batchVariance);
+    finite &&= Number.isFinite(batchMean) && Number.isFinite(batchVariance);
+    finite &&= Number.isFinite(next.mean[c]) && Number.isFinite(next.variance[c]);
+  }
+  if (finite) {
+    running.mean.set(next.mean);
+    running.variance.set(next.variance);
+  }
+  return { next, written: finite };
+}

@@ -1,7 +1,9 @@
 // Functional BatchNorm: batch statistics in training (updating the running ones in place), running statistics in eval.
 import {
+  canFuseRunningStatistics,
   checkValues,
   formatShape,
+  fusedRunningStatistics,
   type NormStatistics,
   noGrad,
   type Tensor,
@@ -42,6 +44,39 @@ function listChannels(channels: readonly number[]): string {
 }
 
 /**
+ * The error for a rejected update (null when every value is finite): the batch statistics
+ * (unbiased variance) and the would-be running ones, per channel.
+ */
+function nonFiniteError(
+  op: string,
+  stored: string,
+  [means, variances, nextMeans, nextVariances]: readonly ArrayLike<number>[],
+): NonFiniteStatisticsError | null {
+  const badBatch: number[] = [];
+  const overflowing: number[] = [];
+  for (let c = 0; c < means.length; c++) {
+    if (!Number.isFinite(means[c]) || !Number.isFinite(variances[c])) badBatch.push(c);
+    else if (!Number.isFinite(nextMeans[c]) || !Number.isFinite(nextVariances[c])) overflowing.push(c);
+  }
+  if (badBatch.length > 0) {
+    const c = badBatch[0];
+    return new NonFiniteStatisticsError(
+      `${op}: the batch statistics of channel(s) ${listChannels(badBatch)} are not finite ` +
+        `(channel ${c}: mean ${means[c]}, variance ${variances[c]}), so the running statistics were left ` +
+        "unchanged: the input holds NaN or ±Infinity (check the layers before it, or lower the learning rate)",
+    );
+  }
+  if (overflowing.length === 0) return null;
+  const c = overflowing[0];
+  return new NonFiniteStatisticsError(
+    `${op}: the running statistics of channel(s) ${listChannels(overflowing)} would overflow ${stored} ` +
+      `(channel ${c}: batch mean ${means[c]}, variance ${variances[c]}; updated mean ${nextMeans[c]}, ` +
+      `variance ${nextVariances[c]}), so they were left unchanged: the input's values are too large ` +
+      `for ${stored} statistics (check the layers before it, or convert the module with .to("float64"))`,
+  );
+}
+
+/**
  * `running = (1 − m)·running + m·batch` for mean and variance, in place (the buffers keep their
  * identity, so state dicts and optimizers still see them), without recording a graph, computed in
  * float64 where the device has it and stored in the buffers' dtype. A non-finite batch statistic,
@@ -57,6 +92,14 @@ export function updateRunningStatistics(
   momentum: number | Tensor,
   op: string,
 ): void {
+  if (typeof momentum === "number" && canFuseRunningStatistics(running, batch)) {
+    // One kernel instead of some twenty small ops (a quarter of BatchNorm1d (256, 1024) on the CPU).
+    const { next, written } = fusedRunningStatistics(running, batch, { momentum, varianceScale: 1 });
+    const values = [batch.mean.dataSync(), batch.variance.dataSync(), next.mean, next.variance];
+    const error = written ? null : nonFiniteError(op, running.mean.dtype, values);
+    if (error !== null) throw error;
+    return;
+  }
   noGrad(() =>
     tidy(() => {
       const stored = running.mean.dtype;
@@ -73,33 +116,8 @@ export function updateRunningStatistics(
           .add(batch.variance.to(precise).mul(m))
           .to(stored),
       };
-      checkValues(
-        [batch.mean, batch.variance, next.mean, next.variance],
-        ([means, variances, nextMeans, nextVariances]) => {
-          const badBatch: number[] = [];
-          const overflowing: number[] = [];
-          for (let c = 0; c < means.length; c++) {
-            if (!Number.isFinite(means[c]) || !Number.isFinite(variances[c])) badBatch.push(c);
-            else if (!Number.isFinite(nextMeans[c]) || !Number.isFinite(nextVariances[c]))
-              overflowing.push(c);
-          }
-          if (badBatch.length > 0) {
-            const c = badBatch[0];
-            return new NonFiniteStatisticsError(
-              `${op}: the batch statistics of channel(s) ${listChannels(badBatch)} are not finite ` +
-                `(channel ${c}: mean ${means[c]}, variance ${variances[c]}), so the running statistics were left ` +
-                "unchanged: the input holds NaN or ±Infinity (check the layers before it, or lower the learning rate)",
-            );
-          }
-          if (overflowing.length === 0) return null;
-          const c = overflowing[0];
-          return new NonFiniteStatisticsError(
-            `${op}: the running statistics of channel(s) ${listChannels(overflowing)} would overflow ${stored} ` +
-              `(channel ${c}: batch mean ${means[c]}, variance ${variances[c]}; updated mean ${nextMeans[c]}, ` +
-              `variance ${nextVariances[c]}), so they were left unchanged: the input's values are too large ` +
-              `for ${stored} statistics (check the layers before it, or convert the module with .to("float64"))`,
-          );
-        },
+      checkValues([batch.mean, batch.variance, next.mean, next.variance], (values) =>
+        nonFiniteError(op, stored, values),
       );
       // x − x is 0 exactly when x is finite (NaN and ±∞ give NaN). One bad channel skips the whole
       // update, as the synchronous check (which throws before writing) does.
