@@ -28,9 +28,9 @@ function expectSameBothWays(op: () => Tensor): void {
   configureWasmElementwise({ enabled: false });
   const js = Array.from(op().dataSync());
   expect(wasm.length).toBe(js.length);
-  wasm.forEach((value, i) =>
-    expect(Object.is(value, js[i]), `element ${i}: ${value} vs ${js[i]}`).toBe(true),
-  );
+  for (const [i, value] of wasm.entries()) {
+    expect(Object.is(value, js[i]), `element ${i}: ${value} vs ${js[i]}`).toBe(true);
+  }
 }
 
 describe("wasm SIMD elementwise kernels", () => {

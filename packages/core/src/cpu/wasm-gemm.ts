@@ -1,5 +1,33 @@
-// The float32 matmul kernel in WebAssembly SIMD: a tiny module emitter, the 4×8 micro-kernel, gather/scatter through index tables, packing and blocking.
+// The float32 matmul kernel in WebAssembly SIMD: the 4×8 micro-kernel, gather/scatter through index tables, packing and blocking.
 import { gemm } from "./gemm.ts";
+import {
+  brIf,
+  defineFunction,
+  emitModule,
+  end,
+  ensureMemory,
+  f32Add,
+  f32Load,
+  f32Store,
+  f32x4Add,
+  f32x4Mul,
+  i32Add,
+  i32Const,
+  i32Load,
+  i32Mul,
+  i32Ne,
+  i32Shl,
+  i32Sub,
+  increment,
+  instantiate,
+  load32Splat,
+  localGet,
+  localSet,
+  loop,
+  v128Load,
+  v128Store,
+  type WasmMemory,
+} from "./wasm-module.ts";
 
 /** Rows of C per register tile: each is one f32x4 splat of A times the tile's B vectors. */
 const TILE_ROWS = 4;
@@ -13,163 +41,6 @@ const DEPTH_BLOCK = 256;
 const COLUMN_PANEL_BLOCK = 32;
 /** Largest wasm memory this kernel asks for; larger products go to the JS kernel instead. */
 const MAX_MEMORY_BYTES = 2 ** 30;
-const PAGE_BYTES = 65536;
-
-// ---------------------------------------------------------------------------------------------
-// A byte builder for the few WebAssembly instructions the kernel uses (binary format, spec §5).
-
-const I32 = 0x7f;
-const V128 = 0x7b;
-
-/** The unsigned LEB128 bytes of a non-negative integer (indices, sizes, memarg fields). */
-function unsignedLeb(value: number): number[] {
-  const bytes: number[] = [];
-  do {
-    let byte = value & 0x7f;
-    value >>>= 7;
-    if (value !== 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (value !== 0);
-  return bytes;
-}
-
-/** The signed LEB128 bytes of an i32 (the immediate of `i32.const`). */
-function signedLeb(value: number): number[] {
-  const bytes: number[] = [];
-  for (;;) {
-    const byte = value & 0x7f;
-    value >>= 7;
-    const done = (value === 0 && (byte & 0x40) === 0) || (value === -1 && (byte & 0x40) !== 0);
-    bytes.push(done ? byte : byte | 0x80);
-    if (done) return bytes;
-  }
-}
-
-/** A length-prefixed byte vector (sections, function bodies, names). */
-function sized(bytes: readonly number[]): number[] {
-  return [...unsignedLeb(bytes.length), ...bytes];
-}
-
-/** Instructions appended one call at a time; each method is one opcode and returns the builder. */
-class CodeBuilder {
-  readonly bytes: number[] = [];
-
-  #emit(...bytes: number[]): this {
-    this.bytes.push(...bytes);
-    return this;
-  }
-  /** `loop` (empty block type): `br 0` inside jumps back to its start. */
-  loop(): this {
-    return this.#emit(0x03, 0x40);
-  }
-  /** `end` of a loop or of the function body. */
-  end(): this {
-    return this.#emit(0x0b);
-  }
-  /** `br_if depth`: pops an i32 and branches when it is non-zero. */
-  brIf(depth: number): this {
-    return this.#emit(0x0d, ...unsignedLeb(depth));
-  }
-  /** `local.get index`. */
-  get(local: number): this {
-    return this.#emit(0x20, ...unsignedLeb(local));
-  }
-  /** `local.set index`. */
-  set(local: number): this {
-    return this.#emit(0x21, ...unsignedLeb(local));
-  }
-  /** `i32.const value`. */
-  i32Const(value: number): this {
-    return this.#emit(0x41, ...signedLeb(value));
-  }
-  /** `i32.add`. */
-  i32Add(): this {
-    return this.#emit(0x6a);
-  }
-  /** `i32.sub`. */
-  i32Sub(): this {
-    return this.#emit(0x6b);
-  }
-  /** `i32.mul`. */
-  i32Mul(): this {
-    return this.#emit(0x6c);
-  }
-  /** `i32.ne`. */
-  i32Ne(): this {
-    return this.#emit(0x47);
-  }
-  /** `i32.shl`. */
-  i32Shl(): this {
-    return this.#emit(0x74);
-  }
-  /** `i32.load align=4 offset`: pops an address. */
-  i32Load(offset = 0): this {
-    return this.#emit(0x28, 2, ...unsignedLeb(offset));
-  }
-  /** `f32.load align=4 offset`: pops an address. */
-  f32Load(offset = 0): this {
-    return this.#emit(0x2a, 2, ...unsignedLeb(offset));
-  }
-  /** `f32.store align=4 offset`: pops address and value. */
-  f32Store(offset = 0): this {
-    return this.#emit(0x38, 2, ...unsignedLeb(offset));
-  }
-  /** `f32.add`. */
-  f32Add(): this {
-    return this.#emit(0x92);
-  }
-  /** `v128.load align=16 offset`: 4 floats from address + offset. */
-  v128Load(offset: number): this {
-    return this.#emit(0xfd, ...unsignedLeb(0x00), 4, ...unsignedLeb(offset));
-  }
-  /** `v128.store align=16 offset`: pops address and vector. */
-  v128Store(offset: number): this {
-    return this.#emit(0xfd, ...unsignedLeb(0x0b), 4, ...unsignedLeb(offset));
-  }
-  /** `v128.load32_splat align=4 offset`: one float from address + offset, copied into all 4 lanes. */
-  load32Splat(offset: number): this {
-    return this.#emit(0xfd, ...unsignedLeb(0x09), 2, ...unsignedLeb(offset));
-  }
-  /** `f32x4.add`. */
-  f32x4Add(): this {
-    return this.#emit(0xfd, ...unsignedLeb(0xe4));
-  }
-  /** `f32x4.mul`. */
-  f32x4Mul(): this {
-    return this.#emit(0xfd, ...unsignedLeb(0xe6));
-  }
-  /** `local += step` for an i32 local (get, get or const, i32.add, set); the step is a local or a constant. */
-  increment(local: number, step: { local: number } | { constant: number }): this {
-    this.get(local);
-    if ("local" in step) this.get(step.local);
-    else this.i32Const(step.constant);
-    return this.i32Add().set(local);
-  }
-}
-
-// The kernel's parameters (byte addresses and byte strides into memory), then its locals.
-const A = 0; // first packed A panel of the block (advances one panel per row of tiles)
-const B = 1; // first packed B panel of the block
-const C = 2; // top-left element of the block's C tiles (advances 4 rows of C per row of tiles)
-const ROW_PANELS = 3; // rows of tiles left (counts down)
-const COLUMN_PANELS = 4; // column panels in the block
-const DEPTH = 5; // depth of the block, ≥ 1
-const A_PANEL_BYTES = 6; // from one packed A panel to the next
-const B_PANEL_BYTES = 7; // from one packed B panel to the next
-const C_ROW_BYTES = 8; // from one row of the padded C to the next
-const PARAMETER_COUNT = 9;
-const COLUMNS_LEFT = 9;
-const B_PANEL = 10;
-const C_TILE = 11;
-const A_POINTER = 12;
-const B_POINTER = 13;
-const A_END = 14;
-const C_ROW = 15;
-const I32_LOCAL_COUNT = 7;
-const SPLAT = 16;
-const bVector = (v: number): number => 17 + v;
-const accumulator = (row: number, v: number): number => 17 + TILE_VECTORS + row * TILE_VECTORS + v;
-const V128_LOCAL_COUNT = 1 + TILE_VECTORS + TILE_ROWS * TILE_VECTORS;
 
 /**
  * The kernel `block(a, b, c, rowPanels, columnPanels, depth, aPanelBytes, bPanelBytes, cRowBytes)`:
@@ -177,247 +48,145 @@ const V128_LOCAL_COUNT = 1 + TILE_VECTORS + TILE_ROWS * TILE_VECTORS;
  * panel), the tile held in 8 f32x4 locals across the whole depth. Loops are do-while: every
  * count is ≥ 1.
  */
-function emitBlockKernel(): number[] {
-  const code = new CodeBuilder();
-  /** Moves the 4×8 tile of C at C_TILE into the accumulators (load) or back (store), row by row. */
-  const tileRows = (access: "load" | "store"): void => {
-    code.get(C_TILE).set(C_ROW);
-    for (let row = 0; row < TILE_ROWS; row++) {
-      if (row > 0) code.increment(C_ROW, { local: C_ROW_BYTES });
-      for (let v = 0; v < TILE_VECTORS; v++) {
-        if (access === "load")
-          code
-            .get(C_ROW)
-            .v128Load(16 * v)
-            .set(accumulator(row, v));
-        else
-          code
-            .get(C_ROW)
-            .get(accumulator(row, v))
-            .v128Store(16 * v);
-      }
-    }
-  };
-
-  code.loop(); // over row panels
-  code.get(COLUMN_PANELS).set(COLUMNS_LEFT);
-  code.get(B).set(B_PANEL);
-  code.get(C).set(C_TILE);
-  code.loop(); // over column panels
-  tileRows("load");
-  code.get(A).set(A_POINTER);
-  code.get(B_PANEL).set(B_POINTER);
-  code
-    .get(A)
-    .get(DEPTH)
-    .i32Const(TILE_ROWS * 4)
-    .i32Mul()
-    .i32Add()
-    .set(A_END);
-  code.loop(); // over the depth: one rank-1 update of the tile
-  for (let v = 0; v < TILE_VECTORS; v++)
-    code
-      .get(B_POINTER)
-      .v128Load(16 * v)
-      .set(bVector(v));
-  for (let row = 0; row < TILE_ROWS; row++) {
-    code
-      .get(A_POINTER)
-      .load32Splat(4 * row)
-      .set(SPLAT);
-    for (let v = 0; v < TILE_VECTORS; v++) {
+const blockKernel = defineFunction(
+  "block",
+  {
+    a: "i32", // first packed A panel of the block (advances one panel per row of tiles)
+    b: "i32", // first packed B panel of the block
+    c: "i32", // top-left element of the block's C tiles (advances 4 rows of C per row of tiles)
+    rowPanels: "i32", // rows of tiles left (counts down)
+    columnPanels: "i32", // column panels in the block
+    depth: "i32", // depth of the block, ≥ 1
+    aPanelBytes: "i32", // from one packed A panel to the next
+    bPanelBytes: "i32", // from one packed B panel to the next
+    cRowBytes: "i32", // from one row of the padded C to the next
+  },
+  (code, p, declare) => {
+    const [columnsLeft, bPanel, cTile, aPointer, bPointer, aEnd, cRow] = Array.from({ length: 7 }, () =>
+      declare("i32"),
+    );
+    const splat = declare("v128");
+    const bVector = Array.from({ length: TILE_VECTORS }, () => declare("v128"));
+    const accumulator = Array.from({ length: TILE_ROWS }, () =>
+      Array.from({ length: TILE_VECTORS }, () => declare("v128")),
+    );
+    /** Moves the 4×8 tile of C at cTile into the accumulators (load) or back (store), row by row. */
+    const tileRows = (access: "load" | "store"): void => {
+      code.emit(localGet(cTile), localSet(cRow));
+      accumulator.forEach((vectors, row) => {
+        if (row > 0) code.emit(increment(cRow, { local: p.cRowBytes }));
+        vectors.forEach((vector, v) => {
+          if (access === "load") code.emit(localGet(cRow), v128Load(16 * v), localSet(vector));
+          else code.emit(localGet(cRow), localGet(vector), v128Store(16 * v));
+        });
+      });
+    };
+    code.emit(loop); // over row panels
+    code.emit(localGet(p.columnPanels), localSet(columnsLeft), localGet(p.b), localSet(bPanel));
+    code.emit(localGet(p.c), localSet(cTile), loop); // over column panels
+    tileRows("load");
+    code.emit(localGet(p.a), localSet(aPointer), localGet(bPanel), localSet(bPointer));
+    code.emit(localGet(p.a), localGet(p.depth), i32Const(TILE_ROWS * 4), i32Mul, i32Add, localSet(aEnd));
+    code.emit(loop); // over the depth: one rank-1 update of the tile
+    for (const [v, vector] of bVector.entries())
+      code.emit(localGet(bPointer), v128Load(16 * v), localSet(vector));
+    accumulator.forEach((vectors, row) => {
+      code.emit(localGet(aPointer), load32Splat(4 * row), localSet(splat));
       // acc += splat(a[row]) · b[v]: a separate mul and add, since fused multiply-add (relaxed SIMD) is not everywhere.
-      code.get(accumulator(row, v)).get(SPLAT).get(bVector(v)).f32x4Mul().f32x4Add().set(accumulator(row, v));
-    }
-  }
-  code.increment(A_POINTER, { constant: TILE_ROWS * 4 });
-  code.increment(B_POINTER, { constant: TILE_COLUMNS * 4 });
-  code.get(A_POINTER).get(A_END).i32Ne().brIf(0);
-  code.end();
-  tileRows("store");
-  code.increment(B_PANEL, { local: B_PANEL_BYTES });
-  code.increment(C_TILE, { constant: TILE_COLUMNS * 4 });
-  code.get(COLUMNS_LEFT).i32Const(1).i32Sub().set(COLUMNS_LEFT);
-  code.get(COLUMNS_LEFT).brIf(0);
-  code.end();
-  code.increment(A, { local: A_PANEL_BYTES });
-  code.get(C).get(C_ROW_BYTES).i32Const(TILE_ROWS).i32Mul().i32Add().set(C);
-  code.get(ROW_PANELS).i32Const(1).i32Sub().set(ROW_PANELS);
-  code.get(ROW_PANELS).brIf(0);
-  code.end();
-  code.end(); // of the function body
-
-  const locals = [2, ...unsignedLeb(I32_LOCAL_COUNT), I32, ...unsignedLeb(V128_LOCAL_COUNT), V128];
-  return sized([...locals, ...code.bytes]);
-}
+      vectors.forEach((acc, v) => {
+        code.emit(localGet(acc), localGet(splat), localGet(bVector[v] ?? splat), f32x4Mul, f32x4Add);
+        code.emit(localSet(acc));
+      });
+    });
+    code.emit(increment(aPointer, TILE_ROWS * 4), increment(bPointer, TILE_COLUMNS * 4));
+    code.emit(localGet(aPointer), localGet(aEnd), i32Ne, brIf(0), end);
+    tileRows("store");
+    code.emit(increment(bPanel, { local: p.bPanelBytes }), increment(cTile, TILE_COLUMNS * 4));
+    code.emit(localGet(columnsLeft), i32Const(1), i32Sub, localSet(columnsLeft), localGet(columnsLeft));
+    code.emit(brIf(0), end);
+    code.emit(increment(p.a, { local: p.aPanelBytes }));
+    code.emit(localGet(p.c), localGet(p.cRowBytes), i32Const(TILE_ROWS), i32Mul, i32Add, localSet(p.c));
+    code.emit(localGet(p.rowPanels), i32Const(1), i32Sub, localSet(p.rowPanels), localGet(p.rowPanels));
+    code.emit(brIf(0), end);
+  },
+);
 
 /** Entries per iteration of `gather` and `scatterAdd`: counts are packed sizes, multiples of 4. */
 const GATHER_UNROLL = 4;
+
+/** The byte address `base + 4·(i32 at indices + offset)`: an index-table entry's float. */
+const entryAddress = (base: number, indices: number, offset: number) => [
+  ...[localGet(base), localGet(indices), i32Load(offset), i32Const(2), i32Shl, i32Add],
+];
 
 /**
  * The kernel `gather(to, from, indices, count)`: for i < count, f32 at to + 4i = f32 at
  * from + 4·(i32 at indices + 4i). Packs operands whose layout is a precomputed index table (an
  * im2col) at wasm speed; index −1 reads the float just before `from`, which the driver zeroes.
  */
-function emitGatherKernel(): number[] {
-  const [to, from, indices, count] = [0, 1, 2, 3];
-  const code = new CodeBuilder();
-  code.loop();
-  for (let i = 0; i < GATHER_UNROLL; i++) {
-    code
-      .get(to)
-      .get(from)
-      .get(indices)
-      .i32Load(4 * i)
-      .i32Const(2)
-      .i32Shl()
-      .i32Add()
-      .f32Load()
-      .f32Store(4 * i);
-  }
-  code.increment(to, { constant: 4 * GATHER_UNROLL });
-  code.increment(indices, { constant: 4 * GATHER_UNROLL });
-  code.get(count).i32Const(GATHER_UNROLL).i32Sub().set(count);
-  code.get(count).brIf(0);
-  code.end();
-  code.end();
-  return sized([0, ...code.bytes]);
-}
+const gatherKernel = defineFunction(
+  "gather",
+  { to: "i32", from: "i32", indices: "i32", count: "i32" },
+  (code, p) => {
+    code.emit(loop);
+    for (let i = 0; i < GATHER_UNROLL; i++) {
+      code.emit(localGet(p.to), entryAddress(p.from, p.indices, 4 * i), f32Load(), f32Store(4 * i));
+    }
+    code.emit(increment(p.to, 4 * GATHER_UNROLL), increment(p.indices, 4 * GATHER_UNROLL));
+    code.emit(localGet(p.count), i32Const(GATHER_UNROLL), i32Sub, localSet(p.count), localGet(p.count));
+    code.emit(brIf(0), end);
+  },
+);
 
 /**
  * The kernel `scatterAdd(from, to, indices, count)`: for i < count, f32 at to + 4·(i32 at
  * indices + 4i) += f32 at from + 4i. Index −1 adds into the float just before `to`, a dummy slot.
  */
-function emitScatterAddKernel(): number[] {
-  const [from, to, indices, count, address] = [0, 1, 2, 3, 4];
-  const code = new CodeBuilder();
-  code.loop();
-  // Each add stores before the next loads: entries that share a target still all land.
-  for (let i = 0; i < GATHER_UNROLL; i++) {
-    code
-      .get(to)
-      .get(indices)
-      .i32Load(4 * i)
-      .i32Const(2)
-      .i32Shl()
-      .i32Add()
-      .set(address);
-    code
-      .get(address)
-      .get(address)
-      .f32Load()
-      .get(from)
-      .f32Load(4 * i)
-      .f32Add()
-      .f32Store();
-  }
-  code.increment(from, { constant: 4 * GATHER_UNROLL });
-  code.increment(indices, { constant: 4 * GATHER_UNROLL });
-  code.get(count).i32Const(GATHER_UNROLL).i32Sub().set(count);
-  code.get(count).brIf(0);
-  code.end();
-  code.end();
-  return sized([1, 1, I32, ...code.bytes]);
-}
-
-/** The whole module: functions `block`, `gather` and `scatterAdd` (types 0, 1, 1), one exported memory `memory`. */
-function emitModule(): Uint8Array<ArrayBuffer> {
-  const section = (id: number, ...items: number[][]): number[] => [
-    id,
-    ...sized([...unsignedLeb(items.length), ...items.flat()]),
-  ];
-  const name = (text: string): number[] => sized([...text].map((char) => char.charCodeAt(0)));
-  const i32Function = (count: number): number[] => [
-    0x60,
-    ...unsignedLeb(count),
-    ...Array(count).fill(I32),
-    0,
-  ];
-  return new Uint8Array([
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
-    ...section(1, i32Function(PARAMETER_COUNT), i32Function(4)), // types
-    ...section(3, [0], [1], [1]), // the types of the three functions
-    ...section(5, [0x00, 1]), // one memory, at least 1 page, no maximum
-    ...section(
-      7,
-      [...name("block"), 0x00, 0],
-      [...name("gather"), 0x00, 1],
-      [...name("scatterAdd"), 0x00, 2],
-      [...name("memory"), 0x02, 0],
-    ), // exports
-    ...section(10, emitBlockKernel(), emitGatherKernel(), emitScatterAddKernel()), // code
-  ]);
-}
+const scatterAddKernel = defineFunction(
+  "scatterAdd",
+  { from: "i32", to: "i32", indices: "i32", count: "i32" },
+  (code, p, declare) => {
+    const address = declare("i32");
+    code.emit(loop);
+    // Each add stores before the next loads: entries that share a target still all land.
+    for (let i = 0; i < GATHER_UNROLL; i++) {
+      code.emit(entryAddress(p.to, p.indices, 4 * i), localSet(address));
+      code.emit(localGet(address), localGet(address), f32Load(), localGet(p.from), f32Load(4 * i), f32Add);
+      code.emit(f32Store());
+    }
+    code.emit(increment(p.from, 4 * GATHER_UNROLL), increment(p.indices, 4 * GATHER_UNROLL));
+    code.emit(localGet(p.count), i32Const(GATHER_UNROLL), i32Sub, localSet(p.count), localGet(p.count));
+    code.emit(brIf(0), end);
+  },
+);
 
 // ---------------------------------------------------------------------------------------------
 // The instance, its memory, and the driver that packs operands and walks the blocks.
 
-type BlockKernel = (
-  a: number,
-  b: number,
-  c: number,
-  rowPanels: number,
-  columnPanels: number,
-  depth: number,
-  aPanelBytes: number,
-  bPanelBytes: number,
-  cRowBytes: number,
-) => void;
+/** The kernels, compiled synchronously (the module is under 1 KB), or undefined where WebAssembly SIMD is missing. */
+const gemmInstance = instantiate(emitModule([blockKernel, gatherKernel, scatterAddKernel]));
 
-/** The part of the WebAssembly JS API used here (TypeScript declares it only in lib.dom, which we leave out). */
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { readonly exports: Record<string, unknown> };
-  Memory: abstract new (...args: never[]) => WasmMemory;
+interface GemmKernels {
+  readonly block: (...args: number[]) => void;
+  readonly gather: (to: number, from: number, indices: number, count: number) => void;
+  readonly scatterAdd: (from: number, to: number, indices: number, count: number) => void;
+  readonly memory: WasmMemory;
 }
 
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-
-interface WasmKernel {
-  block: BlockKernel;
-  gather: (to: number, from: number, indices: number, count: number) => void;
-  scatterAdd: (from: number, to: number, indices: number, count: number) => void;
-  memory: WasmMemory;
-}
-
-function isWasmApi(value: unknown): value is WasmApi {
-  return typeof value === "object" && value !== null && "validate" in value && "Memory" in value;
-}
-
-const moduleBytes = emitModule();
-const wasm: unknown = Reflect.get(globalThis, "WebAssembly");
-/** The WebAssembly API where it runs SIMD (validating our own module is the feature test), else undefined. */
-const simdWasm = isWasmApi(wasm) && wasm.validate(moduleBytes) ? wasm : undefined;
-let enabled = true;
-let kernel: WasmKernel | undefined;
-
-function instance(api: WasmApi): WasmKernel {
-  if (kernel) return kernel;
-  // Synchronous compilation is fine: the module is under 1 KB (browsers cap sync compiles at 4 KB).
-  const { exports } = new api.Instance(new api.Module(moduleBytes));
-  const { block, gather, scatterAdd, memory } = exports;
-  if (
-    typeof block !== "function" ||
-    typeof gather !== "function" ||
-    typeof scatterAdd !== "function" ||
-    !(memory instanceof api.Memory)
-  ) {
-    throw new Error(
-      "the wasm gemm module lacks one of its `block`, `gather`, `scatterAdd`, `memory` exports",
-    );
+function exportedKernels(): GemmKernels | undefined {
+  if (gemmInstance === undefined) return undefined;
+  const { functions, memory } = gemmInstance;
+  const [block, gather, scatterAdd] = [blockKernel, gatherKernel, scatterAddKernel].map((f) =>
+    functions.get(f.name),
+  );
+  if (block === undefined || gather === undefined || scatterAdd === undefined) {
+    throw new Error("the wasm gemm module lacks one of its `block`, `gather`, `scatterAdd` exports");
   }
-  kernel = {
-    block: (...args) => block(...args),
-    gather: (...args) => gather(...args),
-    scatterAdd: (...args) => scatterAdd(...args),
-    memory,
-  };
-  return kernel;
+  return { block, gather, scatterAdd, memory };
 }
+
+const kernels = exportedKernels();
+let enabled = true;
 
 /** The bytes of wasm memory a product needs: packed A, packed B and the padded C. */
 function memoryBytes(m: number, k: number, n: number): number {
@@ -439,7 +208,7 @@ export function configureWasmGemm(options: { enabled: boolean }): void {
  * kernel is enabled, and its packed operands fit in {@link MAX_MEMORY_BYTES} (1 GiB).
  */
 export function canUseWasmGemm(m: number, k: number, n: number): boolean {
-  return enabled && simdWasm !== undefined && memoryBytes(m, k, n) <= MAX_MEMORY_BYTES;
+  return enabled && kernels !== undefined && memoryBytes(m, k, n) <= MAX_MEMORY_BYTES;
 }
 
 /** A strided matrix: element (i, j) is `data[offset + i·rowStride + j·colStride]`. */
@@ -578,9 +347,9 @@ export function wasmGemm(
   n: number,
   { accumulate = true }: { accumulate?: boolean } = {},
 ): void {
-  if (!simdWasm || !canUseWasmGemm(m, k, n)) {
+  if (kernels === undefined || !canUseWasmGemm(m, k, n)) {
     throw new Error(
-      `the wasm gemm cannot run ${m}×${k}·${k}×${n} (wasm SIMD ${simdWasm ? "supported" : "unsupported"}, ` +
+      `the wasm gemm cannot run ${m}×${k}·${k}×${n} (wasm SIMD ${kernels ? "supported" : "unsupported"}, ` +
         `${enabled ? "enabled" : "disabled"}, ${memoryBytes(m, k, n)} bytes): check canUseWasmGemm first`,
     );
   }
@@ -589,7 +358,7 @@ export function wasmGemm(
     if (!accumulate && c instanceof Float32Array) c.fill(0, 0, m * n);
     return;
   }
-  const { block, gather, scatterAdd, memory } = instance(simdWasm);
+  const { block, gather, scatterAdd, memory } = kernels;
   const rowPanels = Math.ceil(m / TILE_ROWS);
   const columnPanels = Math.ceil(n / TILE_COLUMNS);
   const cRow = columnPanels * TILE_COLUMNS;
@@ -605,8 +374,7 @@ export function wasmGemm(
     0,
   );
   const bytes = memoryBytes(m, k, n) + 4 * staged;
-  if (memory.buffer.byteLength < bytes)
-    memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE_BYTES));
+  ensureMemory(memory, bytes);
   const floats = new Float32Array(memory.buffer);
   let free = cStart + rowPanels * TILE_ROWS * cRow;
   const previous = residentTables;
