@@ -1,7 +1,7 @@
 // The CPU matmul kernel: batching over leading axes and packing strided operands for the gemm (JS) or wasm-gemm (float32 SIMD).
 import type { View } from "../backend.ts";
 import type { DType, TypedArray } from "../dtype.ts";
-import { takeArray } from "./buffer-pool.ts";
+import { takeArray, takeFloat32 } from "./buffer-pool.ts";
 import { cpuData } from "./cpu-buffer.ts";
 import { gemm } from "./gemm.ts";
 import { forEachRow } from "./strided.ts";
@@ -46,8 +46,8 @@ export function matmul(a: View, b: View, dtype: DType): TypedArray {
   const aOffsets = batchOffsets(a);
   const bOffsets = batchOffsets(b);
   if (dtype === "float32" && canUseWasmGemm(m, k, n)) {
-    // The wasm kernel packs each operand straight from its strided view and adds into `out`.
-    const out = new Float32Array(aOffsets.length * m * n);
+    // The wasm kernel packs each operand straight from its strided view and writes every element of `out`.
+    const out = takeFloat32(aOffsets.length * m * n);
     const operand = (view: View, data: TypedArray, offset: number): MatrixOperand => ({
       data,
       offset,
@@ -56,7 +56,9 @@ export function matmul(a: View, b: View, dtype: DType): TypedArray {
     });
     for (let batch = 0; batch < aOffsets.length; batch++) {
       const product = out.subarray(batch * m * n, (batch + 1) * m * n);
-      wasmGemm(operand(a, da, aOffsets[batch]), operand(b, db, bOffsets[batch]), product, m, k, n);
+      wasmGemm(operand(a, da, aOffsets[batch]), operand(b, db, bOffsets[batch]), product, m, k, n, {
+        accumulate: false,
+      });
     }
     return out;
   }
