@@ -822,7 +822,8 @@ export class Tensor {
     assertIndicesInRange(indices, this.shape[axis], "indexSelect");
     const shape = this.shape.map((size, d) => (d === axis ? indices.size : size));
     const view = indices.reshape(this.shape.map((_, d) => (d === axis ? indices.size : 1)));
-    return P.gather(this, axis, P.expand(view, shape).contiguous());
+    // The expanded view, not a copy: the CPU kernel copies whole rows where the index only varies along the axis.
+    return P.gather(this, axis, P.expand(view, shape));
   }
 
   /** `out[i][j] = x[i][index[i][j]]` along `dim` (torch.gather); index is int32 of the same rank. */

@@ -4,7 +4,7 @@ import type { DType, TypedArray } from "../dtype.ts";
 import { contiguousStrides, type Shape, shapeSize } from "../shape.ts";
 import { takeArray } from "./buffer-pool.ts";
 import { cpuData } from "./cpu-buffer.ts";
-import { forEachRow, innerExtent } from "./strided.ts";
+import { forEachRow, innerExtent, isContiguous } from "./strided.ts";
 
 /** Writes every element of `x` into `out` at `start + Σ index·outStrides`. */
 function scatterView(x: View, out: TypedArray, start: number, outStrides: readonly number[]): void {
@@ -41,11 +41,29 @@ export function cat(xs: readonly View[], axis: number, dtype: DType): TypedArray
   return out;
 }
 
+/**
+ * indexSelect along the first axis (a DataLoader's batch): the index varies only along axis 0 and
+ * x's rows are contiguous, so each selected row is one copy instead of a loop over its elements.
+ */
+function gatherRows(source: TypedArray, x: View, index: View, indices: TypedArray, out: TypedArray): boolean {
+  const rowShape = x.shape.slice(1);
+  if (index.strides.slice(1).some((stride) => stride !== 0) || !isContiguous(rowShape, x.strides.slice(1))) {
+    return false;
+  }
+  const row = shapeSize(rowShape);
+  for (let i = 0; i < index.shape[0]; i++) {
+    const start = x.offset + indices[index.offset + i * index.strides[0]] * x.strides[0];
+    out.set(source.subarray(start, start + row), i * row);
+  }
+  return true;
+}
+
 /** `out[…, i, …] = x[…, index[…, i, …], …]` along `axis`, in the shape of `index`. */
 export function gather(x: View, axis: number, index: View): TypedArray {
   const source = cpuData(x.buffer);
   const indices = cpuData(index.buffer);
   const out = takeArray(x.buffer.dtype, shapeSize(index.shape));
+  if (axis === 0 && gatherRows(source, x, index, indices, out)) return out;
   // Walk the index; x is addressed with the same coordinates except along `axis`.
   const xStrides = x.strides.map((stride, d) => (d === axis ? 0 : stride));
   const [n, si] = innerExtent(index.shape, index.strides);
