@@ -172,6 +172,38 @@ describe("forward values", () => {
       ],
     },
     {
+      // Rows of a 3-D tensor, each copied whole (a DataLoader batch), and the same from a transposed view.
+      name: "indexSelect of whole rows along dim 0",
+      out: () =>
+        grid()
+          .reshape([3, 2, 2])
+          .indexSelect(0, indices([1, 0, 1])),
+      shape: [3, 2, 2],
+      values: [
+        [
+          [4, 5],
+          [6, 7],
+        ],
+        [
+          [0, 1],
+          [2, 3],
+        ],
+        [
+          [4, 5],
+          [6, 7],
+        ],
+      ],
+    },
+    {
+      name: "indexSelect along dim 0 of a transposed view",
+      out: () => grid().mT.indexSelect(0, indices([3, 0])),
+      shape: [2, 3],
+      values: [
+        [3, 7, 11],
+        [0, 4, 8],
+      ],
+    },
+    {
       name: "indexSelect along dim -1",
       out: () => grid().indexSelect(-1, indices([3, 1])),
       shape: [3, 2],

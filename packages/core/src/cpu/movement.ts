@@ -47,7 +47,9 @@ export function cat(xs: readonly View[], axis: number, dtype: DType): TypedArray
  */
 function gatherRows(source: TypedArray, x: View, index: View, indices: TypedArray, out: TypedArray): boolean {
   const rowShape = x.shape.slice(1);
-  if (index.strides.slice(1).some((stride) => stride !== 0) || !isContiguous(rowShape, x.strides.slice(1))) {
+  // A dim of size 1 may keep any stride.
+  const varies = index.strides.some((stride, d) => d > 0 && stride !== 0 && index.shape[d] !== 1);
+  if (varies || !isContiguous(rowShape, x.strides.slice(1))) {
     return false;
   }
   const row = shapeSize(rowShape);
