@@ -1,5 +1,6 @@
 // ReLU, its mask and its product on the wasm SIMD kernels, element for element against the JavaScript loops.
 import { afterEach, describe, expect, it } from "vitest";
+import { sgdStep } from "../src/cpu/optimizer.ts";
 import { configureWasmElementwise } from "../src/cpu/wasm-elementwise.ts";
 import { Generator, type Tensor, tensor } from "../src/index.ts";
 
@@ -58,5 +59,31 @@ describe("wasm SIMD elementwise kernels", () => {
     expect(Number.isNaN(out[0])).toBe(true);
     expect(out.slice(1).map((value) => Object.is(value, 0))).toEqual([true, true, true, false]);
     expect(out[4]).toBe(3);
+  });
+
+  it("momentum SGD matches the float64 update within float32 rounding, on every length", () => {
+    for (const length of [1, 9, 16384 + 5]) {
+      const generator = new Generator(length);
+      const draw = () => Float32Array.from({ length }, () => generator.normal());
+      const [param, grad, buffer] = [draw(), draw(), draw()];
+      const options = { lr: 0.05, momentum: 0.9, dampening: 0.1, nesterov: false, weightDecay: 0 };
+      const step = { ...options, maximize: false, firstStep: false };
+      const wasm = { param: param.slice(), buffer: buffer.slice() };
+      sgdStep(wasm.param, grad, wasm.buffer, step);
+      configureWasmElementwise({ enabled: false });
+      const js = { param: param.slice(), buffer: buffer.slice() };
+      sgdStep(js.param, grad, js.buffer, step);
+      configureWasmElementwise({ enabled: true });
+      for (let i = 0; i < length; i++) {
+        const expectedBuffer = 0.9 * buffer[i] + 0.9 * grad[i];
+        expect(Math.abs(wasm.buffer[i] - expectedBuffer)).toBeLessThanOrEqual(
+          3e-7 * (Math.abs(expectedBuffer) + 1),
+        );
+        expect(Math.abs(wasm.buffer[i] - js.buffer[i])).toBeLessThanOrEqual(
+          3e-7 * (Math.abs(js.buffer[i]) + 1),
+        );
+        expect(Math.abs(wasm.param[i] - js.param[i])).toBeLessThanOrEqual(3e-7 * (Math.abs(js.param[i]) + 1));
+      }
+    }
   });
 });

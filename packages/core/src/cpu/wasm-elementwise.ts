@@ -1,8 +1,9 @@
-// ReLU and its backward's mask and product on contiguous float32 in WebAssembly SIMD, window by window.
+// ReLU, its backward's mask and product, and SGD's momentum step on contiguous float32 in WebAssembly SIMD, window by window.
 import {
   defineFunction,
   emitModule,
   ensureMemory,
+  f32Add,
   f32Const,
   f32ConvertI32,
   f32Gt,
@@ -10,11 +11,14 @@ import {
   f32Max,
   f32Mul,
   f32Store,
+  f32Sub,
+  f32x4Add,
   f32x4ConvertI32x4,
   f32x4Gt,
   f32x4Max,
   f32x4Mul,
   f32x4Splat,
+  f32x4Sub,
   i32Load,
   i32Store,
   i32x4Neg,
@@ -39,7 +43,8 @@ const WINDOW = 16384;
 const IN_A = 0;
 const IN_B = IN_A + WINDOW * F32 + 64;
 const OUT = IN_B + WINDOW * F32 + 64;
-const MEMORY_BYTES = OUT + WINDOW * F32;
+const IN_C = OUT + WINDOW * F32 + 64;
+const MEMORY_BYTES = IN_C + WINDOW * F32;
 
 const pointers = (...locals: number[]) => locals.map((local) => ({ local, bytes: F32 }));
 
@@ -74,14 +79,8 @@ const greater = defineFunction(
       pointers(p.x, p.mask),
       () => {
         for (const offset of [0, 16]) {
-          code.emit(
-            localGet(p.mask),
-            localGet(p.x),
-            v128Load(offset),
-            localGet(threshold),
-            f32x4Gt,
-            i32x4Neg,
-          );
+          code.emit(localGet(p.mask), localGet(p.x), v128Load(offset), localGet(threshold), f32x4Gt);
+          code.emit(i32x4Neg);
           code.emit(v128Store(offset));
         }
       },
@@ -106,13 +105,8 @@ function multiply(name: string, bInt32: boolean) {
         }
       },
       () => {
-        code.emit(
-          localGet(p.out),
-          localGet(p.a),
-          f32Load(),
-          localGet(p.b),
-          bInt32 ? [i32Load(), f32ConvertI32] : [f32Load()],
-        );
+        code.emit(localGet(p.out), localGet(p.a), f32Load(), localGet(p.b));
+        code.emit(bInt32 ? [i32Load(), f32ConvertI32] : [f32Load()]);
         code.emit(f32Mul, f32Store());
       },
     );
@@ -122,7 +116,47 @@ function multiply(name: string, bInt32: boolean) {
 const multiplyFloat32 = multiply("multiplyFloat32", false);
 const multiplyInt32 = multiply("multiplyInt32", true);
 
-const instance = instantiate(emitModule([relu, greater, multiplyFloat32, multiplyInt32]));
+/**
+ * `momentumStep(param, grad, buffer, n, lr, momentum, keep)`, in place: b = μ·b + keep·g, then
+ * p = p − lr·b, each operation rounded to float32 as PyTorch's float32 SGD rounds it.
+ */
+const momentumStep = defineFunction(
+  "momentumStep",
+  { param: "i32", grad: "i32", buffer: "i32", n: "i32", lr: "f32", momentum: "f32", keep: "f32" },
+  (code, p, declare) => {
+    const [lr, momentum, keep, value] = [declare("v128"), declare("v128"), declare("v128"), declare("v128")];
+    code.emit(localGet(p.lr), f32x4Splat, localSet(lr), localGet(p.momentum), f32x4Splat, localSet(momentum));
+    code.emit(localGet(p.keep), f32x4Splat, localSet(keep));
+    const scalar = declare("f32");
+    overElements(
+      code,
+      declare,
+      p.n,
+      8,
+      pointers(p.param, p.grad, p.buffer),
+      () => {
+        for (const offset of [0, 16]) {
+          code.emit(localGet(momentum), localGet(p.buffer), v128Load(offset), f32x4Mul);
+          code.emit(localGet(keep), localGet(p.grad), v128Load(offset), f32x4Mul, f32x4Add, localSet(value));
+          code.emit(localGet(p.buffer), localGet(value), v128Store(offset));
+          code.emit(localGet(p.param), localGet(p.param), v128Load(offset), localGet(lr), localGet(value));
+          code.emit(f32x4Mul);
+          code.emit(f32x4Sub, v128Store(offset));
+        }
+      },
+      () => {
+        code.emit(localGet(p.momentum), localGet(p.buffer), f32Load(), f32Mul);
+        code.emit(localGet(p.keep), localGet(p.grad), f32Load(), f32Mul, f32Add, localSet(scalar));
+        code.emit(localGet(p.buffer), localGet(scalar), f32Store());
+        code.emit(localGet(p.param), localGet(p.param), f32Load(), localGet(p.lr), localGet(scalar), f32Mul);
+        code.emit(f32Sub);
+        code.emit(f32Store());
+      },
+    );
+  },
+);
+
+const instance = instantiate(emitModule([relu, greater, multiplyFloat32, multiplyInt32, momentumStep]));
 if (instance !== undefined) ensureMemory(instance.memory, MEMORY_BYTES);
 
 function exported(name: string): ((...args: number[]) => void) | undefined {
@@ -134,6 +168,7 @@ const kernels = {
   greater: exported(greater.name),
   multiplyFloat32: exported(multiplyFloat32.name),
   multiplyInt32: exported(multiplyInt32.name),
+  momentumStep: exported(momentumStep.name),
 };
 
 let enabled = true;
@@ -210,4 +245,31 @@ export function wasmMultiply(
     out,
     n,
   );
+}
+
+/**
+ * SGD with momentum on float32 arrays, in place (`sgdStep`'s usual case): b = μ·b + keep·g,
+ * p −= lr·b, each operation rounded to float32; false, with nothing written, where the kernels
+ * cannot run.
+ */
+export function wasmMomentumStep(
+  param: Float32Array,
+  grad: Float32Array,
+  buffer: Float32Array,
+  { lr, momentum, keep }: { readonly lr: number; readonly momentum: number; readonly keep: number },
+): boolean {
+  const kernel = kernels.momentumStep;
+  if (!enabled || kernel === undefined || instance === undefined) return false;
+  const floats = new Float32Array(instance.memory.buffer);
+  const n = param.length;
+  for (let start = 0; start < n; start += WINDOW) {
+    const end = Math.min(n, start + WINDOW);
+    floats.set(param.subarray(start, end), IN_A / F32);
+    floats.set(grad.subarray(start, end), IN_B / F32);
+    floats.set(buffer.subarray(start, end), IN_C / F32);
+    kernel(IN_A, IN_B, IN_C, end - start, lr, momentum, keep);
+    param.set(floats.subarray(IN_A / F32, IN_A / F32 + end - start), start);
+    buffer.set(floats.subarray(IN_C / F32, IN_C / F32 + end - start), start);
+  }
+  return true;
 }
