@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import type { Pool2dParams } from "../src/backend.ts";
 import { maxPool2dForward } from "../src/cpu/pool2d.ts";
+import { configureWasmPool2d } from "../src/cpu/wasm-pool2d.ts";
 
 const params: Pool2dParams = {
   kernelSize: [2, 2],
@@ -54,5 +55,25 @@ describe.each([
         expect(values[c * 4 + o]).toBe(x[c * 25 + best]);
       }
     }
+  });
+});
+
+describe("maxPool2dForward 2×2 stride 2 on the wasm kernel", () => {
+  it("matches the JavaScript loop bit for bit: vector and tail columns, ties, NaN, ±∞, several windows", () => {
+    // 80 planes of 30×31: outputs 15×15 (three vectors of 4 and a tail of 3), two wasm windows.
+    const [planes, height, width] = [80, 30, 31];
+    const special = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0, -0, 2];
+    const x = Float32Array.from({ length: planes * height * width }, (_, i) =>
+      i % 17 === 0 ? special[i % special.length] : Math.round(Math.sin(i * 0.37) * 4),
+    );
+    const geometry = { ...params, outputSize: [15, 15] as const };
+    const shape = [planes, 1, height, width];
+    const wasm = maxPool2dForward(x, 0, shape, geometry);
+    configureWasmPool2d({ enabled: false });
+    const js = maxPool2dForward(x, 0, shape, geometry);
+    configureWasmPool2d({ enabled: true });
+    expect(Array.from(wasm.indices)).toEqual(Array.from(js.indices));
+    const same = Array.from(wasm.values).every((value, i) => Object.is(value, js.values[i]));
+    expect(same).toBe(true);
   });
 });

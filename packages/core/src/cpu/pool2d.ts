@@ -2,6 +2,7 @@
 import type { AvgPool2dParams, Pool2dParams } from "../backend.ts";
 import type { Shape } from "../shape.ts";
 import { takeArray, takeFloat32 } from "./buffer-pool.ts";
+import { wasmMaxPool2x2 } from "./wasm-pool2d.ts";
 
 type FloatArray = Float32Array | Float64Array;
 
@@ -38,7 +39,11 @@ export function maxPool2dForward(
   const window2x2 = kernelH === 2 && kernelW === 2 && strideH === 2 && strideW === 2;
   const plain = padH === 0 && padW === 0 && dilationH === 1 && dilationW === 1;
   if (window2x2 && plain && 2 * outH <= height && 2 * outW <= width) {
-    maxPool2x2(x, offset, planes, height, width, outH, outW, values, indices);
+    const geometry = [height, width, outH, outW] as const;
+    const onWasm = x instanceof Float32Array && values instanceof Float32Array;
+    if (!onWasm || !wasmMaxPool2x2(x, offset, planes, geometry, values, indices)) {
+      maxPool2x2(x, offset, planes, height, width, outH, outW, values, indices);
+    }
     return { values, indices };
   }
   let o = 0;

@@ -71,7 +71,7 @@ export const i32Const = (value: number): Instruction => [0x41, ...signedLeb(valu
 export const i32Add: Instruction = [0x6a];
 export const i32Sub: Instruction = [0x6b];
 export const i32Mul: Instruction = [0x6c];
-const i32And: Instruction = [0x71];
+export const i32And: Instruction = [0x71];
 export const i32Shl: Instruction = [0x74];
 export const i32Ne: Instruction = [0x47];
 const i32LtU: Instruction = [0x49];
@@ -88,7 +88,11 @@ export const i32Load = (offset = 0): Instruction => memoryAccess(0x28, 2, offset
 export const i32Store = (offset = 0): Instruction => memoryAccess(0x36, 2, offset);
 /** `f64.store`: pops address and value. */
 export const f64Store = (offset = 0): Instruction => memoryAccess(0x39, 3, offset);
+export const f32Ne: Instruction = [0x5c];
 export const f32Gt: Instruction = [0x5e];
+export const i32Or: Instruction = [0x72];
+/** `select`: pops a condition and two values, keeps the first where the condition is non-zero. */
+export const select: Instruction = [0x1b];
 export const f32Add: Instruction = [0x92];
 export const f32Sub: Instruction = [0x93];
 export const f32Mul: Instruction = [0x94];
@@ -109,6 +113,18 @@ export const v128Store = (offset = 0): Instruction => simdMemoryAccess(0x0b, 4, 
 export const load32Splat = (offset = 0): Instruction => simdMemoryAccess(0x09, 2, offset);
 /** `v128.load64_zero`: 8 bytes (2 floats) into the low half, zeros above. */
 export const load64Zero = (offset = 0): Instruction => simdMemoryAccess(0x5d, 3, offset);
+/** `v128.const` of four i32 lanes. */
+export function v128ConstI32(lanes: readonly [number, number, number, number]): Instruction {
+  return simd(0x0c, ...new Uint8Array(Int32Array.from(lanes).buffer));
+}
+/** `v128.or`. */
+export const v128Or: Instruction = simd(0x50);
+/** `v128.bitselect`: pops a, b and a mask; bits of a where the mask is 1, of b where 0. */
+export const v128Bitselect: Instruction = simd(0x52);
+export const i32x4Splat: Instruction = simd(0x11);
+export const i32x4Add: Instruction = simd(0xae);
+/** `f32x4.ne`: all ones where the lanes differ (so x ≠ x finds NaN). */
+export const f32x4Ne: Instruction = simd(0x42);
 /** `v128.const` of 16 zero bytes. */
 export const v128Zero: Instruction = simd(0x0c, ...Array<number>(16).fill(0));
 /** `memory.copy` (bulk memory): pops destination, source and byte count; the ranges may overlap. */
