@@ -26,7 +26,10 @@ export type { ValueCheck } from "./check-values.ts";
 export { checkValues } from "./check-values.ts";
 export { CpuBackend } from "./cpu/cpu-backend.ts";
 export { CpuBuffer, cpuData } from "./cpu/cpu-buffer.ts";
+export { configureWasmElementwise } from "./cpu/wasm-elementwise.ts";
 export { canUseWasmGemm, configureWasmGemm } from "./cpu/wasm-gemm.ts";
+export { configureWasmNorm } from "./cpu/wasm-norm.ts";
+export { configureWasmPool2d } from "./cpu/wasm-pool2d.ts";
 export type { TensorOptions } from "./creation.ts";
 export {
   arange,
