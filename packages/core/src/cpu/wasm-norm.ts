@@ -47,13 +47,16 @@ function isColumnLayout(blocks: NormBlocks): boolean {
   return blocks.kind === "per-channel" && blocks.inner === 1;
 }
 
+/** The channels rounded up to a block of the column kernels. */
+const paddedChannels = (channels: number): number => Math.ceil(channels / COLUMN_BLOCK) * COLUMN_BLOCK;
+
 /**
  * Floats from one row of a column window to the next: the channels rounded up to a block, plus
  * one block more where that is a multiple of 64 floats, since rows 256 bytes × 2ᵏ apart would
  * fall into the same few L1 sets as a kernel walks down a column (1024 channels: 3× slower).
  */
 function columnStride(channels: number): number {
-  const padded = Math.ceil(channels / COLUMN_BLOCK) * COLUMN_BLOCK;
+  const padded = paddedChannels(channels);
   return padded % 64 === 0 ? padded + COLUMN_BLOCK : padded;
 }
 
@@ -108,6 +111,13 @@ class ChannelArrays {
 function splitMean(mean: number): [high: number, low: number] {
   const high = Math.fround(mean);
   return [high, mean - high];
+}
+
+/** `splitMean` of each channel's mean, as two arrays (μ_hi, μ_lo). */
+function splitMeans(mean: TypedArray, channels: number): [high: Float64Array, low: Float64Array] {
+  const [high, low] = [new Float64Array(channels), new Float64Array(channels)];
+  for (let c = 0; c < channels; c++) [high[c], low[c]] = splitMean(mean[c]);
+  return [high, low];
 }
 
 /**
@@ -188,12 +198,12 @@ function forEachRowWindow(
   blocks: NormBlocks,
   sources: readonly Stream[],
   output: Float32Array | null,
-  pass: (rows: number, strideBytes: number, paddedChannels: number) => void,
+  pass: (rows: number, strideBytes: number, width: number) => void,
 ): void {
   const { floats, kernels } = session;
   const { channels, outer } = blocks;
   const stride = columnStride(channels);
-  const padded = Math.ceil(channels / COLUMN_BLOCK) * COLUMN_BLOCK;
+  const padded = paddedChannels(channels);
   const rowsPerWindow = Math.min(COLUMN_ROWS, Math.floor(WINDOW / stride));
   const rowBytes = channels * F32;
   for (const [, window] of sources) floats.fill(0, window / F32, window / F32 + rowsPerWindow * stride);
@@ -233,7 +243,7 @@ export function wasmShiftedSums(
   const squares = new Float64Array(statistics);
   const shift = new Float64Array(statistics);
   if (isColumnLayout(blocks)) {
-    const padded = Math.ceil(channels / COLUMN_BLOCK) * COLUMN_BLOCK;
+    const padded = paddedChannels(channels);
     const arrays = new ChannelArrays();
     const [shiftAt, sumAt, squaresAt] = [arrays.f64(padded), arrays.f64(padded), arrays.f64(padded)];
     const memory = session(arrays.bytes);
@@ -278,12 +288,11 @@ export function wasmNormalize(
   const beta = (c: number): number => (bias === null ? 0 : bias[c]);
   const arrays = new ChannelArrays();
   if (isColumnLayout(blocks)) {
-    const padded = Math.ceil(channels / COLUMN_BLOCK) * COLUMN_BLOCK;
+    const padded = paddedChannels(channels);
     const [meanAt, scaleAt, shiftAt] = [arrays.f32(padded), arrays.f32(padded), arrays.f32(padded)];
     const memory = session(arrays.bytes);
     const { kernels, floats } = memory;
-    const [high, low] = [new Float64Array(channels), new Float64Array(channels)];
-    for (let c = 0; c < channels; c++) [high[c], low[c]] = splitMean(mean[c]);
+    const [high, low] = splitMeans(mean, channels);
     writeChannels(floats, meanAt, channels, padded, (c) => high[c]);
     writeChannels(floats, scaleAt, channels, padded, (c) => invStd[c] * gamma(c));
     writeChannels(floats, shiftAt, channels, padded, (c) => beta(c) - low[c] * invStd[c] * gamma(c));
@@ -345,13 +354,12 @@ export function wasmGradientSums(
     [dy, DY_WINDOW],
   ];
   if (isColumnLayout(blocks)) {
-    const padded = Math.ceil(channels / COLUMN_BLOCK) * COLUMN_BLOCK;
+    const padded = paddedChannels(channels);
     const meanAt = arrays.f32(padded);
     const [dySumAt, dyCentredAt] = [arrays.f64(padded), arrays.f64(padded)];
     const memory = session(arrays.bytes);
     const { kernels, floats, doubles } = memory;
-    const [high, low] = [new Float64Array(channels), new Float64Array(channels)];
-    for (let c = 0; c < channels; c++) [high[c], low[c]] = splitMean(mean[c]);
+    const [high, low] = splitMeans(mean, channels);
     writeChannels(floats, meanAt, channels, padded, (c) => high[c]);
     doubles.fill(0, dySumAt / F64, dySumAt / F64 + 2 * padded);
     forEachRowWindow(memory, blocks, sources, null, (rows, stride, width) =>
@@ -444,7 +452,7 @@ export function wasmInputGradient(
     [dy, DY_WINDOW],
   ];
   if (isColumnLayout(blocks)) {
-    const padded = Math.ceil(channels / COLUMN_BLOCK) * COLUMN_BLOCK;
+    const padded = paddedChannels(channels);
     const [meanAt, k1At, k2At, k3At] = [
       arrays.f32(padded),
       arrays.f32(padded),
@@ -453,8 +461,7 @@ export function wasmInputGradient(
     ];
     const memory = session(arrays.bytes);
     const { kernels, floats } = memory;
-    const [high, low] = [new Float64Array(channels), new Float64Array(channels)];
-    for (let c = 0; c < channels; c++) [high[c], low[c]] = splitMean(mean[c]);
+    const [high, low] = splitMeans(mean, channels);
     writeChannels(floats, meanAt, channels, padded, (c) => high[c]);
     writeChannels(floats, k1At, channels, padded, (c) => invStd[c] * gamma[c]);
     writeChannels(floats, k2At, channels, padded, (c) => k2[c]);
