@@ -220,6 +220,24 @@ function forEachRowWindow(
   }
 }
 
+/**
+ * Copies `values` (a missing γ or β: `fill`) into the float32 array at `address`, then zeros up
+ * to `length`.
+ */
+function copyChannels(
+  floats: Float32Array,
+  address: number,
+  values: TypedArray | null,
+  fill: number,
+  channels: number,
+  length: number,
+): void {
+  const first = address / F32;
+  if (values === null) floats.fill(fill, first, first + channels);
+  else floats.set(values.subarray(0, channels), first);
+  floats.fill(0, first + channels, first + length);
+}
+
 /** Writes `values(c)` for every channel, then zeros up to `length`, into the float32 array at `address`. */
 function writeChannels(
   floats: Float32Array,
@@ -293,7 +311,7 @@ export function wasmNormalize(
     const memory = session(arrays.bytes);
     const { kernels, floats } = memory;
     const [high, low] = splitMeans(mean, channels);
-    writeChannels(floats, meanAt, channels, padded, (c) => high[c]);
+    copyChannels(floats, meanAt, high, 0, channels, padded);
     writeChannels(floats, scaleAt, channels, padded, (c) => invStd[c] * gamma(c));
     writeChannels(floats, shiftAt, channels, padded, (c) => beta(c) - low[c] * invStd[c] * gamma(c));
     forEachRowWindow(memory, blocks, [[x, X_WINDOW]], out, (rows, stride, width) =>
@@ -305,8 +323,8 @@ export function wasmNormalize(
   const [gammaAt, betaAt] = perElement ? [arrays.f32(channels), arrays.f32(channels)] : [0, 0];
   const { kernels, floats } = session(arrays.bytes);
   if (perElement) {
-    writeChannels(floats, gammaAt, channels, channels, gamma);
-    writeChannels(floats, betaAt, channels, channels, beta);
+    copyChannels(floats, gammaAt, weight, 1, channels, channels);
+    copyChannels(floats, betaAt, bias, 0, channels, channels);
   }
   const windows = new Windows(floats, x.length, [[x, X_WINDOW]], out);
   forEachSegment(blocks, (start, count, k, c) => {
@@ -360,7 +378,7 @@ export function wasmGradientSums(
     const memory = session(arrays.bytes);
     const { kernels, floats, doubles } = memory;
     const [high, low] = splitMeans(mean, channels);
-    writeChannels(floats, meanAt, channels, padded, (c) => high[c]);
+    copyChannels(floats, meanAt, high, 0, channels, padded);
     doubles.fill(0, dySumAt / F64, dySumAt / F64 + 2 * padded);
     forEachRowWindow(memory, blocks, sources, null, (rows, stride, width) =>
       kernels.columnGradientSums(X_WINDOW, DY_WINDOW, rows, stride, width, meanAt, dySumAt, dyCentredAt),
@@ -391,7 +409,7 @@ export function wasmGradientSums(
     floats.fill(0, dyXhatSumAt / F32, dyXhatSumAt / F32 + channels);
   };
   if (perElement) {
-    writeChannels(floats, gammaAt, channels, channels, (c) => gamma[c]);
+    copyChannels(floats, gammaAt, gamma, 1, channels, channels);
     floats.fill(0, dySumAt / F32, dySumAt / F32 + channels);
     floats.fill(0, dyXhatSumAt / F32, dyXhatSumAt / F32 + channels);
   }
@@ -462,9 +480,9 @@ export function wasmInputGradient(
     const memory = session(arrays.bytes);
     const { kernels, floats } = memory;
     const [high, low] = splitMeans(mean, channels);
-    writeChannels(floats, meanAt, channels, padded, (c) => high[c]);
+    copyChannels(floats, meanAt, high, 0, channels, padded);
     writeChannels(floats, k1At, channels, padded, (c) => invStd[c] * gamma[c]);
-    writeChannels(floats, k2At, channels, padded, (c) => k2[c]);
+    copyChannels(floats, k2At, k2, 0, channels, padded);
     // k₂·(x − μ) + k₃ = k₂·(x − μ_hi) + (k₃ − k₂·μ_lo)
     writeChannels(floats, k3At, channels, padded, (c) => k3[c] - k2[c] * low[c]);
     forEachRowWindow(memory, blocks, sources, dx, (rows, stride, width) =>
@@ -486,7 +504,7 @@ export function wasmInputGradient(
   const perElement = blocks.inner === 1;
   const gammaAt = perElement ? arrays.f32(channels) : 0;
   const { kernels, floats } = session(arrays.bytes);
-  if (perElement) writeChannels(floats, gammaAt, channels, channels, (c) => gamma[c]);
+  if (perElement) copyChannels(floats, gammaAt, gamma, 1, channels, channels);
   const windows = new Windows(floats, x.length, sources, dx);
   forEachSegment(blocks, (start, count, k, c) => {
     const at = windows.cover(start, count);
@@ -535,8 +553,8 @@ export function wasmGroupForward(
   const [gammaAt, betaAt] = perElement ? [arrays.f32(channels), arrays.f32(channels)] : [0, 0];
   const { kernels, floats, doubles } = session(arrays.bytes);
   if (perElement) {
-    writeChannels(floats, gammaAt, channels, channels, gamma);
-    writeChannels(floats, betaAt, channels, channels, beta);
+    copyChannels(floats, gammaAt, weight, 1, channels, channels);
+    copyChannels(floats, betaAt, bias, 0, channels, channels);
   }
   const mean = new Float64Array(statistics);
   const variance = new Float64Array(statistics);
@@ -600,7 +618,7 @@ export function wasmGroupBackward(
     floats.fill(0, partialDyXhat / F32, partialDyXhat / F32 + channels);
   };
   if (perElement) {
-    writeChannels(floats, gammaAt, channels, channels, (c) => gamma[c]);
+    copyChannels(floats, gammaAt, gamma, 1, channels, channels);
     floats.fill(0, partialDy / F32, partialDy / F32 + channels);
     floats.fill(0, partialDyXhat / F32, partialDyXhat / F32 + channels);
   }
