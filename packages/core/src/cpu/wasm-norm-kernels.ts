@@ -48,8 +48,9 @@ import {
 // additive coefficient by the caller: the subtraction is exact wherever x is within a factor 2
 // of μ_hi, so x − μ keeps float32's relative precision even where μ (say 1e4) is not
 // representable to the data's spread (1e-2). The backward sums add four float32 products in a
-// tree (or a column's products over at most `COLUMN_ROWS` rows) before each float64 addition:
-// two or a few float32 roundings per term where PyTorch's CPU kernels sum whole rows in float32.
+// tree before each float64 addition; per-channel sums over rows (BatchNorm1d's columns,
+// LayerNorm's dγ and dβ) stay float32 over at most 32 rows (`COLUMN_ROWS` in wasm-norm.ts). A few
+// float32 roundings per term, where PyTorch's CPU kernels sum whole rows in float32.
 
 const F32 = 4;
 const F64 = 8;
