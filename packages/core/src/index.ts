@@ -1,4 +1,7 @@
-// @normgrad/core: tensors, autograd, the CPU backend, RNG and gradcheck.
+/**
+ * Tensors, autograd, the CPU backend, RNG and gradcheck.
+ * @module @normgrad/core
+ */
 export type { BackwardFunction } from "./autograd.ts";
 export { GradNode, isGradEnabled, noGrad } from "./autograd.ts";
 export type {

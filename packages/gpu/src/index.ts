@@ -1,4 +1,7 @@
-// @normgrad/gpu: the GPU.js backend for device "gpu" (headlessgl, webgl2, webgpu, webasm or GPU.js's cpu mode).
+/**
+ * The GPU.js backend for device "gpu" (headlessgl, webgl2, webgpu, webasm or GPU.js's cpu mode).
+ * @module @normgrad/gpu
+ */
 import { registerBackend } from "@normgrad/core";
 import { GpuBackend, type GpuBackendOptions } from "./gpu-backend.ts";
 import type { ActiveMode } from "./modes.ts";

@@ -1,4 +1,7 @@
-// @normgrad/nn: modules, layers, losses, init, and state dicts saved as safetensors.
+/**
+ * Modules, layers, losses, init, and state dicts saved as safetensors.
+ * @module @normgrad/nn
+ */
 import * as F from "./functional/index.ts";
 import * as init from "./init.ts";
 

@@ -1,4 +1,7 @@
-// @normgrad/optim: SGD, Adam, AdamW, learning-rate schedulers and gradient clipping.
+/**
+ * SGD, Adam, AdamW, learning-rate schedulers and gradient clipping.
+ * @module @normgrad/optim
+ */
 export type { AdamInit, AdamOptions, AdamState } from "./adam.ts";
 export { Adam, AdamW } from "./adam.ts";
 export type { ClipGradNormOptions } from "./clip-grad.ts";

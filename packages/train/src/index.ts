@@ -1,4 +1,7 @@
-// @normgrad/train: fit/evaluate, the training loop with a progress bar and JSON Lines metrics.
+/**
+ * Fit/evaluate, the training loop with a progress bar and JSON Lines metrics.
+ * @module @normgrad/train
+ */
 export type {
   EpochMetrics,
   EvaluationResult,
