@@ -15,7 +15,7 @@ const WORKSPACE = fileURLToPath(new URL("../../..", import.meta.url));
 const DOCUMENTS: readonly { file: string; packageFolder: string }[] = [
   { file: "README.md", packageFolder: "packages/normgrad" },
   { file: "packages/normgrad/README.md", packageFolder: "packages/normgrad" },
-  ...["autograd", "gpu", "modules", "normalization", "training"].map((name) => ({
+  ...["getting-started", "autograd", "gpu", "modules", "normalization", "training"].map((name) => ({
     file: `docs/${name}.md`,
     packageFolder: "packages/normgrad",
   })),
