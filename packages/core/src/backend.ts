@@ -201,9 +201,11 @@ export interface Backend {
   /** Overwrites every element of `target` with `source` (same size and dtype): in-place updates. */
   writeInto(target: DeviceBuffer, source: DeviceBuffer): void;
 
+  /** Applies `op` to every element of `x`, computing and storing in `dtype`. */
   unary(op: UnaryOp, x: View, dtype: DType): DeviceBuffer;
   /** `a` and `b` have the same shape; `dtype` is the computation dtype (comparisons still return int32). */
   binary(op: BinaryOp, a: View, b: View, dtype: DType): DeviceBuffer;
+  /** `condition ≠ 0 ? a : b` elementwise; the three views have the same shape, the result is in `dtype`. */
   where(condition: View, a: View, b: View, dtype: DType): DeviceBuffer;
   /** Reduces `axes` (sorted); the result has those axes removed. */
   reduce(op: ReduceOp, x: View, axes: readonly number[]): DeviceBuffer;
@@ -211,6 +213,7 @@ export interface Backend {
   matmul(a: View, b: View, dtype: DType): DeviceBuffer;
   /** A contiguous copy, converted to `dtype`. */
   copy(x: View, dtype: DType): DeviceBuffer;
+  /** A copy of `x` widened by `padding` (before, after) on each axis, the new elements set to `value`. */
   pad(x: View, padding: Padding, value: number): DeviceBuffer;
   /** Concatenates views that agree on every axis but `axis`. */
   cat(xs: readonly View[], axis: number, dtype: DType): DeviceBuffer;

@@ -20,12 +20,14 @@ export class Storage {
     return this.#references;
   }
 
+  /** Counts one more tensor using this storage (a new tensor or view on it). */
   retain(): void {
     // A backstop: the tensor methods refuse disposed tensors with an error naming the op.
     if (this.#freed) throw new Error("a tensor was made on a storage whose buffer was already freed");
     this.#references++;
   }
 
+  /** Counts one tensor fewer; the last release frees the device buffer. */
   release(): void {
     this.#references--;
     if (this.#references === 0) {

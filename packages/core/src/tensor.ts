@@ -286,6 +286,7 @@ export class Tensor {
     this.storage.release();
   }
 
+  /** `dispose()`, so that `using t = …` releases the tensor at the end of its block. */
   [Symbol.dispose](): void {
     this.dispose();
   }

@@ -115,6 +115,7 @@ export class DataLoader implements Iterable<Tensor[]> {
     return order;
   }
 
+  /** One epoch of batches, reshuffled on every iteration when `shuffle` is set. */
   *[Symbol.iterator](): Iterator<Tensor[]> {
     const order = this.#epochOrder();
     for (let batch = 0; batch < this.length; batch++) {

@@ -44,4 +44,7 @@ export {
   toBlob,
   toBytes,
 } from "./safetensors.ts";
-export { F, init };
+/** The functional API: stateless forms of the layers and losses (`F.batchNorm`, `F.crossEntropy`, …). */
+export { F };
+/** Weight initialization, PyTorch's `nn.init`: uniform and normal fills, Kaiming and Xavier schemes, gains. */
+export { init };

@@ -13,12 +13,15 @@ export type LossFunction = (output: Tensor, target: Tensor) => Tensor;
 /** What `fit` needs from an optimizer (any `@normgrad/optim` optimizer). */
 export interface TrainableOptimizer {
   readonly paramGroups: readonly { lr: number }[];
+  /** Clears the parameters' gradients before a step's backward pass. */
   zeroGrad(): void;
+  /** Updates the parameters from their gradients. */
   step(): void;
 }
 
 /** What `fit` needs from a learning-rate scheduler (any `@normgrad/optim` scheduler). */
 export interface SteppableScheduler {
+  /** Advances the schedule by one batch or one epoch (`schedulerInterval`), setting the new learning rates. */
   step(): void;
 }
 

@@ -5,6 +5,7 @@
  * object with `write(text)`. A stream with `isTTY: true` gets a bar redrawn in place (Node).
  */
 export interface ProgressStream {
+  /** Writes `text` as is (the bars add their own newlines and carriage returns). */
   write(text: string): unknown;
   readonly isTTY?: boolean;
 }

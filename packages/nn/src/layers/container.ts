@@ -54,6 +54,7 @@ export class Sequential extends Module implements Iterable<TensorModule> {
     return this.#items[checkedIndex(index, this.#items.length, "Sequential")];
   }
 
+  /** The children in order. */
   *[Symbol.iterator](): Iterator<TensorModule> {
     yield* this.#items;
   }
@@ -97,6 +98,7 @@ export class ModuleList<M extends AnyModule = AnyModule>
     return this.#items[checkedIndex(index, this.#items.length, "ModuleList")];
   }
 
+  /** The modules in order. */
   *[Symbol.iterator](): Iterator<M> {
     yield* this.#items;
   }
