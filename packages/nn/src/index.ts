@@ -44,7 +44,4 @@ export {
   toBlob,
   toBytes,
 } from "./safetensors.ts";
-/** The functional API: stateless forms of the layers and losses (`F.batchNorm`, `F.crossEntropy`, …). */
-export { F };
-/** Weight initialization, PyTorch's `nn.init`: uniform and normal fills, Kaiming and Xavier schemes, gains. */
-export { init };
+export { F, init };

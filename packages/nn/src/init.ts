@@ -1,4 +1,7 @@
-// Weight initialization (PyTorch's nn.init): uniform/normal fills, Kaiming and Xavier schemes, gains.
+/**
+ * Weight initialization (PyTorch's `nn.init`): uniform/normal fills, Kaiming and Xavier schemes, gains.
+ * @packageDocumentation
+ */
 import { formatShape, formatValue, type Generator, noGrad, rand, randn, type Tensor } from "@normgrad/core";
 
 /** The nonlinearities `calculateGain` knows (PyTorch's names, camelCase). */

@@ -1,4 +1,7 @@
-// The functional API (`F`): stateless forms of the layers and losses.
+/**
+ * The functional API (`F`): stateless forms of the layers and losses (`F.batchNorm`, `F.crossEntropy`, …).
+ * @packageDocumentation
+ */
 export type { DropoutOptions } from "./activation.ts";
 export { dropout, gelu, leakyRelu, logSoftmax, relu, sigmoid, softmax, tanh } from "./activation.ts";
 export type { BatchNormOptions } from "./batch-norm.ts";
