@@ -89,3 +89,23 @@ export function normBlocks(layout: NormLayout): NormBlocks {
       return layout satisfies never;
   }
 }
+
+/**
+ * Visits the runs of `inner` contiguous elements that share one statistic and one channel, in
+ * memory order: `visit(start, statistic, channel)` for each (outer, channel). The CPU passes over
+ * layouts with inner > 1 (BatchNorm2d, GroupNorm, InstanceNorm) all walk these runs.
+ */
+export function forEachChannelRun(
+  { outer, blocks, channelsPerBlock, inner, statStride }: NormBlocks,
+  visit: (start: number, statistic: number, channel: number) => void,
+): void {
+  for (let o = 0, start = 0; o < outer; o++) {
+    for (let block = 0; block < blocks; block++) {
+      const statistic = o * statStride + block;
+      const firstChannel = block * channelsPerBlock;
+      for (let c = firstChannel; c < firstChannel + channelsPerBlock; c++, start += inner) {
+        visit(start, statistic, c);
+      }
+    }
+  }
+}

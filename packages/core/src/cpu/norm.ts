@@ -1,7 +1,13 @@
 // Fused CPU normalization kernels (BatchNorm, LayerNorm, GroupNorm, InstanceNorm): float64 statistics, one sweep per pass.
 import type { NormBackwardOptions } from "../backend.ts";
 import { allocateTypedArray, dtypeOfArray, type TypedArray } from "../dtype.ts";
-import { type NormBlocks, type NormLayout, type NormStatistics, normBlocks } from "../norm-layout.ts";
+import {
+  forEachChannelRun,
+  type NormBlocks,
+  type NormLayout,
+  type NormStatistics,
+  normBlocks,
+} from "../norm-layout.ts";
 import { takeArray, takeFloat32 } from "./buffer-pool.ts";
 import {
   canFuseGroupPasses,
@@ -306,7 +312,7 @@ function normalizeAffine(
   eps: number,
 ): TypedArray {
   const geometry = normBlocks(layout);
-  const { outer, blocks, channelsPerBlock, inner, statStride } = geometry;
+  const { outer, channelsPerBlock, inner } = geometry;
   const invStd = inverseStd(variance, eps);
   if (canUseWasmNorm(x, geometry)) {
     const output = takeFloat32(x.length);
@@ -340,15 +346,9 @@ function normalizeAffine(
     );
     return out;
   }
-  for (let o = 0, p = 0; o < outer; o++) {
-    for (let b = 0; b < blocks; b++) {
-      const k = o * statStride + b;
-      const firstChannel = b * channelsPerBlock;
-      for (let c = firstChannel; c < firstChannel + channelsPerBlock; c++, p += inner) {
-        affineRange(x, out, p, p + inner, mean[k], gamma[c] * invStd[k], beta[c]);
-      }
-    }
-  }
+  forEachChannelRun(geometry, (p, k, c) =>
+    affineRange(x, out, p, p + inner, mean[k], gamma[c] * invStd[k], beta[c]),
+  );
   return out;
 }
 
@@ -556,7 +556,7 @@ function gradientSums(
   const geometry = normBlocks(layout);
   if (canUseWasmNorm(x, geometry) && dy instanceof Float32Array)
     return wasmGradientSums(dy, x, geometry, gamma, mean, invStd);
-  const { outer, blocks, channelsPerBlock, inner, statStride, statistics } = geometry;
+  const { outer, channelsPerBlock, inner, statistics } = geometry;
   const sums: GradientSums = {
     dySum: new Float64Array(layout.channels),
     dyXhatSum: new Float64Array(layout.channels),
@@ -596,20 +596,14 @@ function gradientSums(
     return sums;
   }
   const pair = new Float64Array(2);
-  for (let o = 0, p = 0; o < outer; o++) {
-    for (let b = 0; b < blocks; b++) {
-      const k = o * statStride + b;
-      const firstChannel = b * channelsPerBlock;
-      for (let c = firstChannel; c < firstChannel + channelsPerBlock; c++, p += inner) {
-        rangeGradientSums(dy, x, p, p + inner, mean[k], pair);
-        const dyXhat = pair[1] * invStd[k];
-        sums.dySum[c] += pair[0];
-        sums.dyXhatSum[c] += dyXhat;
-        sums.gSum[k] += gamma[c] * pair[0];
-        sums.gXhatSum[k] += gamma[c] * dyXhat;
-      }
-    }
-  }
+  forEachChannelRun(geometry, (p, k, c) => {
+    rangeGradientSums(dy, x, p, p + inner, mean[k], pair);
+    const dyXhat = pair[1] * invStd[k];
+    sums.dySum[c] += pair[0];
+    sums.dyXhatSum[c] += dyXhat;
+    sums.gSum[k] += gamma[c] * pair[0];
+    sums.gXhatSum[k] += gamma[c] * dyXhat;
+  });
   return sums;
 }
 
@@ -734,7 +728,7 @@ function inputGradient(
     wasmInputGradient(dy, x, dx, geometry, gamma, mean, invStd, k2, k3);
     return dx;
   }
-  const { outer, blocks, channelsPerBlock, inner, statStride } = geometry;
+  const { outer, channelsPerBlock, inner } = geometry;
   const dx = takeArray(dtypeOfArray(x), x.length, true);
   if (isColumnLayout(layout)) {
     const coefficients = new Float64Array(4 * layout.channels);
@@ -768,15 +762,9 @@ function inputGradient(
     );
     return dx;
   }
-  for (let o = 0, p = 0; o < outer; o++) {
-    for (let b = 0; b < blocks; b++) {
-      const k = o * statStride + b;
-      const firstChannel = b * channelsPerBlock;
-      for (let c = firstChannel; c < firstChannel + channelsPerBlock; c++, p += inner) {
-        rangeInputGradient(dy, x, dx, p, p + inner, mean[k], invStd[k] * gamma[c], k2[k], k3[k]);
-      }
-    }
-  }
+  forEachChannelRun(geometry, (p, k, c) =>
+    rangeInputGradient(dy, x, dx, p, p + inner, mean[k], invStd[k] * gamma[c], k2[k], k3[k]),
+  );
   return dx;
 }
 

@@ -1,6 +1,6 @@
 // The float32 normalization passes on the wasm SIMD kernels: windows of each stream in wasm memory, the walk over a layout.
 import type { TypedArray } from "../dtype.ts";
-import type { NormBlocks } from "../norm-layout.ts";
+import { forEachChannelRun, type NormBlocks } from "../norm-layout.ts";
 import type { GradientSums } from "./norm.ts";
 import { ensureMemory } from "./wasm-module.ts";
 import { COLUMN_BLOCK, type NormKernels, normKernels } from "./wasm-norm-kernels.ts";
@@ -121,30 +121,39 @@ function splitMeans(mean: TypedArray, channels: number): [high: Float64Array, lo
 }
 
 /**
- * Visits the segments of a non-column layout in memory order: runs of `inner` elements with one
- * statistic and one channel, or (inner = 1) a block's row of channels, whose channel is its
- * first. Segments longer than a window come in pieces (a row's channel advancing with it).
+ * Visits the segments of a non-column layout in memory order: its channel runs (inner > 1), or
+ * (inner = 1) each statistic's row of channels, whose channel is its first. Segments longer than
+ * a window come in pieces (a row's channel advancing with it).
  */
 function forEachSegment(
   blocks: NormBlocks,
   visit: (start: number, count: number, statistic: number, channel: number) => void,
 ): void {
-  const { outer, channelsPerBlock, inner, statStride } = blocks;
-  const perElement = inner === 1;
-  const length = perElement ? channelsPerBlock : inner;
-  const segmentsPerBlock = perElement ? 1 : channelsPerBlock;
-  for (let o = 0, start = 0; o < outer; o++) {
-    for (let block = 0; block < blocks.blocks; block++) {
-      const statistic = o * statStride + block;
-      for (let j = 0; j < segmentsPerBlock; j++, start += length) {
-        const channel = block * channelsPerBlock + j;
-        for (let offset = 0; offset < length; offset += WINDOW) {
-          const count = Math.min(WINDOW, length - offset);
-          visit(start + offset, count, statistic, channel + (perElement ? offset : 0));
-        }
-      }
+  const inPieces = (
+    start: number,
+    length: number,
+    statistic: number,
+    channel: number,
+    perElement: boolean,
+  ) => {
+    for (let offset = 0; offset < length; offset += WINDOW) {
+      visit(
+        start + offset,
+        Math.min(WINDOW, length - offset),
+        statistic,
+        channel + (perElement ? offset : 0),
+      );
     }
+  };
+  const { inner, run, statistics, statStride, channelsPerBlock } = blocks;
+  if (inner > 1) {
+    forEachChannelRun(blocks, (start, statistic, channel) =>
+      inPieces(start, inner, statistic, channel, false),
+    );
+    return;
   }
+  // inner = 1 and not a column layout: per-group, so statistic k's row starts at k·run.
+  for (let k = 0; k < statistics; k++) inPieces(k * run, run, k, (k % statStride) * channelsPerBlock, true);
 }
 
 /** A stream copied between a typed array and its window in wasm memory (a byte address). */
@@ -249,6 +258,18 @@ function writeChannels(
   const first = address / F32;
   for (let c = 0; c < channels; c++) floats[first + c] = values(c);
   floats.fill(0, first + channels, first + length);
+}
+
+/**
+ * Adds each float32 array of per-channel partial sums (at its byte address) into its float64
+ * total, and zeroes it for the next rows.
+ */
+function drainPartialSums(floats: Float32Array, pairs: readonly (readonly [number, Float64Array])[]): void {
+  for (const [address, total] of pairs) {
+    const first = address / F32;
+    for (let c = 0; c < total.length; c++) total[c] += floats[first + c];
+    floats.fill(0, first, first + total.length);
+  }
 }
 
 /** Σ(x − k) and Σ(x − k)² per statistic, with k its first value (see `addShiftedSums` in norm.ts). */
@@ -399,15 +420,11 @@ export function wasmGradientSums(
     ? [arrays.f32(channels), arrays.f32(channels), arrays.f32(channels)]
     : [0, 0, 0];
   const { kernels, floats, doubles } = session(arrays.bytes);
-  /** Adds the float32 per-channel partial sums into the float64 ones and zeroes them. */
-  const drain = (): void => {
-    for (let c = 0; c < channels; c++) {
-      sums.dySum[c] += floats[dySumAt / F32 + c];
-      sums.dyXhatSum[c] += floats[dyXhatSumAt / F32 + c];
-    }
-    floats.fill(0, dySumAt / F32, dySumAt / F32 + channels);
-    floats.fill(0, dyXhatSumAt / F32, dyXhatSumAt / F32 + channels);
-  };
+  const drain = (): void =>
+    drainPartialSums(floats, [
+      [dySumAt, sums.dySum],
+      [dyXhatSumAt, sums.dyXhatSum],
+    ]);
   if (perElement) {
     copyChannels(floats, gammaAt, gamma, 1, channels, channels);
     floats.fill(0, dySumAt / F32, dySumAt / F32 + channels);
@@ -608,15 +625,11 @@ export function wasmGroupBackward(
     ? [arrays.f32(channels), arrays.f32(channels), arrays.f32(channels)]
     : [0, 0, 0];
   const { kernels, floats, doubles } = session(arrays.bytes);
-  /** Adds the float32 per-channel partial sums into the float64 ones and zeroes them. */
-  const drain = (): void => {
-    for (let c = 0; c < channels; c++) {
-      dySum[c] += floats[partialDy / F32 + c];
-      dyXhatSum[c] += floats[partialDyXhat / F32 + c];
-    }
-    floats.fill(0, partialDy / F32, partialDy / F32 + channels);
-    floats.fill(0, partialDyXhat / F32, partialDyXhat / F32 + channels);
-  };
+  const drain = (): void =>
+    drainPartialSums(floats, [
+      [partialDy, dySum],
+      [partialDyXhat, dyXhatSum],
+    ]);
   if (perElement) {
     copyChannels(floats, gammaAt, gamma, 1, channels, channels);
     floats.fill(0, partialDy / F32, partialDy / F32 + channels);
