@@ -1,5 +1,5 @@
 // Initialization: gains, fans, the bounds and spreads of each scheme, seeding, and PyTorch's layer defaults.
-import { Generator, manualSeed, type Tensor, zeros } from "@normgrad/core";
+import { Generator, manualSeed, type Tensor, tensor, zeros } from "@normgrad/core";
 import { describe, expect, it } from "vitest";
 import { Conv2d, init, Linear, Parameter } from "../src/index.ts";
 
@@ -110,6 +110,55 @@ describe("schemes", () => {
     ],
   ])("refuses %s", (_, call, message) => {
     expect(call).toThrow(message);
+  });
+});
+
+/** max |b| over `draws` re-draws of a layer's bias, and the bias values' std over all of them. */
+function biasSpread(layer: Linear | Conv2d, draws: number): { maxAbs: number; std: number } {
+  const generator = new Generator(21);
+  const values: number[] = [];
+  for (let draw = 0; draw < draws; draw++) {
+    layer.resetParameters({ generator });
+    values.push(...(layer.bias ?? zeros([0])).dataSync());
+  }
+  const { min, max, std } = stats(tensor(values, { dtype: "float64" }));
+  return { maxAbs: Math.max(max, -min), std };
+}
+
+// U(±bound) reaches past 0.9·bound with probability 1 − 0.9ⁿ over n draws: n ≥ 200 here. A bound
+// taken from the wrong fan (out, or in without the kernel or the groups) is off by 2× or more, so
+// it fails one side or the other.
+describe("bias initialization spans exactly ±1/√fanIn", () => {
+  it.each([
+    ["Linear(16, 400): in < out", () => new Linear(16, 400, { dtype: "float64" }), 16],
+    ["Linear(400, 9): in > out", () => new Linear(400, 9, { dtype: "float64" }), 400],
+  ] as const)("%s", (_, make, fanIn) => {
+    const bound = 1 / Math.sqrt(fanIn);
+    const { maxAbs, std } = biasSpread(make(), 40);
+    expect(maxAbs).toBeLessThanOrEqual(bound);
+    expect(maxAbs).toBeGreaterThan(0.9 * bound);
+    expect(std / (bound / Math.sqrt(3))).toBeGreaterThan(0.9);
+    expect(std / (bound / Math.sqrt(3))).toBeLessThan(1.1);
+  });
+
+  it.each([
+    // fanIn = 2·3·2 = 12, fanOut = 32·3·2 = 192
+    ["Conv2d(2, 32, [3, 2]): in < out", () => new Conv2d(2, 32, [3, 2], { dtype: "float64" }), 12],
+    // fanIn = 36/4·1·5 = 45 (not 36·5 = 180, nor 36/4 = 9), fanOut = 8·5 = 40, out = 8
+    [
+      "Conv2d(36, 8, [1, 5], groups 4): in > out",
+      () => new Conv2d(36, 8, [1, 5], { groups: 4, dtype: "float64" }),
+      45,
+    ],
+    // fanIn = 3·4·4 = 48 against out = 6 and fanOut = 96
+    ["Conv2d(3, 6, 4)", () => new Conv2d(3, 6, 4, { dtype: "float64" }), 48],
+  ] as const)("%s", (_, make, fanIn) => {
+    const bound = 1 / Math.sqrt(fanIn);
+    const { maxAbs, std } = biasSpread(make(), 40);
+    expect(maxAbs).toBeLessThanOrEqual(bound);
+    expect(maxAbs).toBeGreaterThan(0.9 * bound);
+    expect(std / (bound / Math.sqrt(3))).toBeGreaterThan(0.85);
+    expect(std / (bound / Math.sqrt(3))).toBeLessThan(1.15);
   });
 });
 
