@@ -25,6 +25,11 @@ const cases: Case[] = [
     fn: (x, w) => F.linear(x, w),
   },
   {
+    name: "linear, 1-D input",
+    inputs: () => [seeded([3], 90), seeded([2, 3], 91), seeded([2], 92)],
+    fn: (x, w, b) => F.linear(x, w, b),
+  },
+  {
     name: "conv2d",
     inputs: () => [seeded([2, 2, 5, 5], 6), seeded([3, 2, 3, 3], 7), seeded([3], 8)],
     fn: (x, w, b) => F.conv2d(x, w, { bias: b }),

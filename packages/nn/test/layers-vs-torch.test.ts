@@ -6,6 +6,7 @@ import {
   AvgPool2d,
   Conv2d,
   CrossEntropyLoss,
+  F,
   Linear,
   LogSoftmax,
   MaxPool2d,
@@ -13,6 +14,7 @@ import {
   MSELoss,
   type Reduction,
 } from "../src/index.ts";
+import { loadLocalFixtures } from "./local-fixtures.ts";
 
 /** Tolerances against the float64 reference, per dtype (ARCHITECTURE.md §6). */
 const TOLERANCE = {
@@ -199,5 +201,33 @@ describe.each(cases)("$prefix fixtures", ({ prefix, build }) => {
         expect(run.indices?.().tolist()).toEqual(fromFixture(fixture.expected.indices, "int32").tolist());
       }
     });
+  });
+});
+
+describe("Linear(3, 2) on a 1-D input (test/fixtures/linear-1d-input.json)", () => {
+  const [fixture] = loadLocalFixtures("linear-1d-input.json");
+
+  it.each(FLOAT_DTYPES)("maps shape [3] to shape [2], with PyTorch's output and gradients (%s)", (dtype) => {
+    const layer = withParams(new Linear(3, 2, { dtype }), fixture, dtype);
+    const x = fromFixture(fixture.inputs.x, dtype, { requiresGrad: true });
+    expect(x.shape).toEqual([3]);
+    const y = layer.forward(x);
+    expect(y.shape).toEqual([2]);
+    expect(y, "output").toBeAllclose(fixture.expected.output, TOLERANCE[dtype]);
+    y.backward(fromFixture(fixture.inputs.dy, dtype));
+    expect(x.grad?.shape).toEqual([3]);
+    expect(x.grad, "grad of x").toBeAllclose(fixture.expected.grads.x, TOLERANCE[dtype]);
+    expect(layer.weight.grad, "grad of weight").toBeAllclose(fixture.expected.grads.weight, TOLERANCE[dtype]);
+    expect(layer.bias?.grad, "grad of bias").toBeAllclose(fixture.expected.grads.bias, TOLERANCE[dtype]);
+  });
+
+  it("F.linear without a bias also keeps a 1-D input 1-D: W·x", () => {
+    const weight = fromFixture(fixture.params.weight, "float64");
+    const x = fromFixture(fixture.inputs.x, "float64");
+    const y = F.linear(x, weight);
+    expect(y.shape).toEqual([2]);
+    const [w, v] = [weight.dataSync(), x.dataSync()];
+    const expected = [0, 1].map((o) => w[3 * o] * v[0] + w[3 * o + 1] * v[1] + w[3 * o + 2] * v[2]);
+    expect(y).toBeAllclose(expected, { rtol: 1e-15, atol: 1e-15 });
   });
 });
