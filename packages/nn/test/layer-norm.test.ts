@@ -1,9 +1,16 @@
-// LayerNorm and F.layerNorm: every layer_norm fixture in float64 and float32, the shape checks and the options.
+// LayerNorm and F.layerNorm: every layer_norm fixture (and the odd-row-count ones) in float64 and float32, the shape checks and the options.
 import { noGrad, randn, type Tensor } from "@normgrad/core";
-import { checkNormFixture, copyAffineFromFixture, fixtureNames, loadFixture } from "@normgrad/testing";
+import {
+  checkNormFixture,
+  copyAffineFromFixture,
+  type Fixture,
+  fixtureNames,
+  loadFixture,
+} from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { layerNorm } from "../src/functional/layer-norm.ts";
 import { LayerNorm } from "../src/layers/layer-norm.ts";
+import { loadLocalFixtures } from "./local-fixtures.ts";
 import { type FloatDType, TOLERANCES } from "./norm-helpers.ts";
 
 function toShape(value: unknown): number | number[] {
@@ -12,22 +19,38 @@ function toShape(value: unknown): number | number[] {
   throw new Error(`not a shape: ${JSON.stringify(value)}`);
 }
 
+/** A LayerNorm built from the fixture's config, checked in train and eval mode (the same for LayerNorm). */
+function checkLayerNormFixture(fixture: Fixture, dtype: FloatDType): void {
+  const { config, params, inputs, expected } = fixture;
+  const norm = new LayerNorm(toShape(config.normalized_shape), {
+    eps: Number(config.eps),
+    elementwiseAffine: config.elementwise_affine === true,
+    dtype,
+  });
+  copyAffineFromFixture(norm, params, dtype);
+  for (const mode of ["train", "eval"] as const) {
+    norm.train(mode === "train");
+    const pass = { x: inputs.x, dy: inputs.dy, output: expected.output, grads: expected.grads };
+    checkNormFixture(norm, pass, { dtype, tolerance: TOLERANCES[dtype].output, label: mode });
+  }
+}
+
 describe.each(fixtureNames("layer_norm_"))("%s", (name) => {
-  const fixture = loadFixture(name);
+  it.each<FloatDType>(["float64", "float32"])("matches PyTorch in %s (output and grads)", (dtype) => {
+    checkLayerNormFixture(loadFixture(name), dtype);
+  });
+});
+
+// The CPU kernels take LayerNorm rows in pairs; an odd last row (3 rows, 1 row) goes alone.
+describe.each(loadLocalFixtures("layer-norm-odd-rows.json"))("odd row count: $name", (fixture) => {
+  it("has 1 or 3 rows", () => {
+    const normalized = [toShape(fixture.config.normalized_shape)].flat();
+    const rows = fixture.inputs.x.data.length / normalized.reduce((size, dim) => size * dim, 1);
+    expect([1, 3]).toContain(rows);
+  });
 
   it.each<FloatDType>(["float64", "float32"])("matches PyTorch in %s (output and grads)", (dtype) => {
-    const { config, params, inputs, expected } = fixture;
-    const norm = new LayerNorm(toShape(config.normalized_shape), {
-      eps: Number(config.eps),
-      elementwiseAffine: config.elementwise_affine === true,
-      dtype,
-    });
-    copyAffineFromFixture(norm, params, dtype);
-    for (const mode of ["train", "eval"] as const) {
-      norm.train(mode === "train");
-      const pass = { x: inputs.x, dy: inputs.dy, output: expected.output, grads: expected.grads };
-      checkNormFixture(norm, pass, { dtype, tolerance: TOLERANCES[dtype].output, label: mode });
-    }
+    checkLayerNormFixture(fixture, dtype);
   });
 });
 

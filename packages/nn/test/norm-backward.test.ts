@@ -90,6 +90,31 @@ const CASES: NormCase[] = [
     given: false,
     call: (x, weight, bias) => layerNorm(x, [5], { weight, bias, eps: EPS }),
   },
+  // The kernels take LayerNorm rows in pairs: 3 rows end on a row alone, 1 row is only that.
+  {
+    name: "layerNorm over the last dim, 3 rows",
+    shape: [3, 5],
+    layout: { kind: "per-group", outer: 3, channels: 5, inner: 1, groups: 1 },
+    affineShape: [5],
+    given: false,
+    call: (x, weight, bias) => layerNorm(x, [5], { weight, bias, eps: EPS }),
+  },
+  {
+    name: "layerNorm over the last dim, 1 row",
+    shape: [1, 6],
+    layout: { kind: "per-group", outer: 1, channels: 6, inner: 1, groups: 1 },
+    affineShape: [6],
+    given: false,
+    call: (x, weight, bias) => layerNorm(x, [6], { weight, bias, eps: EPS }),
+  },
+  {
+    name: "layerNorm over the last two dims, 3 rows",
+    shape: [3, 2, 4],
+    layout: { kind: "per-group", outer: 3, channels: 8, inner: 1, groups: 1 },
+    affineShape: [2, 4],
+    given: false,
+    call: (x, weight, bias) => layerNorm(x, [2, 4], { weight, bias, eps: EPS }),
+  },
   {
     name: "layerNorm over the last two dims",
     shape: [2, 3, 4],
