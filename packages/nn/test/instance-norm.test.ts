@@ -1,9 +1,16 @@
-// InstanceNorm1d/2d and F.instanceNorm: the instance_norm fixtures in float64 and float32, running statistics, unbatched input.
+// InstanceNorm1d/2d and F.instanceNorm: the instance_norm fixtures in float64 and float32, running statistics (by hand and against PyTorch), unbatched input.
 import { randn, tensor } from "@normgrad/core";
-import { checkNormFixture, copyAffineFromFixture, fixtureNames, loadFixture } from "@normgrad/testing";
+import {
+  checkNormFixture,
+  copyAffineFromFixture,
+  fixtureNames,
+  fromFixture,
+  loadFixture,
+} from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { instanceNorm } from "../src/functional/instance-norm.ts";
 import { InstanceNorm1d, InstanceNorm2d } from "../src/layers/instance-norm.ts";
+import { loadLocalFixtures } from "./local-fixtures.ts";
 import { type FloatDType, TOLERANCES } from "./norm-helpers.ts";
 
 describe.each(fixtureNames("instance_norm"))("%s", (name) => {
@@ -24,6 +31,50 @@ describe.each(fixtureNames("instance_norm"))("%s", (name) => {
     }
   });
 });
+
+// A second check of the running statistics: PyTorch's buffers after each of 3 training steps, then one eval pass with them.
+describe.each(loadLocalFixtures("instance-norm-running-stats.json"))(
+  "running statistics: $name",
+  (fixture) => {
+    it.each<FloatDType>(["float64", "float32"])(
+      "follow PyTorch step by step, and eval uses them (%s)",
+      (dtype) => {
+        const { config, params, inputs, expected } = fixture;
+        const Layer = config.module === "InstanceNorm2d" ? InstanceNorm2d : InstanceNorm1d;
+        const norm = new Layer(inputs.x_eval.shape[1], {
+          affine: config.affine === true,
+          trackRunningStats: true,
+          momentum: Number(config.momentum),
+          eps: Number(config.eps),
+          dtype,
+        });
+        copyAffineFromFixture(norm, params, dtype);
+        const history = expected.buffers_history ?? [];
+        expect(history).toHaveLength(Number(config.steps));
+        history.forEach((buffers, step) => {
+          norm.forward(fromFixture(inputs[`x_step${step}`], dtype));
+          for (const [name, actual] of [
+            ["running_mean", norm.runningMean],
+            ["running_var", norm.runningVar],
+          ] as const) {
+            const want = buffers[name];
+            if (want === null || want === undefined || actual === null)
+              throw new Error(`no ${name} at step ${step}`);
+            expect(actual, `${name} after step ${step}`).toBeAllclose(want, TOLERANCES[dtype].stats);
+          }
+        });
+        norm.eval();
+        const pass = {
+          x: inputs.x_eval,
+          dy: inputs.dy_eval,
+          output: expected.output,
+          grads: { ...expected.grads, x: expected.grads.x_eval },
+        };
+        checkNormFixture(norm, pass, { dtype, tolerance: TOLERANCES[dtype].output, label: "eval" });
+      },
+    );
+  },
+);
 
 describe("InstanceNorm with running statistics", () => {
   it("updates them with the batch mean of each plane's mean and unbiased variance, and uses them in eval", () => {
