@@ -2,6 +2,7 @@
 import { posix } from "node:path";
 import { katex } from "@mdit/plugin-katex";
 import { defineConfig } from "vitepress";
+import { mnistSubsetPlugin } from "./lab/mnist-subset-plugin.ts";
 
 /** Where links that leave docs/ (`../benchmarks/RESULTS.md`) point on the site: the repository's files. */
 const REPOSITORY_FILES = "https://github.com/normgrad/normgrad/blob/main/";
@@ -41,6 +42,7 @@ const GUIDES: readonly { text: string; link: string }[] = [
   { text: "GPU", link: "/gpu" },
   { text: "Performance", link: "/performance" },
   { text: "BatchNorm placement study", link: "/bn-placement" },
+  { text: "BatchNorm lab", link: "/lab" },
   { text: "Architecture", link: "/architecture" },
   { text: "Adding an op", link: "/adding-an-op" },
 ];
@@ -54,6 +56,8 @@ const PACKAGES = ["core", "nn", "optim", "data", "train", "gpu"].map((name) => (
 export default defineConfig({
   title: "normgrad",
   description: "A minimal but real autograd deep-learning framework for TypeScript",
+  // A favicon of our own: without one every page's first load logs a 404 in the browser console.
+  head: [["link", { rel: "icon", type: "image/svg+xml", href: "/favicon.svg" }]],
   markdown: {
     anchor: { slugify: githubSlug },
     config: (md) => {
@@ -71,9 +75,17 @@ export default defineConfig({
       };
     },
   },
+  vite: {
+    plugins: [mnistSubsetPlugin()],
+    // The lab bundles normgrad from its TypeScript sources, like the tests (no package build needed).
+    resolve: { conditions: ["@normgrad/source"] },
+    // The lab's worker imports GPU.js lazily, which needs a module worker (the default, iife, cannot split code).
+    worker: { format: "es" },
+  },
   themeConfig: {
     nav: [
       { text: "Guides", link: "/getting-started" },
+      { text: "BatchNorm lab", link: "/lab" },
       { text: "API", link: "/api/" },
     ],
     sidebar: {

@@ -17,6 +17,27 @@ const layersOf = (model: ModelKind, variant: Variant, norm: NormKind = "batch") 
   [...buildNetwork({ model, variant, norm, generator: new Generator(0) })].map((module) => module.typeName);
 
 describe("buildNetwork", () => {
+  it("builds the MLP deeper and with sigmoids when asked (the docs' BatchNorm lab)", () => {
+    const network = buildNetwork({
+      model: "mlp",
+      variant: "relu-bn",
+      generator: new Generator(0),
+      activation: "sigmoid",
+      mlpDepth: 3,
+    });
+    expect([...network].map((module) => module.typeName)).toEqual([
+      "Flatten",
+      ...["Linear", "Sigmoid", "BatchNorm1d"],
+      ...["Linear", "Sigmoid", "BatchNorm1d"],
+      ...["Linear", "Sigmoid", "BatchNorm1d"],
+      "Linear",
+    ]);
+    expect(noGrad(() => network.forward(randn([4, 1, 28, 28]))).shape).toEqual([4, 10]);
+    expect(() =>
+      buildNetwork({ model: "mlp", variant: "none", generator: new Generator(0), mlpDepth: 0 }),
+    ).toThrow("mlpDepth must be an integer ≥ 1, got 0");
+  });
+
   it.each([
     ["mlp", "none", ["Flatten", "Linear", "ReLU", "Linear", "ReLU", "Linear"]],
     [
