@@ -1,4 +1,4 @@
-// The safetensors reader and writer: layout, dtypes, every malformed-input error, and a seeded fuzz test.
+// The safetensors reader and writer: layout, dtypes (half precision exactly), views at an offset, every malformed-input error, and a seeded fuzz test.
 import { Generator, tensor } from "@normgrad/core";
 import { describe, expect, it } from "vitest";
 import {
@@ -111,6 +111,141 @@ describe("reader", () => {
     expect(state.metadata.get("__proto__")).toBe("x");
     expect(Object.getPrototypeOf(state)).toBe(Object.getPrototypeOf(new (state.constructor as typeof Map)()));
     expect(({} as Record<string, unknown>).dtype).toBeUndefined();
+  });
+});
+
+/** One tensor `h` of `dtype` holding each 16-bit pattern, little-endian. */
+function halfFile(dtype: "F16" | "BF16", patterns: readonly number[]): Uint8Array {
+  const data = new Uint8Array(2 * patterns.length);
+  const view = new DataView(data.buffer);
+  patterns.forEach((bits, i) => view.setUint16(2 * i, bits, true));
+  return build({ h: { dtype, shape: [patterns.length], data_offsets: [0, data.length] } }, data);
+}
+
+// Every value below is exact in float32. The expected values are the format's definitions, and
+// PyTorch 1.13.1 agrees: torch.tensor(bits, dtype=torch.int16).view(torch.float16 or torch.bfloat16).
+const HALF_CASES: { dtype: "F16" | "BF16"; name: string; bits: number; value: number }[] = [
+  { dtype: "F16", name: "smallest subnormal", bits: 0x0001, value: 2 ** -24 },
+  { dtype: "F16", name: "negative smallest subnormal", bits: 0x8001, value: -(2 ** -24) },
+  { dtype: "F16", name: "largest subnormal", bits: 0x03ff, value: 1023 * 2 ** -24 },
+  { dtype: "F16", name: "smallest normal", bits: 0x0400, value: 2 ** -14 },
+  { dtype: "F16", name: "largest finite", bits: 0x7bff, value: 65504 },
+  { dtype: "F16", name: "a fraction (1/3 rounded)", bits: 0x3555, value: 0.333251953125 },
+  { dtype: "F16", name: "-0", bits: 0x8000, value: -0 },
+  { dtype: "F16", name: "+0", bits: 0x0000, value: 0 },
+  { dtype: "F16", name: "+inf", bits: 0x7c00, value: Number.POSITIVE_INFINITY },
+  { dtype: "F16", name: "-inf", bits: 0xfc00, value: Number.NEGATIVE_INFINITY },
+  { dtype: "F16", name: "quiet NaN", bits: 0x7e00, value: Number.NaN },
+  { dtype: "F16", name: "NaN with the lowest fraction bit", bits: 0x7c01, value: Number.NaN },
+  { dtype: "BF16", name: "smallest subnormal", bits: 0x0001, value: 2 ** -133 },
+  { dtype: "BF16", name: "negative smallest subnormal", bits: 0x8001, value: -(2 ** -133) },
+  { dtype: "BF16", name: "largest subnormal", bits: 0x007f, value: 127 * 2 ** -133 },
+  { dtype: "BF16", name: "smallest normal", bits: 0x0080, value: 2 ** -126 },
+  { dtype: "BF16", name: "largest finite", bits: 0x7f7f, value: (2 - 2 ** -7) * 2 ** 127 },
+  { dtype: "BF16", name: "-0", bits: 0x8000, value: -0 },
+  { dtype: "BF16", name: "+inf", bits: 0x7f80, value: Number.POSITIVE_INFINITY },
+  { dtype: "BF16", name: "-inf", bits: 0xff80, value: Number.NEGATIVE_INFINITY },
+  { dtype: "BF16", name: "quiet NaN", bits: 0x7fc0, value: Number.NaN },
+  { dtype: "BF16", name: "NaN with the lowest fraction bit", bits: 0x7f81, value: Number.NaN },
+];
+
+describe("half-precision decoding, exact", () => {
+  it.each(
+    HALF_CASES.map(
+      ({ dtype, name, bits, value }) =>
+        [dtype, bits.toString(16).padStart(4, "0"), name, bits, value] as const,
+    ),
+  )("%s 0x%s: %s", (dtype, _, __, bits, value) => {
+    const loaded = fromBytes(halfFile(dtype, [bits])).get("h");
+    expect(loaded?.dtype).toBe("float32");
+    const [actual] = loaded?.dataSync() ?? [];
+    // Object.is tells -0 from +0 and accepts NaN for NaN.
+    expect(Object.is(actual, value), `${actual} is not ${value}`).toBe(true);
+  });
+
+  it.each(["F16", "BF16"] as const)("decodes all %s cases in one tensor, in order", (dtype) => {
+    const cases = HALF_CASES.filter((entry) => entry.dtype === dtype);
+    const values = Array.from(
+      fromBytes(
+        halfFile(
+          dtype,
+          cases.map(({ bits }) => bits),
+        ),
+      )
+        .get("h")
+        ?.dataSync() ?? [],
+    );
+    expect(values.map((value, i) => Object.is(value, cases[i].value))).toEqual(cases.map(() => true));
+  });
+
+  it("gives every F16 subnormal k·2⁻²⁴ and every BF16 subnormal k·2⁻¹³³", () => {
+    const ks = Array.from({ length: 127 }, (_, i) => i + 1);
+    const f16 = fromBytes(
+      halfFile(
+        "F16",
+        ks.map((k) => k * 8),
+      ),
+    )
+      .get("h")
+      ?.tolist();
+    expect(f16).toEqual(ks.map((k) => k * 8 * 2 ** -24));
+    const bf16 = fromBytes(halfFile("BF16", ks)).get("h")?.tolist();
+    expect(bf16).toEqual(ks.map((k) => k * 2 ** -133));
+  });
+});
+
+describe("reading from a view that does not start at byte 0 of its buffer", () => {
+  const state = new Map([
+    [
+      "w",
+      tensor(
+        [
+          [1.5, -2.25, 3],
+          [0.125, 1e-7, -8],
+        ],
+        { dtype: "float64" },
+      ),
+    ],
+    ["b", tensor([0.5, -0.75], { dtype: "float32" })],
+    ["n", tensor([3, -4, 5], { dtype: "int32" })],
+  ]);
+  const bytes = toBytes(state);
+
+  function expectSameState(source: Uint8Array | ArrayBuffer): void {
+    const loaded = fromBytes(source);
+    expect([...loaded.keys()]).toEqual([...state.keys()]);
+    for (const [key, value] of state) {
+      expect(loaded.get(key)?.dtype, key).toBe(value.dtype);
+      expect(loaded.get(key)?.tolist(), key).toEqual(value.tolist());
+    }
+  }
+
+  it("a Node Buffer (Buffer.from copies small inputs into a shared pool, at an offset)", () => {
+    const buffer = Buffer.from(bytes);
+    expect(buffer.byteLength).toBe(bytes.length);
+    expectSameState(buffer);
+  });
+
+  it.each([1, 3, 8, 13, 64])("subarray(%i) of a larger buffer with junk before and after", (k) => {
+    const big = new Uint8Array(k + bytes.length + 11).fill(0xa5);
+    big.set(bytes, k);
+    const view = big.subarray(k, k + bytes.length);
+    expect(view.byteOffset).toBe(k);
+    expectSameState(view);
+  });
+
+  it("a Buffer sliced out of a larger Buffer", () => {
+    const big = Buffer.concat([Buffer.alloc(7, 0xff), Buffer.from(bytes), Buffer.alloc(5, 0xff)]);
+    const view = big.subarray(7, 7 + bytes.length);
+    expect(view.byteOffset).toBeGreaterThan(0);
+    expectSameState(view);
+  });
+
+  it("a plain ArrayBuffer, and a copy that owns its buffer", () => {
+    const big = new Uint8Array(5 + bytes.length);
+    big.set(bytes, 5);
+    expectSameState(big.buffer.slice(5));
+    expectSameState(big.slice(5));
   });
 });
 
