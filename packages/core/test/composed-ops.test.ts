@@ -1,8 +1,9 @@
-// Composed ops (softmax, logsumexp, var, gelu, clamp…): float64 gradcheck and hand-computed forward values.
-import { type Domain, seeded } from "@normgrad/testing";
+// Composed ops (softmax, logsumexp, var, gelu, clamp…): float64 gradcheck, hand-computed forward values, GELU-tanh against PyTorch.
+import { type Domain, fromFixture, seeded } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { type Shape, type Tensor, tensor } from "../src/index.ts";
 import { checkGradients, VIEW_MAKERS } from "./helpers.ts";
+import { loadCoreFixtures } from "./local-fixtures.ts";
 
 const SHAPE: Shape = [2, 3];
 
@@ -183,5 +184,19 @@ describe("forward values computed by hand", () => {
     const mean = tensor([1, 2], { dtype: "int32" }).mean();
     expect(mean.dtype).toBe("float32");
     expect(mean.item()).toBe(1.5);
+  });
+});
+
+// A second check of GELU's tanh form, against PyTorch 1.13.1 on x = −8…8 (test/fixtures/gelu-tanh.json):
+// a wrong constant (0.044715, √(2/π)) moves the values by far more than the tolerance.
+describe("gelu (tanh) against PyTorch", () => {
+  it.each(["float64", "float32"] as const)("values and gradient (%s)", (dtype) => {
+    const [{ inputs, expected }] = loadCoreFixtures("gelu-tanh.json", "gelu");
+    const tolerance = dtype === "float64" ? { rtol: 1e-13, atol: 1e-15 } : { rtol: 1e-5, atol: 1e-6 };
+    const input = fromFixture(inputs.x, dtype, { requiresGrad: true });
+    const output = input.gelu("tanh");
+    expect(output).toBeAllclose(expected.output, tolerance);
+    output.backward(fromFixture(inputs.dy, dtype));
+    expect(input.grad).toBeAllclose(expected.grads.x, tolerance);
   });
 });

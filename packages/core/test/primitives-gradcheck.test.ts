@@ -1,8 +1,9 @@
 // Float64 gradcheck of every VJP rule in primitives.ts, driven by @normgrad/testing's OP_CASES, on contiguous, transposed, sliced and expanded inputs.
-import { allOpCases, isNotRun, opCaseInputs, registerFakeGpu } from "@normgrad/testing";
+import { allOpCases, fromFixture, isNotRun, opCaseInputs, registerFakeGpu } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { type Shape, type Tensor, tensor } from "../src/index.ts";
 import { checkGradients, VIEW_MAKERS } from "./helpers.ts";
+import { loadCoreFixtures } from "./local-fixtures.ts";
 
 // The toDevice cases move to a second device.
 registerFakeGpu();
@@ -38,6 +39,21 @@ describe("ties and special points", () => {
     expect(a.grad!.tolist()).toEqual([0.5, middle[0], 0.5]);
     expect(b.grad!.tolist()).toEqual([0.5, middle[1], 0.5]);
   });
+
+  // A second check, against PyTorch 1.13.1 itself: ties of equal values, of 0 and −0, of equal
+  // infinities, under broadcasting (b's halves summed) and with a 0-D operand.
+  it.each(loadCoreFixtures("maximum-ties.json", "maximum", "minimum"))(
+    "$name: values and the half-and-half gradient split as PyTorch",
+    ({ op, inputs, expected }) => {
+      const a = fromFixture(inputs.a, "float64", { requiresGrad: true });
+      const b = fromFixture(inputs.b, "float64", { requiresGrad: true });
+      const out = op === "maximum" ? a.maximum(b) : a.minimum(b);
+      expect(out).toBeAllclose(expected.output, { rtol: 0, atol: 0 });
+      out.backward(fromFixture(inputs.dy, "float64"));
+      expect(a.grad, "grad a").toBeAllclose(expected.grads.a, { rtol: 1e-15, atol: 0 });
+      expect(b.grad, "grad b").toBeAllclose(expected.grads.b, { rtol: 1e-15, atol: 1e-16 });
+    },
+  );
 
   it("pow takes d(aᵇ)/db = 0 where a = 0 (as PyTorch) and b·aᵇ⁻¹ for a", () => {
     const a = tensor([0, 2], { dtype: "float64", requiresGrad: true });

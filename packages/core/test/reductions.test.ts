@@ -1,6 +1,9 @@
 // Reductions: sum/max/min values, argmax/argmin (first index wins ties), empty dims, NaN, var/mean guards.
+
+import { fromFixture } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { type Tensor, tensor, zeros } from "../src/index.ts";
+import { loadCoreFixtures } from "./local-fixtures.ts";
 
 const x = () =>
   tensor([
@@ -68,6 +71,22 @@ describe("values", () => {
       [0, 0.5, 0.5, 0],
       [1 / 3, 1 / 3, 1 / 3, 0],
     ]);
+  });
+});
+
+// A second check of NaN and ties in max/min, against torch.amax/amin (whose gradient rule normgrad
+// follows): NaN wins, ties split evenly, equal infinities tie, and a NaN slice's gradient is NaN.
+describe.each(loadCoreFixtures("amax-nan-ties.json", "amax", "amin"))("$name against PyTorch", (fixture) => {
+  it("gives torch's values and gradient (NaN where torch has NaN)", () => {
+    const { op, config, inputs, expected } = fixture;
+    const x = fromFixture(inputs.x, "float64", { requiresGrad: true });
+    const dim = typeof config.dim === "number" ? config.dim : undefined;
+    const keepdim = config.keepdim === true;
+    const out = op === "amax" ? x.max(dim, keepdim) : x.min(dim, keepdim);
+    expect(out.shape).toEqual(expected.output.shape);
+    expect(out).toBeAllclose(expected.output, { rtol: 0, atol: 0, equalNan: true });
+    out.backward(fromFixture(inputs.dy, "float64"));
+    expect(x.grad).toBeAllclose(expected.grads.x, { rtol: 1e-15, atol: 0, equalNan: true });
   });
 });
 
