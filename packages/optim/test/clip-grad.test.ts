@@ -1,5 +1,8 @@
-// clipGradNorm and clipGradValue: worked examples, norm orders, skipped parameters, errors.
+// clipGradNorm and clipGradValue: worked examples, norm orders, skipped parameters, errors, and the cap against PyTorch.
+import { readFileSync } from "node:fs";
 import { type Tensor, tensor } from "@normgrad/core";
+// Registers the toBeAllclose matcher.
+import "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { clipGradNorm, clipGradValue } from "../src/index.ts";
 
@@ -55,6 +58,35 @@ describe("clipGradNorm", () => {
     ],
   ])("refuses %s", (_, run, message) => {
     expect(run).toThrow(message);
+  });
+});
+
+interface ClipCase {
+  name: string;
+  config: { max_norm: number; norm_type: number | "inf"; param_without_grad: boolean };
+  inputs: { grads: number[][] };
+  expected: { total_norm: number; grads: number[][] };
+}
+
+const clipCases: ClipCase[] = JSON.parse(
+  readFileSync(new URL("./fixtures/clip-grad-norm.json", import.meta.url), "utf8"),
+).cases;
+
+// A second check of the cap, against torch.nn.utils.clip_grad_norm_ (test/fixtures/clip-grad-norm.json):
+// the gradients are multiplied by min(1, maxNorm/(‖g‖ + 1e-6)) always, so they shrink at ‖g‖ = maxNorm
+// and just below it, stay put from ‖g‖ ≤ maxNorm − 1e-6, and vanish for maxNorm 0.
+describe.each(clipCases)("clipGradNorm against PyTorch: $name", ({ config, inputs, expected }) => {
+  it("returns torch's total norm and leaves torch's gradients", () => {
+    const params = inputs.grads.map((grad) => withGrad(grad));
+    if (config.param_without_grad) params.push(withGrad(null));
+    const normType = config.norm_type === "inf" ? Number.POSITIVE_INFINITY : config.norm_type;
+    const total = clipGradNorm(params, config.max_norm, { normType });
+    expect(total).toBeAllclose([expected.total_norm], { rtol: 1e-14, atol: 0 });
+    const grads = params.flatMap((param) => (param.grad === null ? [] : [param.grad]));
+    expect(grads).toHaveLength(expected.grads.length);
+    grads.forEach((grad, i) => {
+      expect(grad, `grad ${i}`).toBeAllclose(expected.grads[i], { rtol: 1e-15, atol: 0 });
+    });
   });
 });
 

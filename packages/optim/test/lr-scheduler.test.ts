@@ -1,4 +1,5 @@
-// The LR schedulers against values worked out from PyTorch's documented closed forms, plus chaining, resume and errors.
+// The LR schedulers against values worked out from PyTorch's documented closed forms (StepLR also against PyTorch's own), plus chaining, resume and errors.
+import { readFileSync } from "node:fs";
 import { type Tensor, tensor } from "@normgrad/core";
 import { describe, expect, it } from "vitest";
 import {
@@ -91,6 +92,47 @@ describe.each([
     const resumed = make(twoGroupSGD());
     resumed.loadStateDict(straight.stateDict());
     expectCloseTable(lrsOverEpochs(resumed, 5), lrsOverEpochs(straight, 5));
+  });
+});
+
+interface StepLRCase {
+  name: string;
+  /** `set_lr` = [epoch, lr]: after that epoch's step, every group's lr is set by hand. */
+  config: {
+    lrs: number[];
+    step_size: number;
+    gamma: number;
+    epochs: number;
+    set_lr: [number, number] | null;
+  };
+  expected: { lrs: number[][] };
+}
+
+const stepLRCases: StepLRCase[] = JSON.parse(
+  readFileSync(new URL("./fixtures/step-lr.json", import.meta.url), "utf8"),
+).cases;
+
+// A second check of StepLR, against PyTorch 1.13.1's own learning rates (test/fixtures/step-lr.json).
+// Both multiply the current rate by γ at each multiple of stepSize (the chainable form, so a rate set
+// by hand decays from there), and so agree to the last bit; base·γ^⌊e/stepSize⌋ would not.
+describe.each(stepLRCases)("StepLR against PyTorch: $name", ({ config, expected }) => {
+  it(`gives torch's get_last_lr() bit for bit over ${config.epochs} epochs, optimizer stepped each epoch`, () => {
+    const optimizer = new SGD(
+      config.lrs.map((lr) => ({ params: [parameter()], lr })),
+      { lr: config.lrs[0], momentum: 0.9 },
+    );
+    const scheduler = new StepLR(optimizer, { stepSize: config.step_size, gamma: config.gamma });
+    const history = [scheduler.getLastLr()];
+    for (let epoch = 1; epoch < config.epochs; epoch++) {
+      optimizer.step();
+      scheduler.step();
+      history.push(scheduler.getLastLr());
+      if (config.set_lr !== null && epoch === config.set_lr[0]) {
+        for (const group of optimizer.paramGroups) group.lr = config.set_lr[1];
+      }
+    }
+    expect(history).toEqual(expected.lrs);
+    expect(optimizer.paramGroups.map((group) => group.lr)).toEqual(expected.lrs.at(-1));
   });
 });
 
