@@ -1,5 +1,14 @@
 // DataLoader and the datasets: seeded order, dropLast, collation, the device option, and errors.
-import { arange, Generator, liveBuffers, manualSeed, type Tensor, tensor } from "@normgrad/core";
+import {
+  arange,
+  Generator,
+  liveBuffers,
+  manualSeed,
+  rand,
+  randperm,
+  type Tensor,
+  tensor,
+} from "@normgrad/core";
 import { describe, expect, it } from "vitest";
 import { DataLoader, Dataset, TensorDataset } from "../src/index.ts";
 
@@ -58,6 +67,43 @@ describe("DataLoader", () => {
       expect(order.map((batch) => batch.length)).toEqual([3, 3, 3, 1]);
       expect(order.flat().sort((p, q) => p - q)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     }
+  });
+
+  // A second, independent check of the seeded order: the loader's documented rule, each epoch is
+  // randperm(n, { generator }) drawn from the loader's own stream, leaving the global one alone.
+  it("orders each epoch as the next randperm of its generator's stream, leaving the global generator alone", () => {
+    const loader = new DataLoader(tenSamples(), {
+      batchSize: 4,
+      shuffle: true,
+      generator: new Generator(31),
+    });
+    const reference = new Generator(31);
+    manualSeed(99);
+    const globalNext = rand([3]).tolist();
+    manualSeed(99);
+    for (let e = 0; e < 3; e++) {
+      expect(epoch(loader).flat(), `epoch ${e}`).toEqual(randperm(10, { generator: reference }).tolist());
+    }
+    expect(rand([3]).tolist()).toEqual(globalNext);
+  });
+
+  it("gives 200 seeds 200 different orders, each sample at each position about equally often", () => {
+    const seeds = 200;
+    const orders = Array.from({ length: seeds }, (_, seed) =>
+      epoch(
+        new DataLoader(tenSamples(), { batchSize: 10, shuffle: true, generator: new Generator(seed) }),
+      ).flat(),
+    );
+    expect(new Set(orders.map((order) => order.join(","))).size).toBe(seeds);
+    // counts[position][sample]: 20 expected each; a binomial(200, 0.1) stays within 3..45 with
+    // probability above 1 − 1e-6 per cell, while a shuffle that never leaves a sample in place
+    // (Sattolo's) or favours the identity puts 0 or far more in a cell.
+    const counts = Array.from({ length: 10 }, () => new Array<number>(10).fill(0));
+    for (const order of orders) {
+      for (const [position, sample] of order.entries()) counts[position][sample]++;
+    }
+    expect(Math.min(...counts.flat())).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...counts.flat())).toBeLessThanOrEqual(45);
   });
 
   it("uses the global generator when none is given (manualSeed makes it reproducible)", () => {
