@@ -1,5 +1,5 @@
 // Every nn layer, moved with module.to("gpu"), forward and backward against its float64 CPU copy.
-import { Generator, noGrad, type Shape, type Tensor, tensor, tidy } from "@normgrad/core";
+import { Generator, noGrad, randint, type Shape, type Tensor, tensor, tidy, zeros } from "@normgrad/core";
 import {
   AdaptiveAvgPool2d,
   type AnyModule,
@@ -166,6 +166,40 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
       const actual = loss.forward(toGpu(logits), toGpu(target));
       expect(await actual.data(), "loss").toBeAllclose(await expected.data(), LAYER_TOLERANCE);
     });
+
+    // Integer inputs make most windows tie: the first maximum must take the index, the value and
+    // the gradient, as on the CPU (whose rule is checked against PyTorch in @normgrad/nn).
+    it.each([
+      ["2×2/2", () => new MaxPool2d(2, { returnIndices: true }), [2, 2, 6, 8], 0],
+      [
+        "3×3/1 pad 1 (overlapping)",
+        () => new MaxPool2d(3, { stride: 1, padding: 1, returnIndices: true }),
+        [1, 2, 5, 6],
+        0,
+      ],
+      ["2×2/1 on zeros", () => new MaxPool2d(2, { stride: 1, returnIndices: true }), [1, 1, 4, 5], null],
+    ] as const)(
+      "MaxPool2d %s at ties: the first maximum's index, value and gradient",
+      async (_, make, shape, seed) => {
+        const x = (
+          seed === null
+            ? zeros([...shape], { dtype: "float64" })
+            : randint(0, 3, [...shape], { generator: new Generator(seed) }).to("float64")
+        ).requiresGrad_();
+        const xGpu = toGpu(x);
+        const [expected, expectedIndices] = make().forward(x);
+        const [actual, actualIndices] = make().forward(xGpu);
+        expect(Array.from(await actualIndices.data()), "indices").toEqual(
+          Array.from(await expectedIndices.data()),
+        );
+        expect(await actual.data(), "values").toBeAllclose(await expected.data(), { rtol: 0, atol: 0 });
+        const dy = seeded(expected.shape, 7).detach();
+        expected.backward(dy);
+        actual.backward(toGpu(dy));
+        if (xGpu.grad === null || x.grad === null) throw new Error("the input has no gradient");
+        expect(await xGpu.grad.data(), "dx").toBeAllclose(await x.grad.data(), LAYER_TOLERANCE);
+      },
+    );
 
     it("the functional cross entropy's gradient", async () => {
       const logits = seeded([6, 3], 3);
