@@ -118,7 +118,7 @@ describe("reader", () => {
 function halfFile(dtype: "F16" | "BF16", patterns: readonly number[]): Uint8Array {
   const data = new Uint8Array(2 * patterns.length);
   const view = new DataView(data.buffer);
-  patterns.forEach((bits, i) => view.setUint16(2 * i, bits, true));
+  for (const [i, bits] of patterns.entries()) view.setUint16(2 * i, bits, true);
   return build({ h: { dtype, shape: [patterns.length], data_offsets: [0, data.length] } }, data);
 }
 
