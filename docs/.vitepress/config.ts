@@ -32,6 +32,15 @@ function githubSlug(heading: string): string {
     .replace(/\s/g, "-");
 }
 
+/**
+ * Whether `md` is the markdown-it instance @mdit's KaTeX plugin takes. VitePress's own type
+ * declarations embed an older copy of markdown-it's types than @types/markdown-it, so the two
+ * `MarkdownIt` types differ though the object is the same; this guard reconciles them without a cast.
+ */
+function isKatexHost(md: object): md is Parameters<typeof katex>[0] {
+  return "renderer" in md && "inline" in md && "block" in md;
+}
+
 /** The guides in reading order; each is `docs/<link>.md`. */
 const GUIDES: readonly { text: string; link: string }[] = [
   { text: "Getting started", link: "/getting-started" },
@@ -62,7 +71,9 @@ export default defineConfig({
     anchor: { slugify: githubSlug },
     config: (md) => {
       // `$…$` and `$$…$$` become KaTeX HTML while the site builds; the theme bundles KaTeX's CSS, so no CDN.
-      md.use(katex);
+      if (!isKatexHost(md))
+        throw new Error("VitePress handed the markdown config something that is not markdown-it");
+      katex(md);
       // The guides link a few repository files with `../`; on GitHub that works, on the site it would 404.
       const renderLinkOpen = md.renderer.rules.link_open;
       md.renderer.rules.link_open = (tokens, index, options, env, self) => {

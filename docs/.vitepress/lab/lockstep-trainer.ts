@@ -1,5 +1,5 @@
 // The BatchNorm lab's training: the study's MLP as none / norm→act / act→norm, stepped in lockstep on the same batches, with what the lab plots.
-import { type Device, Generator, noGrad, randperm, Tensor, tensor, tidy } from "@normgrad/core";
+import { type Device, Generator, keep, noGrad, randperm, Tensor, tensor, tidy } from "@normgrad/core";
 import { MNIST_MEAN, MNIST_STD } from "@normgrad/data";
 import { buildNetwork } from "@normgrad/example-bn-placement/build-network";
 import {
@@ -152,20 +152,28 @@ export function channelMoments(values: Float32Array, width: number, channel: num
 
 /**
  * The histogram of `values` and of `initial` in the same bins: `[0, 1]` for sigmoid outputs, else
- * from 0 (ReLU outputs are ≥ 0) to the 99.5th percentile of `values` (a few large outputs would
- * squeeze the rest into one bin).
+ * from 0 (ReLU outputs are ≥ 0) to the largest value or mean + 4·std, whichever is smaller (a few
+ * large outputs would squeeze the rest into one bin).
  */
 export function activationHistogram(
   values: Float32Array,
   initial: Float32Array,
   activation: LabSettings["activation"],
 ): ActivationHistogram {
-  const sorted = Float32Array.from(values).sort();
-  const high =
-    activation === "sigmoid"
-      ? 1
-      : Math.max(sorted[Math.min(sorted.length - 1, Math.floor(0.995 * sorted.length))], 1e-6);
+  let sum = 0;
+  let stuck = 0;
+  let largest = Number.NEGATIVE_INFINITY;
+  for (const value of values) {
+    sum += value;
+    largest = Math.max(largest, value);
+    if (activation === "sigmoid" ? value < 0.02 || value > 0.98 : value === 0) stuck++;
+  }
+  const mean = sum / values.length;
+  let squares = 0;
+  for (const value of values) squares += (value - mean) ** 2;
+  const std = Math.sqrt(squares / values.length);
   const low = 0;
+  const high = activation === "sigmoid" ? 1 : Math.max(Math.min(largest, mean + 4 * std), 1e-6);
   const bin = (data: Float32Array) => {
     const counts = new Array<number>(HISTOGRAM_BINS).fill(0);
     for (const value of data) {
@@ -174,43 +182,29 @@ export function activationHistogram(
     }
     return counts;
   };
-  let sum = 0;
-  let stuck = 0;
-  for (const value of values) {
-    sum += value;
-    if (activation === "sigmoid" ? value < 0.02 || value > 0.98 : value === 0) stuck++;
-  }
-  const mean = sum / values.length;
-  let squares = 0;
-  for (const value of values) squares += (value - mean) ** 2;
   return {
     low,
     high,
     counts: bin(values),
     initialCounts: bin(initial),
     mean,
-    std: Math.sqrt(squares / values.length),
+    std,
     stuckFraction: stuck / values.length,
   };
 }
 
-/** Rows `indices` of `images` (PIXELS each), normalized with MNIST's mean and std, as an (N, 1, 28, 28) tensor. */
-function imageBatch(images: Float32Array, indices: ArrayLike<number>, device: Device): Tensor {
-  const batch = new Float32Array(indices.length * PIXELS);
-  for (let row = 0; row < indices.length; row++) {
-    const from = indices[row] * PIXELS;
-    for (let pixel = 0; pixel < PIXELS; pixel++) {
-      batch[row * PIXELS + pixel] = (images[from + pixel] - MNIST_MEAN) / MNIST_STD;
-    }
-  }
-  return tensor(batch, { shape: [indices.length, 1, 28, 28], device });
+/** `images` normalized with MNIST's mean and std, as the networks see them. */
+function normalized(images: Float32Array): Float32Array {
+  return images.map((pixel) => (pixel - MNIST_MEAN) / MNIST_STD);
 }
 
-function labelBatch(labels: Int32Array, indices: ArrayLike<number>, device: Device): Tensor {
-  return tensor(
-    Int32Array.from(indices, (index) => labels[index]),
-    { device },
-  );
+/** Rows `indices` of `pixels` (PIXELS each) as an (N, 1, 28, 28) tensor. */
+function imageBatch(pixels: Float32Array, indices: ArrayLike<number>, device: Device): Tensor {
+  const batch = new Float32Array(indices.length * PIXELS);
+  for (let row = 0; row < indices.length; row++) {
+    batch.set(pixels.subarray(indices[row] * PIXELS, (indices[row] + 1) * PIXELS), row * PIXELS);
+  }
+  return tensor(batch, { shape: [indices.length, 1, 28, 28], device });
 }
 
 /** Fraction of rows of (N, 10) `logits` whose arg-max is the label. */
@@ -238,6 +232,11 @@ export class LockstepTrainer {
   readonly settings: Readonly<LabSettings>;
   private inspection: Inspection;
   private readonly data: LabData;
+  /** The training images, normalized once. */
+  private readonly trainPixels: Float32Array;
+  /** The whole test subset on the device, made once: images (N, 1, 28, 28) and labels (N). */
+  private readonly testImages: Tensor;
+  private readonly testLabels: Tensor;
   private readonly device: Device;
   private readonly runs: VariantRun[];
   private readonly order: Generator;
@@ -251,6 +250,10 @@ export class LockstepTrainer {
     this.settings = settings;
     this.inspection = { inspect: settings.inspect, layer: settings.layer, channel: settings.channel };
     this.data = data;
+    this.trainPixels = normalized(data.trainImages);
+    const testCount = data.testLabels.length;
+    this.testImages = keep(tensor(normalized(data.testImages), { shape: [testCount, 1, 28, 28], device }));
+    this.testLabels = keep(tensor(data.testLabels, { device }));
     this.device = device;
     this.trainCount = data.trainLabels.length - (data.trainLabels.length % settings.batchSize);
     if (this.trainCount === 0) {
@@ -357,9 +360,9 @@ export class LockstepTrainer {
       const inspectAt = run === inspected.run ? inspected.normIndex : -1;
       try {
         const kept = tidy(() => {
-          const x = imageBatch(this.data.trainImages, indices, this.device);
+          const x = imageBatch(this.trainPixels, indices, this.device);
           const { logits, activations, normInput } = this.forward(run, x, inspectAt);
-          const loss = F.crossEntropy(logits, labelBatch(this.data.trainLabels, indices, this.device));
+          const loss = F.crossEntropy(logits, tensor(labels, { device: this.device }));
           run.optimizer.zeroGrad();
           loss.backward();
           run.optimizer.step();
@@ -414,7 +417,6 @@ export class LockstepTrainer {
    */
   async evaluate(): Promise<EvaluationReport> {
     const testCount = this.data.testLabels.length;
-    const allTest = Int32Array.from({ length: testCount }, (_, i) => i);
     const inspected = this.inspected();
     const test: EvaluationReport["test"] = [];
     const trainHistograms: VariantHistograms = [];
@@ -431,9 +433,12 @@ export class LockstepTrainer {
       const inspectAt = run === inspected.run ? inspected.normIndex : -1;
       const kept = noGrad(() =>
         tidy(() => {
-          const x = imageBatch(this.data.testImages, allTest, this.device);
-          const { logits, activations, normInput, normOutput } = this.forward(run, x, inspectAt);
-          const loss = F.crossEntropy(logits, labelBatch(this.data.testLabels, allTest, this.device));
+          const { logits, activations, normInput, normOutput } = this.forward(
+            run,
+            this.testImages,
+            inspectAt,
+          );
+          const loss = F.crossEntropy(logits, this.testLabels);
           const probe = (t: Tensor) => t.narrow(0, 0, Math.min(PROBE_SIZE, testCount));
           return {
             loss,
@@ -514,6 +519,8 @@ export class LockstepTrainer {
 
   /** Frees every variant's tensors (the optimizer's momentum buffers with them). */
   dispose(): void {
+    this.testImages.dispose();
+    this.testLabels.dispose();
     for (const run of this.runs) {
       run.optimizer.zeroGrad();
       for (const state of run.optimizer.state.values()) {

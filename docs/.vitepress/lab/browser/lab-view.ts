@@ -197,8 +197,8 @@ export function mountLab(root: HTMLElement): () => void {
   const accuracyCanvas = element("canvas", { class: "ng-lab-chart", "data-chart": "accuracy" });
   const legend = element("tbody");
   const histogramGrid = element("div", { class: "ng-lab-histograms", "data-lab": "histograms" });
-  const normalizerReadout = element("p", { "data-stat": "normalizer" });
-  const outputReadout = element("p", { "data-stat": "output" });
+  const normalizerReadout = element("p", { class: "ng-lab-readout", "data-stat": "normalizer" });
+  const outputReadout = element("p", { class: "ng-lab-readout", "data-stat": "output" });
   const meanCanvas = element("canvas", { class: "ng-lab-chart ng-lab-small", "data-chart": "channel-mean" });
   const varianceCanvas = element("canvas", {
     class: "ng-lab-chart ng-lab-small",
@@ -351,19 +351,25 @@ export function mountLab(root: HTMLElement): () => void {
     paused = false;
     pauseButton.textContent = "Pause";
     status.textContent = "starting…";
+    delete status.dataset.finished;
+    delete status.dataset.failed;
     send({ kind: "start", run, settings, data: labData });
     redraw();
   }
 
   function onControlChange(event: Event): void {
-    const next = readControls(event.target);
+    adopt(readControls(event.target));
+    writeUrl();
+  }
+
+  /** Makes `next` the lab's settings: restarts training if the run changed, else re-points the statistics panel. */
+  function adopt(next: LabSettings): void {
     const restart = !sameRun(next, settings);
     const inspectionChanged =
       next.inspect !== settings.inspect || next.layer !== settings.layer || next.channel !== settings.channel;
     settings = next;
     histogramsStale = true;
     showSettings();
-    writeUrl();
     if (restart) {
       start();
       return;
@@ -570,9 +576,12 @@ export function mountLab(root: HTMLElement): () => void {
         `${layerName} (${settings.mode} mode) normalizes with ${source}: ` +
         `${formatMoments(evaluation.channel.normalizer[settings.mode])}.`;
       outputReadout.textContent =
-        `Its output on 256 test digits in ${settings.mode} mode: ` +
-        `${formatMoments(evaluation.channel.output[settings.mode])} (γ and β would give the same in both modes ` +
-        "only if the running statistics matched the data).";
+        settings.mode === "train"
+          ? "On 256 test digits normalized with their own statistics, its output has " +
+            `${formatMoments(evaluation.channel.output.train)}: exactly standardized, then scaled by γ and shifted by β.`
+          : "On 256 test digits normalized with the running statistics, its output has " +
+            `${formatMoments(evaluation.channel.output.eval)}: standardized only as far as the running ` +
+            "statistics match these digits.";
     }
     normalizerReadout.dataset.mode = settings.mode;
     const points = history.channel;
@@ -658,8 +667,42 @@ export function mountLab(root: HTMLElement): () => void {
     scheduleRedraw();
   };
   addEventListener("resize", onResize);
+  /**
+   * A link to this page with other settings (the lessons below the lab) would only change the URL
+   * under VitePress's router, which keeps the page mounted: take its settings here instead.
+   */
+  const onLinkClick = (event: MouseEvent) => {
+    const link = event.target instanceof Element ? event.target.closest("a") : null;
+    if (link === null || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    const target = new URL(link.href, location.href);
+    // `/lab` and `/lab.html` are the same page (VitePress's links carry the extension, clean URLs do not).
+    const page = (url: URL | Location) => url.pathname.replace(/\.html$/, "");
+    if (
+      target.origin !== location.origin ||
+      page(target) !== page(location) ||
+      target.search === location.search
+    ) {
+      return;
+    }
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    globalThis.history.pushState(globalThis.history.state, "", target.href);
+    adoptUrl();
+    root.scrollIntoView({ block: "start" });
+  };
+  /** The settings of the page's URL (after a lesson link, or Back), with the refused values named. */
+  const adoptUrl = () => {
+    const next = parseLabSettings(location.search);
+    problems.hidden = next.problems.length === 0;
+    problems.textContent = next.problems.join("; ");
+    adopt(next.settings);
+  };
+  addEventListener("click", onLinkClick, { capture: true });
+  addEventListener("popstate", adoptUrl);
   start();
   return () => {
+    removeEventListener("click", onLinkClick, { capture: true });
+    removeEventListener("popstate", adoptUrl);
     removeEventListener("resize", onResize);
     cancelAnimationFrame(frame);
     worker.terminate();

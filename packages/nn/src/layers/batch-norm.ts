@@ -26,15 +26,25 @@ export interface NormLayerOptions extends Pick<FactoryOptions, "dtype" | "device
  * `numBatchesTracked` (int32 0) when tracking running statistics, else null.
  */
 export abstract class NormBase extends Module {
+  /** γ, the per-channel scale (ones at first); null unless `affine`. */
   weight: Parameter | null;
+  /** β, the per-channel shift (zeros at first); null unless `affine`. */
   bias: Parameter | null;
+  /** The running mean eval mode normalizes with (zeros at first); null unless `trackRunningStats`. */
   runningMean: Buffer | null;
+  /** The running (unbiased) variance eval mode normalizes with (ones at first); null unless `trackRunningStats`. */
   runningVar: Buffer | null;
+  /** Training batches seen (int32, 0 at first); null unless `trackRunningStats`. */
   numBatchesTracked: Buffer | null;
+  /** C, the channels (features) normalized. */
   readonly numFeatures: number;
+  /** Added to the variance under the square root (option, default 1e-5). */
   readonly eps: number;
+  /** Weight of each batch in the running statistics (option, default 0.1; null: cumulative average). */
   readonly momentum: number | null;
+  /** Whether γ and β are learned (option; default true for BatchNorm, false for InstanceNorm). */
   readonly affine: boolean;
+  /** Whether running statistics are kept for eval mode (option; default true for BatchNorm, false for InstanceNorm). */
   readonly trackRunningStats: boolean;
 
   protected constructor(
@@ -202,7 +212,16 @@ export class BatchNorm1d extends BatchNorm {
   }
 }
 
-/** BatchNorm over (N, C, H, W): statistics per channel over N, H and W. */
+/**
+ * BatchNorm over (N, C, H, W): statistics per channel over N, H and W (PyTorch's `BatchNorm2d`).
+ * Options ({@link NormLayerOptions}): `eps` (1e-5), `momentum` (0.1, or null for a cumulative
+ * average), `affine` (true), `trackRunningStats` (true), `dtype` ("float32"), `device` ("cpu").
+ *
+ * ```ts
+ * const bn = new BatchNorm2d(16, { momentum: 0.01 });
+ * const y = bn.forward(randn([8, 16, 28, 28]));   // training mode: batch statistics
+ * ```
+ */
 export class BatchNorm2d extends BatchNorm {
   protected checkInputDim(x: Tensor): void {
     if (x.ndim !== 4) {
