@@ -34,7 +34,12 @@ export default defineConfig({
   resolve: { conditions: [SOURCE_CONDITION, ...defaultClientConditions] },
   ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] } },
   test: {
-    include: ["packages/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts", "benchmarks/test/**/*.test.ts", "docs/test/**/*.test.ts"],
+    include: [
+      "packages/*/test/**/*.test.ts",
+      "examples/*/test/**/*.test.ts",
+      "benchmarks/test/**/*.test.ts",
+      "docs/test/**/*.test.ts",
+    ],
     reporters: ["default", new SummaryLineReporter()],
     testTimeout: 60_000,
     pool: "forks",
