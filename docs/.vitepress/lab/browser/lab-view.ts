@@ -176,7 +176,7 @@ export function mountLab(root: HTMLElement): () => void {
   const seed = element("input", { name: "seed", type: "number", min: "0", step: "1" });
   const steps = element("input", { name: "steps", type: "number", min: "1", max: "20000", step: "100" });
   const backendChoice = select("backend", [
-    ["auto", "auto (GPU.js on a hardware GPU, else CPU)"],
+    ["auto", "auto: GPU.js on a hardware GPU"],
     ["cpu", "CPU (WebAssembly SIMD)"],
     ["gpu", "GPU.js"],
   ]);
