@@ -394,14 +394,15 @@ const vjpRules: { [P in Primitive]: VjpRule<P> } = {
       () => dy.mul(where(a.eq(0).mul(b.ge(0)), a.zerosLike(), context.out.mul(a.log()))),
     ];
   },
-  // Ties split the gradient equally, as PyTorch.
+  // As PyTorch: the strict loser gets 0 and ties split the gradient equally; every other
+  // element gets all of it, so where a or b is NaN (neither a < b nor a == b) both operands do.
   maximum: (dy, { inputs: [a, b] }) => [
-    () => dy.mul(a.gt(b).add(a.eq(b).mul(0.5))),
-    () => dy.mul(b.gt(a).add(a.eq(b).mul(0.5))),
+    () => dy.mul(a.lt(b).add(a.eq(b).mul(0.5)).neg().add(1)),
+    () => dy.mul(b.lt(a).add(a.eq(b).mul(0.5)).neg().add(1)),
   ],
   minimum: (dy, { inputs: [a, b] }) => [
-    () => dy.mul(a.lt(b).add(a.eq(b).mul(0.5))),
-    () => dy.mul(b.lt(a).add(a.eq(b).mul(0.5))),
+    () => dy.mul(a.gt(b).add(a.eq(b).mul(0.5)).neg().add(1)),
+    () => dy.mul(b.gt(a).add(a.eq(b).mul(0.5)).neg().add(1)),
   ],
   where: (dy, { inputs: [condition] }) => [
     null,

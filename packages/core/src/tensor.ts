@@ -402,12 +402,18 @@ export class Tensor {
     return P.binary("pow", this, this.#lift(exponent));
   }
 
-  /** Elementwise maximum (NaN propagates). Ties split the gradient equally. */
+  /**
+   * Elementwise maximum (NaN propagates). As PyTorch, ties split the gradient equally and where
+   * either side is NaN both get all of it.
+   */
   maximum(other: TensorLike): Tensor {
     return P.binary("maximum", this, this.#lift(other));
   }
 
-  /** Elementwise minimum (NaN propagates). Ties split the gradient equally. */
+  /**
+   * Elementwise minimum (NaN propagates). As PyTorch, ties split the gradient equally and where
+   * either side is NaN both get all of it.
+   */
   minimum(other: TensorLike): Tensor {
     return P.binary("minimum", this, this.#lift(other));
   }
