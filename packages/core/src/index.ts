@@ -29,6 +29,12 @@ export type { ValueCheck } from "./check-values.ts";
 export { checkValues } from "./check-values.ts";
 export { CpuBackend } from "./cpu/cpu-backend.ts";
 export { CpuBuffer, cpuData } from "./cpu/cpu-buffer.ts";
+export {
+  getNumThreads,
+  getThreadsUnavailableReason,
+  setNumThreads,
+  whenThreadsReady,
+} from "./cpu/thread-pool.ts";
 export { configureWasmElementwise } from "./cpu/wasm-elementwise.ts";
 export { canUseWasmGemm, configureWasmGemm } from "./cpu/wasm-gemm.ts";
 export { configureWasmNorm } from "./cpu/wasm-norm.ts";

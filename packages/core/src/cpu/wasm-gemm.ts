@@ -1,9 +1,9 @@
 // The float32 matmul kernel in WebAssembly SIMD: the 4×8 micro-kernel, gather/scatter through index tables, packing and blocking.
 import { gemm } from "./gemm.ts";
+import { instantiateKernelModule, type KernelCall, runOnThreads, threadsFor } from "./thread-pool.ts";
 import {
   brIf,
   defineFunction,
-  emitModule,
   end,
   ensureMemory,
   f32Add,
@@ -19,14 +19,12 @@ import {
   i32Shl,
   i32Sub,
   increment,
-  instantiate,
   load32Splat,
   localGet,
   localSet,
   loop,
   v128Load,
   v128Store,
-  type WasmMemory,
 } from "./wasm-module.ts";
 
 /** Rows of C per register tile: each is one f32x4 splat of A times the tile's B vectors. */
@@ -39,6 +37,10 @@ const TILE_COLUMNS = TILE_VECTORS * 4;
 const DEPTH_BLOCK = 256;
 /** Column panels per block: 32 panels × 8 columns × 256 deep × 4 bytes = 256 KB of packed B stay in L2. */
 const COLUMN_PANEL_BLOCK = 32;
+/** Multiply-adds ×2 a thread must get before a product is split (measured: docs/performance.md, "Threads"). */
+const MIN_FLOPS_PER_THREAD = 2 ** 20;
+/** Gathered entries a thread must get before packing is split. */
+const MIN_GATHER_PER_THREAD = 2 ** 14;
 /** Largest wasm memory this kernel asks for; larger products go to the JS kernel instead. */
 const MAX_MEMORY_BYTES = 2 ** 30;
 
@@ -163,26 +165,22 @@ const scatterAddKernel = defineFunction(
 // ---------------------------------------------------------------------------------------------
 // The instance, its memory, and the driver that packs operands and walks the blocks.
 
-/** The kernels, compiled synchronously (the module is under 1 KB), or undefined where WebAssembly SIMD is missing. */
-const gemmInstance = instantiate(emitModule([blockKernel, gatherKernel, scatterAddKernel]));
+/**
+ * The kernels, compiled synchronously (the module is under 1 KB) on the thread pool's shared
+ * memory where threads are available, or undefined where WebAssembly SIMD is missing.
+ */
+const gemmModule = instantiateKernelModule([blockKernel, gatherKernel, scatterAddKernel]);
 
-interface GemmKernels {
-  readonly block: (...args: number[]) => void;
-  readonly gather: (to: number, from: number, indices: number, count: number) => void;
-  readonly scatterAdd: (from: number, to: number, indices: number, count: number) => void;
-  readonly memory: WasmMemory;
-}
-
-function exportedKernels(): GemmKernels | undefined {
-  if (gemmInstance === undefined) return undefined;
-  const { functions, memory } = gemmInstance;
+function exportedKernels() {
+  if (gemmModule === undefined) return undefined;
+  const { kernels: byName, instance } = gemmModule;
   const [block, gather, scatterAdd] = [blockKernel, gatherKernel, scatterAddKernel].map((f) =>
-    functions.get(f.name),
+    byName.get(f.name),
   );
   if (block === undefined || gather === undefined || scatterAdd === undefined) {
     throw new Error("the wasm gemm module lacks one of its `block`, `gather`, `scatterAdd` exports");
   }
-  return { block, gather, scatterAdd, memory };
+  return { module: gemmModule, block, gather, scatterAdd, memory: instance.memory };
 }
 
 const kernels = exportedKernels();
@@ -358,7 +356,7 @@ export function wasmGemm(
     if (!accumulate && c instanceof Float32Array) c.fill(0, 0, m * n);
     return;
   }
-  const { block, gather, scatterAdd, memory } = kernels;
+  const { module, block, gather, scatterAdd, memory } = kernels;
   const rowPanels = Math.ceil(m / TILE_ROWS);
   const columnPanels = Math.ceil(n / TILE_COLUMNS);
   const cRow = columnPanels * TILE_COLUMNS;
@@ -394,6 +392,7 @@ export function wasmGemm(
     free = dataAt + data.length;
     return { indicesAt, dataAt };
   };
+  const gathers: { to: number; dataAt: number; indicesAt: number; count: number }[] = [];
   const pack = (
     operand: Operand,
     start: number,
@@ -402,39 +401,67 @@ export function wasmGemm(
   ) => {
     if (typeof operand === "function") operand(floats, start);
     else if (!isGather(operand)) packMatrix(operand);
-    else {
-      const { indicesAt, dataAt } = stage(operand.indices, operand.source, packed);
-      gather(4 * start, 4 * dataAt, 4 * indicesAt, packed);
-    }
+    else gathers.push({ to: start, ...stage(operand.indices, operand.source, packed), count: packed });
   };
   zeroPanelPadding(floats, m, k, n, bStart);
   pack(a, 0, bStart, (matrix) => packRowPanels(matrix, m, k, floats, 0));
   pack(b, bStart, k * cRow, (matrix) => packColumnPanels(matrix, k, n, floats, bStart));
+  // Each thread gathers a 4-aligned share of every table (counts are multiples of 4).
+  const entries = gathers.reduce((total, { count }) => total + count, 0);
+  const gatherThreads = threadsFor(module, entries / GATHER_UNROLL, MIN_GATHER_PER_THREAD / GATHER_UNROLL);
+  runOnThreads(
+    Array.from({ length: gatherThreads }, (_, t) =>
+      gathers.flatMap(({ to, dataAt, indicesAt, count }) => {
+        const share = (thread: number) =>
+          GATHER_UNROLL * Math.floor((count / GATHER_UNROLL) * (thread / gatherThreads));
+        const [first, last] = [share(t), share(t + 1)];
+        if (first === last) return [];
+        return [
+          { kernel: gather, args: [4 * (to + first), 4 * dataAt, 4 * (indicesAt + first), last - first] },
+        ];
+      }),
+    ),
+  );
   floats.fill(0, cStart, cStart + rowPanels * TILE_ROWS * cRow);
   if (accumulate && c instanceof Float32Array) {
     for (let i = 0; i < m; i++) floats.set(c.subarray(i * n, (i + 1) * n), cStart + i * cRow);
   }
-  for (let p0 = 0; p0 < k; p0 += DEPTH_BLOCK) {
-    const depth = Math.min(DEPTH_BLOCK, k - p0);
-    for (let q0 = 0; q0 < columnPanels; q0 += COLUMN_PANEL_BLOCK) {
-      block(
-        4 * p0 * TILE_ROWS,
-        4 * (bStart + (q0 * k + p0) * TILE_COLUMNS),
-        4 * (cStart + q0 * TILE_COLUMNS),
-        rowPanels,
-        Math.min(COLUMN_PANEL_BLOCK, columnPanels - q0),
-        depth,
-        4 * k * TILE_ROWS,
-        4 * k * TILE_COLUMNS,
-        4 * cRow,
-      );
+  // Threads split C's row panels (or column panels, where there are more): each element's sum
+  // runs over the same depth blocks in the same order as on one thread, so results are identical.
+  const splitRows = rowPanels >= columnPanels;
+  const panels = splitRows ? rowPanels : columnPanels;
+  const flopsPerPanel = 2 * k * (splitRows ? TILE_ROWS * cRow : rowPanels * TILE_ROWS * TILE_COLUMNS);
+  const threads = threadsFor(module, panels, Math.ceil(MIN_FLOPS_PER_THREAD / flopsPerPanel));
+  const plans = Array.from({ length: threads }, (_, t) => {
+    const [first, last] = [Math.floor((panels * t) / threads), Math.floor((panels * (t + 1)) / threads)];
+    const [rowFirst, rowCount] = splitRows ? [first, last - first] : [0, rowPanels];
+    const [columnFirst, columnEnd] = splitRows ? [0, columnPanels] : [first, last];
+    const calls: KernelCall[] = [];
+    for (let p0 = 0; p0 < k; p0 += DEPTH_BLOCK) {
+      for (let q0 = columnFirst; q0 < columnEnd; q0 += COLUMN_PANEL_BLOCK) {
+        const args = [
+          4 * (rowFirst * k * TILE_ROWS + p0 * TILE_ROWS),
+          4 * (bStart + (q0 * k + p0) * TILE_COLUMNS),
+          4 * (cStart + rowFirst * TILE_ROWS * cRow + q0 * TILE_COLUMNS),
+          rowCount,
+          Math.min(COLUMN_PANEL_BLOCK, columnEnd - q0),
+          Math.min(DEPTH_BLOCK, k - p0),
+          4 * k * TILE_ROWS,
+          4 * k * TILE_COLUMNS,
+          4 * cRow,
+        ];
+        calls.push({ kernel: block, args });
+      }
     }
-  }
+    return calls;
+  });
+  runOnThreads(plans);
   if (c instanceof Float32Array) {
     for (let i = 0; i < m; i++) c.set(floats.subarray(cStart + i * cRow, cStart + i * cRow + n), i * n);
   } else {
     const { indicesAt, dataAt } = stage(c.indices, c.target, m * cRow);
-    scatterAdd(4 * cStart, 4 * dataAt, 4 * indicesAt, m * cRow);
+    // One thread: entries of different rows may add into the same target.
+    scatterAdd.run(4 * cStart, 4 * dataAt, 4 * indicesAt, m * cRow);
     c.target.set(floats.subarray(dataAt, dataAt + c.target.length));
   }
 }

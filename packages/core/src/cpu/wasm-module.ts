@@ -262,8 +262,19 @@ export function defineFunction<P extends Parameters>(
   };
 }
 
-/** A module of the given functions (type i is function i's, no results), exporting each and its memory as `memory`. */
-export function emitModule(functions: readonly EmittedFunction[]): Uint8Array<ArrayBuffer> {
+/** Pages (64 KB) a shared memory may grow to: 4 GiB, all a 32-bit address reaches (shared memories must declare a maximum). */
+export const SHARED_MEMORY_MAXIMUM_PAGES = 65536;
+
+/**
+ * A module of the given functions (type i is function i's, no results), exporting each and its
+ * memory as `memory`. With `sharedMemory` the memory is imported (`env.memory`, shared, at most
+ * {@link SHARED_MEMORY_MAXIMUM_PAGES}) instead of defined, so several threads' instances of the
+ * module can run on one memory.
+ */
+export function emitModule(
+  functions: readonly EmittedFunction[],
+  { sharedMemory = false }: { sharedMemory?: boolean } = {},
+): Uint8Array<ArrayBuffer> {
   const section = (id: number, items: readonly (readonly number[])[]): number[] => [
     id,
     ...sized([...unsignedLeb(items.length), ...items.flat()]),
@@ -275,14 +286,18 @@ export function emitModule(functions: readonly EmittedFunction[]): Uint8Array<Ar
     ...sized(parameterTypes.map((type) => TYPE_CODES[type])),
     0,
   ]);
+  // Limits flag 0x03: shared, with a maximum (a shared memory's is required); 0x00: no maximum.
+  const sharedLimits = [0x03, 1, ...unsignedLeb(SHARED_MEMORY_MAXIMUM_PAGES)];
+  const memoryImport = [...name("env"), ...name("memory"), 0x02, ...sharedLimits];
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
     ...section(1, types),
+    ...(sharedMemory ? section(2, [memoryImport]) : []),
     ...section(
       3,
       functions.map((_, index) => unsignedLeb(index)),
     ),
-    ...section(5, [[0x00, 1]]), // one memory, at least 1 page, no maximum
+    ...(sharedMemory ? [] : section(5, [[0x00, 1]])), // one memory, at least 1 page, no maximum
     ...section(7, [
       ...functions.map((f, index) => [...name(f.name), 0x00, ...unsignedLeb(index)]),
       [...name("memory"), 0x02, 0],
@@ -298,8 +313,11 @@ export function emitModule(functions: readonly EmittedFunction[]): Uint8Array<Ar
 interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { readonly exports: Record<string, unknown> };
-  Memory: abstract new (...args: never[]) => WasmMemory;
+  Instance: new (
+    module: object,
+    imports?: { env: { memory: WasmMemory } },
+  ) => { readonly exports: Record<string, unknown> };
+  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
 }
 
 /** A module's memory: its current buffer (replaced, and the old one detached, by every `grow`). */
@@ -333,9 +351,16 @@ const wasmApi: unknown = Reflect.get(globalThis, "WebAssembly");
  * modules are under 5 KB: Chromium once refused synchronous compiles over 4 KB on the main
  * thread (the Debian chromium the tests drive takes them), so keep each module small.
  */
-export function instantiate(bytes: Uint8Array<ArrayBuffer>): WasmInstance | undefined {
+export function instantiate(
+  bytes: Uint8Array<ArrayBuffer>,
+  sharedMemory?: WasmMemory,
+): WasmInstance | undefined {
   if (!isWasmApi(wasmApi) || !wasmApi.validate(bytes)) return undefined;
-  const { exports } = new wasmApi.Instance(new wasmApi.Module(bytes));
+  const module = new wasmApi.Module(bytes);
+  const { exports } =
+    sharedMemory === undefined
+      ? new wasmApi.Instance(module)
+      : new wasmApi.Instance(module, { env: { memory: sharedMemory } });
   const { memory } = exports;
   if (!(memory instanceof wasmApi.Memory))
     throw new Error("a normgrad wasm module lacks its `memory` export");
@@ -344,6 +369,23 @@ export function instantiate(bytes: Uint8Array<ArrayBuffer>): WasmInstance | unde
     if (isKernel(value)) functions.set(name, value);
   }
   return { functions, memory };
+}
+
+/**
+ * A fresh shared memory for modules emitted with `sharedMemory` (one page, growing to
+ * {@link SHARED_MEMORY_MAXIMUM_PAGES}), or the reason there is none: no WebAssembly, or no
+ * SharedArrayBuffer (a browser page without cross-origin isolation).
+ */
+export function createSharedMemory(): WasmMemory | string {
+  if (!isWasmApi(wasmApi)) return "WebAssembly is unavailable";
+  if (typeof SharedArrayBuffer === "undefined") {
+    return "SharedArrayBuffer is unavailable (a browser page needs cross-origin isolation: COOP and COEP headers)";
+  }
+  try {
+    return new wasmApi.Memory({ initial: 1, maximum: SHARED_MEMORY_MAXIMUM_PAGES, shared: true });
+  } catch (error) {
+    return `shared WebAssembly memory is unavailable: ${error instanceof Error ? error.message : String(error)}`;
+  }
 }
 
 /** Grows `memory` to at least `bytes` (growing detaches views of the old buffer: take new ones after). */
