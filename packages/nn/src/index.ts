@@ -6,6 +6,8 @@ import * as F from "./functional/index.ts";
 import * as init from "./init.ts";
 
 export { NonFiniteStatisticsError } from "./functional/batch-norm.ts";
+export type { ChannelMoments } from "./functional/sync-batch-norm.ts";
+export { channelMoments, mergeMoments } from "./functional/sync-batch-norm.ts";
 export type { FactoryOptions, IntPair, Reduction } from "./functional/validate.ts";
 export type { FusionNote, FusionResult } from "./fusion.ts";
 export { fuseBnLinear, fuseConvBn, fuseLinearBn, fuseModel } from "./fusion.ts";
@@ -29,8 +31,12 @@ export type { ClassLossOptions } from "./layers/loss.ts";
 export { BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss } from "./layers/loss.ts";
 export type { MaxPool2dOutput } from "./layers/pooling.ts";
 export { AdaptiveAvgPool2d, AvgPool2d, MaxPool2d } from "./layers/pooling.ts";
+export type { SyncBatchNormOptions } from "./layers/sync-batch-norm.ts";
+export { convertSyncBatchnorm, SyncBatchNorm } from "./layers/sync-batch-norm.ts";
 export type { AnyModule, LoadStateDictOptions, LoadStateDictResult } from "./module.ts";
 export { Buffer, Module, Parameter, StateDict, stateKeyOf } from "./module.ts";
+export type { ProcessGroup } from "./process-group.ts";
+export { allGather, destroyProcessGroup, getProcessGroup, initProcessGroup } from "./process-group.ts";
 export { formatPythonBool, formatPythonFloat, formatPythonTuple, indentNested } from "./repr.ts";
 export type { SaveOptions, SaveSource } from "./safetensors.ts";
 export {

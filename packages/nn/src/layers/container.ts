@@ -54,6 +54,14 @@ export class Sequential extends Module implements Iterable<TensorModule> {
     return this.#items[checkedIndex(index, this.#items.length, "Sequential")];
   }
 
+  /** Replaces the child at `index` (negative counts from the end), as PyTorch's `seq[i] = module`. */
+  set(index: number, module: TensorModule): this {
+    const position = checkedIndex(index, this.#items.length, "Sequential");
+    assignIndexed(this, [module], position);
+    this.#items[position] = module;
+    return this;
+  }
+
   /** The children in order. */
   *[Symbol.iterator](): Iterator<TensorModule> {
     yield* this.#items;
@@ -96,6 +104,14 @@ export class ModuleList<M extends AnyModule = AnyModule>
   /** The module at `index` (negative counts from the end). */
   at(index: number): M {
     return this.#items[checkedIndex(index, this.#items.length, "ModuleList")];
+  }
+
+  /** Replaces the module at `index` (negative counts from the end), as PyTorch's `modules[i] = module`. */
+  set(index: number, module: M): this {
+    const position = checkedIndex(index, this.#items.length, "ModuleList");
+    assignIndexed(this, [module], position);
+    this.#items[position] = module;
+    return this;
   }
 
   /** The modules in order. */
