@@ -11,7 +11,7 @@ const BUDGETS = {
   nn: 3550,
   optim: 950,
   data: 500,
-  train: 450,
+  train: 1050,
   gpu: 2400,
   normgrad: 20,
   testing: 1050,

@@ -76,12 +76,13 @@ export interface EvaluationResult {
   accuracy: number | null;
 }
 
-function lossFunctionOf(lossFn: FitOptions["lossFn"]): LossFunction {
+/** The loss as a function, whether given as one or as a loss module. */
+export function lossFunctionOf(lossFn: FitOptions["lossFn"]): LossFunction {
   return lossFn instanceof Module ? (output, target) => lossFn.forward(output, target) : lossFn;
 }
 
 /** Correct predictions in a batch: argmax over classes equals the int32 target; null when not a classification. */
-function countCorrect(output: Tensor, target: Tensor): Tensor | null {
+export function countCorrect(output: Tensor, target: Tensor): Tensor | null {
   if (output.ndim !== 2 || target.ndim !== 1 || target.dtype !== "int32") return null;
   return output.argmax(1).eq(target).sum();
 }
@@ -127,7 +128,7 @@ function inputAndTarget(batch: Tensor[], device: Device | null): [Tensor, Tensor
 }
 
 /** Running sums over the batches of a pass. */
-class Tally {
+export class Tally {
   samples = 0;
   lossSum = 0;
   correct: number | null = 0;
