@@ -1,5 +1,12 @@
 // The normgrad configurations a benchmark runs on: the CPU backend, and GPU.js modes when @normgrad/gpu exists.
-import type { Device, Tensor } from "@normgrad/core";
+import {
+  type Device,
+  getNumThreads,
+  getThreadsUnavailableReason,
+  setNumThreads,
+  type Tensor,
+  whenThreadsReady,
+} from "@normgrad/core";
 
 /** The `--backend` names. */
 export type BackendName = "cpu" | "gpu-webasm" | "gpu-webasm-async" | "gpu-headlessgl";
@@ -13,7 +20,7 @@ export interface BackendConfig {
   /** The `config` of its result file (`normgrad-cpu`, …), as the peers name theirs. */
   config: string;
   device: Device;
-  /** Threads the computation uses (the CPU backend is single-threaded JavaScript). */
+  /** Threads the computation uses (`setNumThreads` on the CPU backend). */
   threads: number;
   description: string;
   /** Gets the device ready; resolves to null when it is, or to the reason it cannot run here. */
@@ -25,15 +32,26 @@ export interface BackendConfig {
   settle(tensors: readonly Tensor[]): void | Promise<void>;
 }
 
-const cpuConfig: BackendConfig = {
-  name: "cpu",
-  config: "normgrad-cpu",
-  device: "cpu",
-  threads: 1,
-  description: "normgrad CPU backend, float32, 1 thread",
-  prepare: () => Promise.resolve(null),
-  settle: () => {},
-};
+/** Sets the CPU backend's thread count and waits for its workers; a count it cannot run is a skip reason. */
+async function prepareCpu(threads: number): Promise<string | null> {
+  setNumThreads(threads);
+  await whenThreadsReady();
+  if (getNumThreads() === threads) return null;
+  return `the CPU backend runs ${getNumThreads()} thread(s) here: ${getThreadsUnavailableReason() ?? "unknown reason"}`;
+}
+
+/** The CPU backend with `threads` threads: `normgrad-cpu` for one (as the peers' one-thread files), `normgrad-cpu-t<threads>` otherwise. */
+function cpuConfig(threads: number): BackendConfig {
+  return {
+    name: "cpu",
+    config: threads === 1 ? "normgrad-cpu" : `normgrad-cpu-t${threads}`,
+    device: "cpu",
+    threads,
+    description: `normgrad CPU backend, float32, ${threads === 1 ? "1 thread" : `${threads} threads (setNumThreads)`}`,
+    prepare: () => prepareCpu(threads),
+    settle: () => {},
+  };
+}
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -76,7 +94,8 @@ function gpuConfig(name: BackendName, mode: GpuMode, asynchronous: boolean): Bac
 
 /** Every configuration `pnpm bench` tries, in the order it runs them. */
 export const BACKEND_CONFIGS: readonly BackendConfig[] = [
-  cpuConfig,
+  cpuConfig(1),
+  cpuConfig(2),
   gpuConfig("gpu-webasm", "webasm", false),
   gpuConfig("gpu-webasm-async", "webasm", true),
   gpuConfig("gpu-headlessgl", "headlessgl", false),

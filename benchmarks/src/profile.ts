@@ -35,6 +35,7 @@ const warmup = count(values.warmup, "warmup", 0);
 const profiler = profileBackend(new CpuBackend());
 registerBackend(profiler.backend);
 const cpu = BACKEND_CONFIGS.find((config) => config.name === "cpu")!;
+await cpu.prepare(); // one thread: the profile attributes time to kernels on the calling thread
 
 const gcPauses: PerformanceEntry[] = [];
 const gcObserver = new PerformanceObserver((list) => gcPauses.push(...list.getEntries()));
