@@ -10,15 +10,25 @@ export function isGradEnabled(): boolean {
   return gradEnabled;
 }
 
-/** Runs `fn` without recording a graph (PyTorch's `torch.no_grad()`): for evaluation and updates. */
-export function noGrad<T>(fn: () => T): T {
+/** Runs `fn` with grad mode set to `enabled`, restoring the previous mode after. */
+function withGradMode<T>(enabled: boolean, fn: () => T): T {
   const previous = gradEnabled;
-  gradEnabled = false;
+  gradEnabled = enabled;
   try {
     return fn();
   } finally {
     gradEnabled = previous;
   }
+}
+
+/** Runs `fn` without recording a graph (PyTorch's `torch.no_grad()`): for evaluation and updates. */
+export function noGrad<T>(fn: () => T): T {
+  return withGradMode(false, fn);
+}
+
+/** Runs `fn` recording a graph even inside `noGrad` (PyTorch's `torch.enable_grad()`). */
+export function enableGrad<T>(fn: () => T): T {
+  return withGradMode(true, fn);
 }
 
 /** Gradients of a node's inputs given the gradient of its output; entries for unneeded inputs may be null. */
@@ -47,11 +57,17 @@ export class GradNode {
   readonly #saved: readonly Tensor[];
   readonly #savedVersions: readonly number[];
 
+  /**
+   * @param twiceDifferentiable whether `backward` is written with recorded tensor ops, so that
+   * under `createGraph` its result can be differentiated again. A node without it refuses to run
+   * under `createGraph` rather than hand back a gradient with a silently missing graph.
+   */
   constructor(
     readonly name: string,
     readonly inputs: readonly Tensor[],
     backward: BackwardFunction,
     saved: readonly Tensor[] = [],
+    readonly twiceDifferentiable = true,
   ) {
     this.#backward = backward;
     this.inputVersions = inputs.map((input) => input.version);
@@ -59,8 +75,17 @@ export class GradNode {
     this.#savedVersions = saved.map((tensor) => tensor.version);
   }
 
-  /** Runs the backward function, checking the graph is still there and its inputs and saved tensors unchanged. */
-  apply(dy: Tensor, needsInputGrad: readonly boolean[]): readonly (Tensor | null)[] {
+  /**
+   * Runs the backward function, checking the graph is still there, its inputs and saved tensors
+   * unchanged, and (under `createGraph`) that the backward can be recorded.
+   */
+  apply(dy: Tensor, needsInputGrad: readonly boolean[], createGraph = false): readonly (Tensor | null)[] {
+    if (createGraph && !this.twiceDifferentiable) {
+      throw new Error(
+        `${this.name} has no differentiable backward, so backward with { createGraph: true } (or grad() ` +
+          "with createGraph) cannot go through it: its backward is a kernel or plain values, not recorded ops",
+      );
+    }
     if (this.#backward === null) {
       throw new Error(
         `trying to backward through the graph a second time (through ${this.name}): its saved values were ` +
@@ -82,12 +107,12 @@ export class GradNode {
   }
 }
 
-/** The tensors reachable from `root` through grad nodes, inputs before outputs. */
-function topologicalOrder(root: Tensor): Tensor[] {
+/** The tensors reachable from `roots` through grad nodes, inputs before outputs. */
+function topologicalOrder(roots: readonly Tensor[]): Tensor[] {
   const order: Tensor[] = [];
   const visited = new Set<Tensor>();
   // Iterative depth-first search: deep networks would overflow the call stack.
-  const stack: [Tensor, boolean][] = [[root, false]];
+  const stack: [Tensor, boolean][] = roots.map((root): [Tensor, boolean] => [root, false]).reverse();
   while (stack.length > 0) {
     const [tensor, expanded] = stack.pop()!;
     if (expanded) {
@@ -104,35 +129,61 @@ function topologicalOrder(root: Tensor): Tensor[] {
   return order;
 }
 
+/** How `runBackward` runs and where the gradients go. */
+export interface BackwardRun {
+  /** Keep the saved values so the graph can be run through again. */
+  retainGraph: boolean;
+  /**
+   * Record the backward pass itself (PyTorch's `create_graph`): the gradients come out with a
+   * graph of their own and can be differentiated again. Nothing is disposed early then.
+   */
+  createGraph: boolean;
+  /**
+   * Where a leaf's gradient goes (default: accumulated into its `.grad`). `exclusive` says the
+   * engine made `dy` and nothing else refers to it, so `onLeaf` may keep it without a copy.
+   */
+  onLeaf?: (leaf: Tensor, dy: Tensor, exclusive: boolean) => void;
+  /**
+   * `grad()`'s mode: the total gradient of each tensor in `of` (leaf or not) is stored in `into`,
+   * and no `.grad` is touched. A tensor the outputs do not depend on stays absent from `into`.
+   */
+  capture?: { of: ReadonlySet<Tensor>; into: Map<Tensor, Tensor> };
+}
+
 /**
- * Backpropagates `grad` (the gradient of some scalar w.r.t. `root`) through the graph and hands
- * each leaf that requires grad its gradient: by default accumulated into its `.grad`, or to
- * `onLeaf` (gradcheck collects them there and leaves every `.grad` as it was). Runs without
- * recording, so gradients are not themselves differentiable (no `create_graph`).
+ * Backpropagates `seeds[i]` (the gradient of some scalar w.r.t. `roots[i]`) through the graph.
+ * Each tensor's gradient is complete once every op that used it has sent its share back (reverse
+ * topological order); then its hooks run (`registerHook`, which may replace it), a non-leaf that
+ * `retainGrad()`ed keeps a copy in `.grad`, and a leaf gets it as {@link BackwardRun} says.
  *
- * The gradients the engine makes along the way are disposed as soon as they are consumed, so a
- * training step's intermediate gradients go back to the backend's buffers at once instead of
- * waiting for the garbage collector: the engine counts its references to each gradient tensor
- * (a VJP may pass its dy on unchanged, or return one tensor for two inputs) and disposes one it
- * made (created after backward began) when the count drops to zero. Each VJP runs in a `tidy`,
- * so the temporaries it makes and does not return are disposed when it returns. A leaf's
- * gradient is `exclusive` when nothing else refers to it: `onLeaf` then owns it. All of this
- * only on backends whose `releasesGradientsEagerly` is true (the CPU).
+ * Without `createGraph` the pass runs without recording, and the gradients the engine makes along
+ * the way are disposed as soon as they are consumed, so a training step's intermediate gradients
+ * go back to the backend's buffers at once instead of waiting for the garbage collector: the
+ * engine counts its references to each gradient tensor (a VJP may pass its dy on unchanged, or
+ * return one tensor for two inputs) and disposes one it made (created after backward began) when
+ * the count drops to zero. Each VJP runs in a `tidy`, so the temporaries it makes and does not
+ * return are disposed when it returns. All of this only on backends whose
+ * `releasesGradientsEagerly` is true (the CPU). With `createGraph` the VJPs are recorded (they
+ * are written with tensor ops) and every tensor they make may be part of the new graph, so none
+ * is disposed.
  */
 export function runBackward(
-  root: Tensor,
-  grad: Tensor,
-  retainGraph: boolean,
-  onLeaf: (leaf: Tensor, dy: Tensor, exclusive: boolean) => void = (leaf, dy, exclusive) =>
-    leaf.accumulateGrad(dy, exclusive),
+  roots: readonly Tensor[],
+  seeds: readonly Tensor[],
+  {
+    retainGraph,
+    createGraph,
+    onLeaf = (leaf, dy, exclusive) => leaf.accumulateGrad(dy, exclusive, createGraph),
+    capture,
+  }: BackwardRun,
 ): void {
-  const order = topologicalOrder(root);
-  const grads = new Map<Tensor, Tensor>([[root, grad]]);
+  const order = topologicalOrder(roots);
+  const grads = new Map<Tensor, Tensor>();
   const firstMade = tensorsCreated();
   const references = new Map<Tensor, number>();
-  const handedToLeaves = new Set<Tensor>();
+  const handedOver = new Set<Tensor>();
   const isMade = (t: Tensor): boolean =>
-    t.serial >= firstMade && t !== grad && t.backend.releasesGradientsEagerly;
+    !createGraph && t.serial >= firstMade && !seeds.includes(t) && t.backend.releasesGradientsEagerly;
   const hold = (t: Tensor): void => {
     references.set(t, (references.get(t) ?? 0) + 1);
   };
@@ -143,32 +194,62 @@ export function runBackward(
       return;
     }
     references.delete(t);
-    if (isMade(t) && !handedToLeaves.has(t)) t.dispose();
+    if (isMade(t) && !handedOver.has(t)) t.dispose();
   };
-  hold(grad);
-  noGrad(() => {
+  const add = (tensor: Tensor, dy: Tensor): void => {
+    const previous = grads.get(tensor);
+    const total = previous === undefined ? dy : previous.add(dy);
+    grads.set(tensor, total);
+    hold(total);
+    if (previous !== undefined) drop(previous);
+  };
+  roots.forEach((root, i) => {
+    hold(seeds[i]);
+    add(root, seeds[i]);
+    drop(seeds[i]);
+  });
+  withGradMode(createGraph, () => {
     for (let i = order.length - 1; i >= 0; i--) {
       const tensor = order[i];
-      const dy = grads.get(tensor);
+      let dy = grads.get(tensor);
       if (dy === undefined) continue;
       grads.delete(tensor);
+      const hooked = tensor.runGradHooks(dy);
+      if (hooked !== dy) {
+        hold(hooked);
+        drop(dy);
+        dy = hooked;
+      }
       const node = tensor.gradFn;
+      if (capture?.of.has(tensor)) {
+        // Handed to the caller: never disposed by the engine.
+        capture.into.set(tensor, dy);
+        handedOver.add(dy);
+      }
       if (node === null) {
+        if (capture !== undefined) {
+          drop(dy);
+          continue;
+        }
         const exclusive = references.get(dy) === 1 && isMade(dy) && dy.storage.references === 1;
         if (exclusive) references.delete(dy);
         else {
-          handedToLeaves.add(dy);
+          handedOver.add(dy);
           drop(dy);
         }
         onLeaf(tensor, dy, exclusive);
         continue;
       }
+      if (tensor.retainsGrad && capture === undefined) tensor.accumulateGrad(dy, false, createGraph);
       const needs = node.inputs.map((input) => input.requiresGrad);
       // Temporaries of the VJP (masks, products) go back to the backend when it returns.
       const eager =
+        !createGraph &&
         dy.backend.releasesGradientsEagerly &&
         node.inputs.every((input) => input.backend.releasesGradientsEagerly);
-      const inputGrads = eager ? tidy(() => node.apply(dy, needs)) : node.apply(dy, needs);
+      const inputGrads = eager
+        ? tidy(() => node.apply(dy, needs, createGraph))
+        : node.apply(dy, needs, createGraph);
       const produced: Tensor[] = [];
       node.inputs.forEach((input, k) => {
         const inputGrad = inputGrads[k];
@@ -187,12 +268,7 @@ export function runBackward(
       });
       node.inputs.forEach((input, k) => {
         const inputGrad = inputGrads[k];
-        if (!needs[k] || inputGrad === null || inputGrad === undefined) return;
-        const previous = grads.get(input);
-        const total = previous === undefined ? inputGrad : previous.add(inputGrad);
-        grads.set(input, total);
-        hold(total);
-        if (previous !== undefined) drop(previous);
+        if (needs[k] && inputGrad !== null && inputGrad !== undefined) add(input, inputGrad);
       });
       for (const inputGrad of produced) drop(inputGrad);
       drop(dy);

@@ -25,6 +25,15 @@ export interface CustomOpSpec<Inputs extends readonly Tensor[], Saved> {
     saved: Saved,
     needsInputGrad: readonly boolean[],
   ) => { [K in keyof Inputs]: Tensor | null };
+  /**
+   * Declares that `backward` can be differentiated again (default false). Under `createGraph`
+   * the backward runs with grad mode on (`isGradEnabled()` is true), so the tensor ops it runs
+   * on `dy` and on the op's inputs are recorded; it must then compute from the inputs themselves,
+   * because the values `forward` saved were made without a graph (recompute them, as
+   * `fusedNormalize` does). Without this flag, backward with `createGraph` through the op throws
+   * rather than return a gradient whose graph silently misses a path.
+   */
+  twiceDifferentiable?: boolean;
 }
 
 /**
@@ -62,6 +71,7 @@ export function defineOp<Inputs extends readonly Tensor[], Saved>(
             return grads;
           },
           savedTensors(saved),
+          spec.twiceDifferentiable ?? false,
         ),
       );
     }

@@ -1,4 +1,6 @@
 // Fused kernels at the tensor level: normalization and the SGD/Adam steps, so nn and optim never touch storages.
+
+import { isGradEnabled } from "./autograd.ts";
 import type { AdamStepOptions, AdamStepState, Backend, DeviceBuffer, SgdStepOptions } from "./backend.ts";
 import { defineOp } from "./define-op.ts";
 import type { NormLayout, NormStatistics } from "./norm-layout.ts";
@@ -29,6 +31,54 @@ function wrap(backend: Backend, buffer: DeviceBuffer, shape: Shape): Tensor {
 /** True when x's backend has the fused normalization kernels (`normForward` and `normBackward`). */
 export function canFuseNormalize(x: Tensor): boolean {
   return x.backend.normForward !== undefined && x.backend.normBackward !== undefined;
+}
+
+/**
+ * The normalization backward in recorded tensor ops, for backward with `createGraph` (fused and
+ * composed normalize alike): the statistics are recomputed from x with ops, so the gradients
+ * depend on x, the weight and dy through the graph and can be differentiated again. With
+ * x̂ = (x − μ)·s, s = 1/√(σ² + eps), ĝ = dy·weight[c], over each statistic's m elements:
+ * dx = s·(ĝ − Σĝ/m − x̂·Σ(ĝ·x̂)/m) (statistics from x) or s·ĝ (given statistics, constants);
+ * dweight[c] = Σ dy·x̂, dbias[c] = Σ dy. `needs` lists x, then weight and bias where present.
+ */
+export function recordedNormalizeBackward(
+  dy: Tensor,
+  x: Tensor,
+  layout: NormLayout,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  { eps, statistics }: NormalizeOptions,
+  needs: readonly boolean[],
+): (Tensor | null)[] {
+  const { outer, channels, inner } = layout;
+  const perChannel = layout.kind === "per-channel";
+  const groups = layout.kind === "per-channel" ? channels : layout.groups;
+  const grouped = perChannel ? [outer, channels, inner] : [outer, groups, (channels / groups) * inner];
+  const axes = perChannel ? [0, 2] : [2];
+  const channelShape = [1, channels, 1];
+  const threeD = [outer, channels, inner];
+  const xg = x.reshape(grouped);
+  const statShape = perChannel ? channelShape : [outer, groups, 1];
+  const mean = statistics === null ? xg.mean(axes, true) : statistics.mean.to(x.dtype).reshape(statShape);
+  const variance =
+    statistics === null
+      ? xg.sub(mean).square().mean(axes, true)
+      : statistics.variance.to(x.dtype).reshape(statShape);
+  const invStd = variance.add(eps).rsqrt();
+  const xhat = xg.sub(mean).mul(invStd);
+  const dy3 = dy.reshape(threeD);
+  const weightNeeded = weight !== null && needs[1];
+  const biasNeeded = bias !== null && needs[weight === null ? 1 : 2];
+  const dweight = weightNeeded ? dy3.mul(xhat.reshape(threeD)).sum([0, 2]).reshape(weight.shape) : null;
+  const dbias = biasNeeded ? dy3.sum([0, 2]).reshape(bias.shape) : null;
+  let dx: Tensor | null = null;
+  if (needs[0]) {
+    const g = (weight === null ? dy3 : dy3.mul(weight.reshape(channelShape))).reshape(grouped);
+    const full =
+      statistics === null ? g.sub(g.mean(axes, true)).sub(xhat.mul(g.mul(xhat).mean(axes, true))) : g;
+    dx = full.mul(invStd).reshape(x.shape);
+  }
+  return [dx, ...(weight === null ? [] : [dweight]), ...(bias === null ? [] : [dbias])];
 }
 
 /**
@@ -84,7 +134,20 @@ export function fusedNormalize(
       };
       return { output, saved: computed };
     },
+    twiceDifferentiable: true,
     backward: (dy, saved, needsInputGrad) => {
+      if (isGradEnabled()) {
+        const given = statistics === null ? null : saved;
+        return recordedNormalizeBackward(
+          dy,
+          x,
+          layout,
+          weight,
+          bias,
+          { eps, statistics: given },
+          needsInputGrad,
+        );
+      }
       const needs = {
         input: needsInputGrad[0],
         weight: weight !== null && needsInputGrad[1],

@@ -1,6 +1,8 @@
 // gradcheck: float64 central differences against the analytic gradient, for any function of tensors.
-import { noGrad, runBackward } from "./autograd.ts";
+import { enableGrad, noGrad, runBackward } from "./autograd.ts";
 import { fromValues } from "./creation.ts";
+import { grad } from "./grad.ts";
+import { cat } from "./ops.ts";
 import { Generator } from "./random.ts";
 import { formatShape, type Shape } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";
@@ -84,8 +86,10 @@ export function gradcheck(
     );
 
   const analyticGrads = new Map<Tensor, Tensor>();
-  runBackward(output, weights, false, (leaf, dy) => {
-    if (checked.some(([input]) => input === leaf)) analyticGrads.set(leaf, dy);
+  runBackward([output], [weights], {
+    retainGraph: false,
+    createGraph: false,
+    capture: { of: new Set(checked.map(([input]) => input)), into: analyticGrads },
   });
 
   return checked.map(([input, i]) => {
@@ -124,4 +128,51 @@ export function gradcheck(
     }
     return { input: i, shape: input.shape, maxAbsError, maxRelError, worstIndex, analytic, numeric };
   });
+}
+
+/**
+ * Checks second derivatives (PyTorch's `gradgradcheck`): with seeded random output weights `v`
+ * (float64, requiring grad), it runs `gradcheck` on the function `(inputs, v) ↦ ∇ Σ v·fn(inputs)`
+ * computed by `grad(…, { createGraph: true })`, so the gradient of the gradient — through every
+ * VJP rule `fn` uses — is compared with central differences of the analytic gradient, w.r.t. the
+ * inputs and `v`. Same options, defaults and report as `gradcheck` (one report per input that
+ * requires grad, then one for `v`); throws naming the worst element when one fails, and leaves
+ * every `.grad` as it was. Inputs must be float64.
+ */
+export function gradgradcheck(
+  fn: (...inputs: Tensor[]) => Tensor,
+  inputs: readonly Tensor[],
+  options: GradcheckOptions = {},
+): GradcheckInputReport[] {
+  const differentiable = inputs.filter((input) => input.requiresGrad);
+  if (differentiable.length === 0) {
+    throw new Error("gradgradcheck: no input requires grad, so there is nothing to check");
+  }
+  const probe = noGrad(() => fn(...inputs));
+  const generator = new Generator((options.seed ?? 0) + 1);
+  const outputWeights = fromValues(
+    Array.from({ length: probe.size }, () => generator.normal()),
+    probe.shape,
+    { dtype: "float64", device: probe.device },
+  ).requiresGrad_();
+  // The first derivative as a function of its own: recorded even where gradcheck evaluates it
+  // under noGrad, and w.r.t. fresh leaves where gradcheck passes shifted copies of the inputs.
+  const firstGradients = (...values: Tensor[]): Tensor =>
+    enableGrad(() => {
+      const given = values
+        .slice(0, inputs.length)
+        .map((value, i) =>
+          inputs[i].requiresGrad && !value.requiresGrad ? value.detach().requiresGrad_() : value,
+        );
+      const weights = values[inputs.length];
+      const wrt = given.filter((_, i) => inputs[i].requiresGrad);
+      const gradients = grad([fn(...given)], wrt, {
+        gradOutputs: [weights],
+        createGraph: true,
+        allowUnused: true,
+      });
+      // An input the output does not depend on has gradient 0 (and so does its second derivative).
+      return cat(gradients.map((gradient, k) => (gradient ?? wrt[k].zerosLike()).reshape([-1])));
+    });
+  return gradcheck(firstGradients, [...inputs, outputWeights], options);
 }

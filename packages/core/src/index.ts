@@ -3,7 +3,7 @@
  * @module @normgrad/core
  */
 export type { BackwardFunction } from "./autograd.ts";
-export { GradNode, isGradEnabled, noGrad } from "./autograd.ts";
+export { enableGrad, GradNode, isGradEnabled, noGrad } from "./autograd.ts";
 export type {
   AdamStepOptions,
   AdamStepState,
@@ -70,8 +70,10 @@ export {
   fusedRunningStatistics,
   fusedSgdStep,
 } from "./fused.ts";
+export type { GradOptions } from "./grad.ts";
+export { grad } from "./grad.ts";
 export type { GradcheckInputReport, GradcheckOptions } from "./gradcheck.ts";
-export { gradcheck } from "./gradcheck.ts";
+export { gradcheck, gradgradcheck } from "./gradcheck.ts";
 export type { TensorContainer } from "./memory.ts";
 export { keep, tidy } from "./memory.ts";
 export type { Moments, MomentsOptions, VarianceAlgorithm } from "./moments.ts";
@@ -104,5 +106,5 @@ export {
   shapesEqual,
 } from "./shape.ts";
 export { Storage } from "./storage.ts";
-export type { BackwardOptions, NestedArray, TensorLike } from "./tensor.ts";
+export type { BackwardOptions, GradHook, NestedArray, RemovableHandle, TensorLike } from "./tensor.ts";
 export { Tensor } from "./tensor.ts";

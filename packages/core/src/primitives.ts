@@ -98,10 +98,16 @@ function record<P extends Primitive>(
       },
     };
     out.attachGradFn(
-      new GradNode(op, inputs, (dy, needs) => {
-        const thunks = rule(dy, context);
-        return thunks.map((thunk, i) => (needs[i] && thunk !== null ? thunk() : null));
-      }),
+      new GradNode(
+        op,
+        inputs,
+        (dy, needs) => {
+          const thunks = rule(dy, context);
+          return thunks.map((thunk, i) => (needs[i] && thunk !== null ? thunk() : null));
+        },
+        [],
+        !KERNEL_VJPS.has(op),
+      ),
     );
   }
   return out;
@@ -120,6 +126,12 @@ function assertSameDevice(op: string, tensors: readonly Tensor[]): void {
     }
   }
 }
+
+/**
+ * The primitives whose VJP calls a backward kernel rather than recorded ops, so backward with
+ * `createGraph` refuses to go through them (issue #19 makes these kernels primitives of their own).
+ */
+const KERNEL_VJPS: ReadonlySet<Primitive> = new Set<Primitive>(["conv2d", "avgPool2d"]);
 
 const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set(["exp", "log", "sqrt", "recip", "tanh", "sigmoid", "erf"]);
 
@@ -472,14 +484,25 @@ const vjpRules: { [P in Primitive]: VjpRule<P> } = {
         weight.shape,
       ),
   ],
-  // Each window's gradient goes to the element that was its maximum.
+  // Each window's gradient goes to the element that was its maximum: the backward kernel, or
+  // under createGraph the same scatter as a recorded scatterAdd over each (n, c) plane (its VJP
+  // gathers by the same indices, so the result is differentiable again).
   maxPool2d: (dy, { inputs: [x], params }) => [
-    () =>
-      fromKernel(
-        x,
-        x.backend.maxPool2dBackward(viewOf(dy.contiguous()), viewOf(params.indices), x.shape, params),
+    () => {
+      if (!isGradEnabled()) {
+        return fromKernel(
+          x,
+          x.backend.maxPool2dBackward(viewOf(dy.contiguous()), viewOf(params.indices), x.shape, params),
+          x.shape,
+        );
+      }
+      const [n, c, h, w] = x.shape;
+      const planes = [n, c, dy.size / (n * c)];
+      return reshape(
+        scatterAdd(reshape(dy, planes), 2, reshape(params.indices, planes), [n, c, h * w]),
         x.shape,
-      ),
+      );
+    },
   ],
   avgPool2d: (dy, { inputs: [x], params }) => [
     () => fromKernel(x, x.backend.avgPool2dBackward(viewOf(dy.contiguous()), x.shape, params), x.shape),

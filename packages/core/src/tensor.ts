@@ -30,8 +30,24 @@ export type NestedArray = number | NestedArray[];
 
 /** Options of `backward`. */
 export interface BackwardOptions {
-  /** Keep the graph's saved values so backward can run through it again. Default false. */
+  /** Keep the graph's saved values so backward can run through it again. Default `createGraph`. */
   retainGraph?: boolean;
+  /**
+   * Record the backward pass, so the gradients it produces (in `.grad`) carry a graph and can be
+   * differentiated again: double backward, gradient penalties. Default false.
+   */
+  createGraph?: boolean;
+}
+
+/**
+ * A gradient hook (`registerHook`): sees the gradient of the tensor when backward computes it,
+ * and may return a replacement of the same shape and dtype (or nothing to keep it).
+ */
+export type GradHook = (grad: Tensor) => Tensor | undefined;
+
+/** What `registerHook` (and nn's module hooks) return: `remove()` unregisters the hook. */
+export interface RemovableHandle {
+  remove(): void;
 }
 
 /**
@@ -50,6 +66,8 @@ export class Tensor {
   #requiresGrad = false;
   #grad: Tensor | null = null;
   #gradFn: GradNode | null = null;
+  readonly #hooks: GradHook[] = [];
+  #retainsGrad = false;
   #disposed = false;
 
   /**
@@ -166,9 +184,15 @@ export class Tensor {
    * engine made dy and nothing else refers to it: this leaf then owns it, and keeps it as
    * `.grad` where that is its first gradient (as PyTorch steals such gradients) or disposes it.
    */
-  accumulateGrad(dy: Tensor, exclusive = false): void {
+  accumulateGrad(dy: Tensor, exclusive = false, createGraph = false): void {
     const incoming = dy.dtype === this.dtype ? dy : P.cast(dy, this.dtype);
     const previous = this.#grad;
+    if (createGraph) {
+      // The gradient keeps its graph (PyTorch: `.grad` has a grad_fn after create_graph), and
+      // an earlier one is added to out of place, so neither graph is written over.
+      this.#grad = keep(previous === null ? incoming : previous.add(incoming));
+      return;
+    }
     if (previous === null) {
       // Otherwise a copy: the same gradient tensor may reach several leaves, and grads are updated in place.
       this.#grad = keep(exclusive && incoming === dy && dy.ownsStorage() ? dy : incoming.clone());
@@ -187,6 +211,62 @@ export class Tensor {
     return this.isContiguous() && this.offset === 0 && this.size === this.storage.buffer.size;
   }
 
+  /**
+   * Registers `hook` to run on this tensor's gradient each time backward computes it, before it
+   * reaches `.grad` (a leaf) or the ops before it (a non-leaf); a hook that returns a tensor
+   * replaces the gradient (PyTorch's `register_hook`). Hooks run in registration order.
+   */
+  registerHook(hook: GradHook): RemovableHandle {
+    if (!this.#requiresGrad) {
+      throw new Error(
+        `registerHook on a tensor of shape ${formatShape(this.shape)} that does not require grad: no gradient ` +
+          "will reach it",
+      );
+    }
+    this.#hooks.push(hook);
+    return {
+      remove: () => {
+        const index = this.#hooks.indexOf(hook);
+        if (index >= 0) this.#hooks.splice(index, 1);
+      },
+    };
+  }
+
+  /**
+   * Makes backward keep this non-leaf tensor's gradient in `.grad` (accumulated like a leaf's),
+   * which it otherwise passes on and frees (PyTorch's `retain_grad`). A no-op on leaves.
+   */
+  retainGrad(): void {
+    if (!this.#requiresGrad) {
+      throw new Error(
+        `retainGrad on a tensor of shape ${formatShape(this.shape)} that does not require grad`,
+      );
+    }
+    if (!this.isLeaf) this.#retainsGrad = true;
+  }
+
+  /** Whether `retainGrad()` was called on this non-leaf tensor. */
+  get retainsGrad(): boolean {
+    return this.#retainsGrad;
+  }
+
+  /** @internal called by the engine: `grad` after this tensor's hooks (each may replace it). */
+  runGradHooks(grad: Tensor): Tensor {
+    let current = grad;
+    for (const hook of [...this.#hooks]) {
+      const replaced = hook(current);
+      if (replaced === undefined) continue;
+      if (!shapesEqual(replaced.shape, current.shape) || replaced.dtype !== current.dtype) {
+        throw new TypeError(
+          `a gradient hook returned ${replaced.dtype} ${formatShape(replaced.shape)} for a gradient of ` +
+            `${current.dtype} ${formatShape(current.shape)}: it must keep the shape and dtype`,
+        );
+      }
+      current = replaced;
+    }
+    return current;
+  }
+
   /** @internal called by primitives and defineOp. */
   attachGradFn(node: GradNode): void {
     this.#gradFn = node;
@@ -203,7 +283,7 @@ export class Tensor {
    * Computes the gradient of this tensor w.r.t. every leaf that requires grad and adds it to
    * their `.grad`. `grad` is d(loss)/d(this); it may be left out only for a one-element tensor.
    */
-  backward(grad?: Tensor, { retainGraph = false }: BackwardOptions = {}): void {
+  backward(grad?: Tensor, { createGraph = false, retainGraph = createGraph }: BackwardOptions = {}): void {
     if (!this.#requiresGrad) {
       throw new Error("backward() on a tensor that does not require grad and has no gradFn");
     }
@@ -219,8 +299,8 @@ export class Tensor {
         `backward(grad): grad has shape ${formatShape(seed.shape)} but the tensor has shape ${formatShape(this.shape)}`,
       );
     }
-    runBackward(this, seed, retainGraph);
-    if (grad === undefined) seed.dispose();
+    runBackward([this], [seed], { retainGraph, createGraph });
+    if (grad === undefined && !createGraph) seed.dispose();
   }
 
   /** True when the elements lie row-major without gaps. */

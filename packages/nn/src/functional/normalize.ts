@@ -4,6 +4,7 @@ import {
   defineOp,
   formatShape,
   fusedNormalize,
+  isGradEnabled,
   type NormalizeOptions,
   type NormalizeResult,
   type NormLayout,
@@ -11,6 +12,7 @@ import {
   type Shape,
   type Tensor,
 } from "@normgrad/core";
+import { recordedNormalizeBackward } from "@normgrad/core/internal";
 
 /** A forward + backward pair: the fused one runs the backend's kernels (core's `fusedNormalize`), the composed one tensor ops. */
 type NormalizeImplementation = (
@@ -94,7 +96,12 @@ const composedNormalize: NormalizeImplementation = (x, layout, weight, bias, { e
       if (bias !== null) y = y.add(bias.reshape(channelShape));
       return { output: y.reshape(x.shape), saved: { xhat, invStd } };
     },
+    twiceDifferentiable: true,
     backward: (dy, { xhat, invStd }, needsInputGrad) => {
+      // Under createGraph: the same formula recorded from x itself (xhat was saved without a graph).
+      if (isGradEnabled()) {
+        return recordedNormalizeBackward(dy, x, layout, weight, bias, { eps, statistics }, needsInputGrad);
+      }
       const dy3 = dy.reshape(threeD);
       const xhat3 = xhat.reshape(threeD);
       const dweight = weight && needsInputGrad[1] ? dy3.mul(xhat3).sum([0, 2]).reshape(weight.shape) : null;
