@@ -35,6 +35,8 @@ Options:
   --batch-size N         batch size of the main comparison
   --device cpu|gpu       where to train (gpu needs the optional @normgrad/gpu package)
   --workers N            training processes in parallel (default: one per core; 1 = in-process)
+  --data-parallel N      train each main run on N worker threads, data-parallel, with
+                         SyncBatchNorm for the BN variants (default 1: one process)
   --train-size N         use at most N training samples everywhere (a stratified subset)
   --sweep-lrs LIST       learning rates of the sweep (default 0.01,0.03,0.1,0.3,1)
   --small-batches LIST   batch sizes of the small-batch run (default 2,4,8,64)
@@ -96,6 +98,15 @@ export function parseStudyArgs(argv: readonly string[], options: ParseStudyArgsO
   const device = values.device === undefined ? preset.device : parseDevice(values.device);
   const workers =
     values.workers === undefined ? preset.workers : parsePositiveInteger("--workers", values.workers);
+  const dataParallel =
+    values["data-parallel"] === undefined
+      ? preset.dataParallel
+      : parsePositiveInteger("--data-parallel", values["data-parallel"]);
+  if (dataParallel > 1 && device === "gpu") {
+    throw new StudyArgsError(
+      `--data-parallel ${dataParallel} trains replicas on the CPU: leave out --device gpu`,
+    );
+  }
   const trainSizeFlag =
     values["train-size"] === undefined ? null : parsePositiveInteger("--train-size", values["train-size"]);
   const trainSize = trainSizeFlag === null ? preset.trainSize : { mlp: trainSizeFlag, cnn: trainSizeFlag };
@@ -129,6 +140,7 @@ export function parseStudyArgs(argv: readonly string[], options: ParseStudyArgsO
       batchSize,
       device,
       workers,
+      dataParallel,
       lrSweep: {
         ...preset.lrSweep,
         enabled: preset.lrSweep.enabled && !skipped.includes("lr-sweep"),
@@ -165,6 +177,7 @@ function parseFlags(args: string[]) {
       "batch-size": { type: "string" },
       device: { type: "string" },
       workers: { type: "string" },
+      "data-parallel": { type: "string" },
       "train-size": { type: "string" },
       "sweep-lrs": { type: "string" },
       "small-batches": { type: "string" },

@@ -63,14 +63,20 @@ export async function runStudy(config: StudyConfig, options: RunStudyOptions = {
   const deviceDescription = await prepareDevice(config.device);
   const jobs = planStudyJobs(config);
   const allJobs = [...jobs.main, ...jobs.lrSweep, ...jobs.smallBatch];
+  // A data-parallel run occupies dataParallel cores by itself.
   const workers = Math.min(
-    config.device === "gpu" ? 1 : (config.workers ?? availableParallelism()),
+    config.device === "gpu"
+      ? 1
+      : (config.workers ?? Math.max(1, Math.floor(availableParallelism() / config.dataParallel))),
     allJobs.length,
   );
   say(
     `BatchNorm placement study, mode ${config.mode} (${config.dataset}): ${jobs.main.length} main runs, ` +
       `${jobs.lrSweep.length} learning-rate sweep runs, ${jobs.smallBatch.length} small-batch runs on ` +
-      `${workers} ${workers === 1 ? "process" : "worker processes"}, device ${deviceDescription}`,
+      `${workers} ${workers === 1 ? "process" : "worker processes"}, device ${deviceDescription}` +
+      (config.dataParallel > 1
+        ? `, main runs data-parallel on ${config.dataParallel} threads with SyncBatchNorm`
+        : ""),
   );
 
   let finished = 0;

@@ -111,6 +111,12 @@ export interface StudyConfig {
    * train in the study's own process. `gpu` always uses 1.
    */
   workers: number | null;
+  /**
+   * Replicas (worker threads) each main-comparison run trains on, data-parallel with
+   * SyncBatchNorm in place of BatchNorm (`fitDataParallel`); 1 = one process, as before. The
+   * sweep and small-batch runs always train in one process.
+   */
+  dataParallel: number;
   lrSweep: LrSweepConfig;
   smallBatch: SmallBatchConfig;
   folding: FoldingConfig;
@@ -138,6 +144,7 @@ export function studyPreset(mode: StudyMode): StudyPreset {
     batchSize: 64,
     device: "cpu",
     workers: null,
+    dataParallel: 1,
   } satisfies Partial<StudyPreset>;
   switch (mode) {
     case "default":

@@ -19,7 +19,7 @@ export function planStudyJobs(config: StudyConfig): StudyJobs {
   let nextId = 0;
   const job = (
     part: JobPart,
-    fields: Omit<TrainJob, "id" | "part" | "momentum" | "dataset" | "testSize" | "device">,
+    fields: Omit<TrainJob, "id" | "part" | "momentum" | "dataset" | "testSize" | "device" | "dataParallel">,
   ): TrainJob => ({
     id: nextId++,
     part,
@@ -27,6 +27,7 @@ export function planStudyJobs(config: StudyConfig): StudyJobs {
     dataset: config.dataset,
     testSize: config.testSize,
     device: config.device,
+    dataParallel: part === "main" ? config.dataParallel : 1,
     ...fields,
   });
   const main = config.models.flatMap((model) =>

@@ -1,9 +1,9 @@
 // One training run of the study: build the network, fit it with SGD, test after each epoch, save the weights.
 import { Generator, type Tensor, tensor } from "@normgrad/core";
 import { DataLoader } from "@normgrad/data";
-import { F, NonFiniteStatisticsError, type Sequential } from "@normgrad/nn";
+import { convertSyncBatchnorm, F, NonFiniteStatisticsError, type Sequential } from "@normgrad/nn";
 import { SGD } from "@normgrad/optim";
-import { type EpochMetrics, evaluate, fit } from "@normgrad/train";
+import { type EpochMetrics, evaluate, fit, fitDataParallel, type Replica } from "@normgrad/train";
 import { buildNetwork } from "./build-network.ts";
 import type { DatasetName, ModelKind, NormKind, StudyDevice, Variant } from "./study-config.ts";
 import { loadStudySplit } from "./study-data.ts";
@@ -28,6 +28,8 @@ export interface TrainJob {
   trainSize: number | null;
   testSize: number | null;
   device: StudyDevice;
+  /** Replicas (worker threads) to train on, data-parallel with SyncBatchNorm; 1 = this process. */
+  dataParallel: number;
   /** Send the trained weights back (for folding). */
   keepWeights: boolean;
 }
@@ -83,10 +85,40 @@ export interface TrainJobOptions {
 }
 
 /**
- * Trains one network with `fit` from @normgrad/train: PyTorch-default initialization from
- * `Generator(seed)`, SGD with momentum at a constant rate, cross-entropy, shuffled batches (the
- * last partial batch dropped, so BatchNorm never sees a single sample) and the test split
- * evaluated after every epoch. A training loss that overflows or exceeds {@link DIVERGED_LOSS} marks
+ * A job's network (SyncBatchNorm in place of BatchNorm when it trains data-parallel), SGD with
+ * momentum, cross-entropy, and its loaders: shuffled training batches with the last partial batch
+ * dropped, so BatchNorm never sees a single sample, and the test split.
+ */
+export function jobReplica(job: TrainJob): Replica & { model: Sequential; test: DataLoader } {
+  const built = buildNetwork({
+    model: job.model,
+    variant: job.variant,
+    norm: job.norm ?? "batch",
+    generator: new Generator(job.seed),
+  });
+  const model = (job.dataParallel > 1 ? convertSyncBatchnorm(built) : built).to(job.device);
+  return {
+    model,
+    optimizer: new SGD(model.parameters(), { lr: job.lr, momentum: job.momentum }),
+    lossFn: F.crossEntropy,
+    train: new DataLoader(loadStudySplit(job.dataset, "train", job.trainSize), {
+      batchSize: job.batchSize,
+      device: job.device,
+      shuffle: true,
+      dropLast: true,
+      generator: new Generator(job.seed + DATA_ORDER_SEED_OFFSET),
+    }),
+    test: new DataLoader(loadStudySplit(job.dataset, "test", job.testSize), {
+      batchSize: EVAL_BATCH,
+      device: job.device,
+    }),
+  };
+}
+
+/**
+ * Trains one network ({@link jobReplica}) with `fit` from @normgrad/train, or with
+ * `fitDataParallel` on `job.dataParallel` worker threads: PyTorch-default initialization from
+ * `Generator(seed)`, the test split evaluated after every epoch. A training loss that overflows or exceeds {@link DIVERGED_LOSS} marks
  * the run diverged (overflowed losses are recorded as null; the accuracy is what the broken weights give).
  */
 export async function runTrainJob(
@@ -95,15 +127,7 @@ export async function runTrainJob(
 ): Promise<TrainJobResult> {
   const startWall = performance.now();
   const startCpu = process.cpuUsage();
-  const train = loadStudySplit(job.dataset, "train", job.trainSize);
-  const test = loadStudySplit(job.dataset, "test", job.testSize);
-  const network = buildNetwork({
-    model: job.model,
-    variant: job.variant,
-    norm: job.norm ?? "batch",
-    generator: new Generator(job.seed),
-  }).to(job.device);
-  const testLoader = new DataLoader(test, { batchSize: EVAL_BATCH, device: job.device });
+  const { model: network, optimizer, train, test: testLoader } = jobReplica(job);
   const epochs: EpochRecord[] = [];
   let epochStart = performance.now();
   const record = (metrics: EpochMetrics): void => {
@@ -119,22 +143,27 @@ export async function runTrainJob(
     epochStart = performance.now();
   };
   try {
-    await fit(network, {
-      train: new DataLoader(train, {
-        batchSize: job.batchSize,
-        device: job.device,
-        shuffle: true,
-        dropLast: true,
-        generator: new Generator(job.seed + DATA_ORDER_SEED_OFFSET),
-      }),
-      test: testLoader,
-      optimizer: new SGD(network.parameters(), { lr: job.lr, momentum: job.momentum }),
-      lossFn: F.crossEntropy,
-      epochs: job.epochs,
-      progress: progressStream !== null,
-      ...(progressStream === null ? {} : { progressStream }),
-      onEpochEnd: record,
-    });
+    if (job.dataParallel > 1) {
+      const { state } = await fitDataParallel({
+        module: new URL("./data-parallel-setup.ts", import.meta.url),
+        worldSize: job.dataParallel,
+        epochs: job.epochs,
+        argument: job,
+        onEpochEnd: record,
+      });
+      network.loadStateDict(state);
+    } else {
+      await fit(network, {
+        train,
+        test: testLoader,
+        optimizer,
+        lossFn: F.crossEntropy,
+        epochs: job.epochs,
+        progress: progressStream !== null,
+        ...(progressStream === null ? {} : { progressStream }),
+        onEpochEnd: record,
+      });
+    }
   } catch (error) {
     if (!(error instanceof NonFiniteStatisticsError)) throw error;
     // The weights overflowed, so BatchNorm refused the batch: the run diverged in this epoch. Its
@@ -161,8 +190,8 @@ export async function runTrainJob(
       seed: job.seed,
       lr: job.lr,
       batchSize: job.batchSize,
-      trainSize: train.length,
-      testSize: test.length,
+      trainSize: train.dataset.length,
+      testSize: testLoader.dataset.length,
       epochs,
       diverged,
       wallSeconds: (performance.now() - startWall) / 1000,
