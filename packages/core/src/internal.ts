@@ -11,4 +11,12 @@ export { recordedNormalizeBackward } from "./fused.ts";
  * index: use `F.conv2d`, `F.maxPool2d`, `F.avgPool2d` or the layers of `@normgrad/nn`, which
  * check their arguments and then call these.
  */
-export { avgPool2d, conv2d, maxPool2d } from "./primitives.ts";
+/** The layer primitives' gradients as ops of their own (differentiable again, for double backward). */
+export {
+  avgPool2d,
+  avgPool2dBackward,
+  conv2d,
+  conv2dInputGrad,
+  conv2dWeightGrad,
+  maxPool2d,
+} from "./primitives.ts";

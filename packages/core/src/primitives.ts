@@ -46,8 +46,11 @@ export type PrimitiveParams = {
   cast: { dtype: DType };
   toDevice: { device: Device };
   conv2d: Conv2dKernelParams;
+  conv2dInputGrad: Conv2dKernelParams & { readonly inputShape: Shape };
+  conv2dWeightGrad: Conv2dKernelParams & { readonly weightShape: Shape };
   maxPool2d: Pool2dParams & { readonly indices: Tensor };
   avgPool2d: AvgPool2dParams;
+  avgPool2dBackward: AvgPool2dParams & { readonly inputShape: Shape };
 };
 
 /** Every primitive op. Everything else in normgrad is composed from these. */
@@ -98,16 +101,10 @@ function record<P extends Primitive>(
       },
     };
     out.attachGradFn(
-      new GradNode(
-        op,
-        inputs,
-        (dy, needs) => {
-          const thunks = rule(dy, context);
-          return thunks.map((thunk, i) => (needs[i] && thunk !== null ? thunk() : null));
-        },
-        [],
-        !KERNEL_VJPS.has(op),
-      ),
+      new GradNode(op, inputs, (dy, needs) => {
+        const thunks = rule(dy, context);
+        return thunks.map((thunk, i) => (needs[i] && thunk !== null ? thunk() : null));
+      }),
     );
   }
   return out;
@@ -126,12 +123,6 @@ function assertSameDevice(op: string, tensors: readonly Tensor[]): void {
     }
   }
 }
-
-/**
- * The primitives whose VJP calls a backward kernel rather than recorded ops, so backward with
- * `createGraph` refuses to go through them (issue #19 makes these kernels primitives of their own).
- */
-const KERNEL_VJPS: ReadonlySet<Primitive> = new Set<Primitive>(["conv2d", "avgPool2d"]);
 
 const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set(["exp", "log", "sqrt", "recip", "tanh", "sigmoid", "erf"]);
 
@@ -316,6 +307,54 @@ export function conv2d(x: Tensor, weight: Tensor, params: Conv2dParams): Tensor 
   return record("conv2d", [input, kernel], kernelParams, fromKernel(x, buffer, shape));
 }
 
+/** The geometry of conv2d's params (what `conv2d` takes; it derives the output size again). */
+function convGeometry({ stride, padding, dilation, groups }: Conv2dParams): Conv2dParams {
+  return { stride, padding, dilation, groups };
+}
+
+/**
+ * conv2d's gradient w.r.t. its input as an op of its own: the transposed convolution of dy
+ * (N, O, OH, OW) with the weight, of shape `inputShape`. Linear in dy and in the weight, so its
+ * VJP is a convolution and a weight gradient (differentiable to any order).
+ */
+export function conv2dInputGrad(
+  dy: Tensor,
+  weight: Tensor,
+  inputShape: Shape,
+  params: Conv2dKernelParams,
+): Tensor {
+  assertSameDevice("conv2dInputGrad", [dy, weight]);
+  const [gradient, kernel] = [dy.contiguous(), weight.contiguous()];
+  const buffer = dy.backend.conv2dInputGrad(viewOf(gradient), viewOf(kernel), inputShape, params);
+  return record(
+    "conv2dInputGrad",
+    [gradient, kernel],
+    { ...params, inputShape },
+    fromKernel(dy, buffer, inputShape),
+  );
+}
+
+/**
+ * conv2d's gradient w.r.t. its weight as an op of its own: Σₙ dy ⋆ x, of shape `weightShape`.
+ * Linear in x and in dy, so its VJP is an input gradient and a convolution.
+ */
+export function conv2dWeightGrad(
+  x: Tensor,
+  dy: Tensor,
+  weightShape: Shape,
+  params: Conv2dKernelParams,
+): Tensor {
+  assertSameDevice("conv2dWeightGrad", [x, dy]);
+  const [input, gradient] = [x.contiguous(), dy.contiguous()];
+  const buffer = x.backend.conv2dWeightGrad(viewOf(input), viewOf(gradient), weightShape, params);
+  return record(
+    "conv2dWeightGrad",
+    [input, gradient],
+    { ...params, weightShape },
+    fromKernel(x, buffer, weightShape),
+  );
+}
+
 /**
  * Max pooling of x (N, C, H, W): the values and the int32 indices of the maxima (flat `h·W + w`
  * per plane). Params must be valid already (`F.maxPool2d` in @normgrad/nn checks them).
@@ -338,6 +377,21 @@ export function avgPool2d(x: Tensor, params: AvgPool2dParams): Tensor {
     [input],
     params,
     fromKernel(x, x.backend.avgPool2d(viewOf(input), params), shape),
+  );
+}
+
+/**
+ * Average pooling's gradient as an op of its own: dy spread evenly over each window's input
+ * pixels, of shape `inputShape`. Linear in dy, with average pooling as its adjoint (its VJP).
+ */
+export function avgPool2dBackward(dy: Tensor, inputShape: Shape, params: AvgPool2dParams): Tensor {
+  const gradient = dy.contiguous();
+  const buffer = dy.backend.avgPool2dBackward(viewOf(gradient), inputShape, params);
+  return record(
+    "avgPool2dBackward",
+    [gradient],
+    { ...params, inputShape },
+    fromKernel(dy, buffer, inputShape),
   );
 }
 
@@ -469,20 +523,21 @@ const vjpRules: { [P in Primitive]: VjpRule<P> } = {
   cast: (dy, { inputs: [x] }) => [() => cast(dy, x.dtype)],
   toDevice: (dy, { inputs: [x] }) => [() => toDevice(dy, x.device)],
   contiguous: (dy) => [() => dy],
-  // y = x ⋆ W: dx is the transposed convolution of dy with W; dW = Σₙ dy ⋆ x. Both are kernels.
+  // y = x ⋆ W: dx is the transposed convolution of dy with W; dW = Σₙ dy ⋆ x; each an op.
   conv2d: (dy, { inputs: [x, weight], params }) => [
-    () =>
-      fromKernel(
-        x,
-        x.backend.conv2dInputGrad(viewOf(dy.contiguous()), viewOf(weight), x.shape, params),
-        x.shape,
-      ),
-    () =>
-      fromKernel(
-        x,
-        x.backend.conv2dWeightGrad(viewOf(x), viewOf(dy.contiguous()), weight.shape, params),
-        weight.shape,
-      ),
+    () => conv2dInputGrad(dy, weight, x.shape, params),
+    () => conv2dWeightGrad(x, dy, weight.shape, params),
+  ],
+  // dx = Iᵀ(dy, W) is bilinear: ⟨g, Iᵀ(dy, W)⟩ = ⟨conv2d(g, W), dy⟩, so the cotangent g goes to
+  // dy as conv2d(g, W) and to W as the weight gradient of that convolution.
+  conv2dInputGrad: (g, { inputs: [dy, weight], params }) => [
+    () => conv2d(g, weight, convGeometry(params)),
+    () => conv2dWeightGrad(g, dy, weight.shape, params),
+  ],
+  // dW = G(x, dy) is bilinear: ⟨V, G(x, dy)⟩ = ⟨conv2d(x, V), dy⟩.
+  conv2dWeightGrad: (v, { inputs: [x, dy], params }) => [
+    () => conv2dInputGrad(dy, v, x.shape, params),
+    () => conv2d(x, v, convGeometry(params)),
   ],
   // Each window's gradient goes to the element that was its maximum: the backward kernel, or
   // under createGraph the same scatter as a recorded scatterAdd over each (n, c) plane (its VJP
@@ -504,9 +559,9 @@ const vjpRules: { [P in Primitive]: VjpRule<P> } = {
       );
     },
   ],
-  avgPool2d: (dy, { inputs: [x], params }) => [
-    () => fromKernel(x, x.backend.avgPool2dBackward(viewOf(dy.contiguous()), x.shape, params), x.shape),
-  ],
+  avgPool2d: (dy, { inputs: [x], params }) => [() => avgPool2dBackward(dy, x.shape, params)],
+  // Spreading is average pooling's adjoint, and average pooling is spreading's.
+  avgPool2dBackward: (g, { params }) => [() => avgPool2d(g, params)],
 };
 
 /** The order that undoes `order`: `inverse[order[i]] = i` (permute's VJP). */

@@ -13,7 +13,14 @@ import {
   tensor,
   where,
 } from "../../core/src/index.ts";
-import { avgPool2d, conv2d, maxPool2d } from "../../core/src/internal.ts";
+import {
+  avgPool2d,
+  avgPool2dBackward,
+  conv2d,
+  conv2dInputGrad,
+  conv2dWeightGrad,
+  maxPool2d,
+} from "../../core/src/internal.ts";
 // scatterAdd is internal to core (gather's gradient); core's own tests reach it the same way.
 import { scatterAdd } from "../../core/src/primitives.ts";
 import { type Domain, seeded } from "./seeded.ts";
@@ -512,6 +519,30 @@ export const OP_CASES: OpCases = {
       }),
     ),
   ],
+  // conv2d's gradients as ops (their own VJPs make conv2d twice differentiable). The geometry:
+  // x (2, 4, 6, 6), weight (4, 2, 3, 3) in 2 groups, stride 2, padding 1, so dy is (2, 4, 3, 3).
+  conv2dInputGrad: [
+    {
+      name: "stride 2, padding 1, groups 2",
+      inputs: [float([2, 4, 3, 3]), float([4, 2, 3, 3])],
+      fn: (dy, w) => conv2dInputGrad(dy, w, [2, 4, 6, 6], { ...convParams(2, 1, 1, 2), outputSize: [3, 3] }),
+      parity: ACCUMULATED,
+    },
+    {
+      name: "dilation 2",
+      inputs: [float([1, 3, 3, 3]), float([3, 2, 3, 3])],
+      fn: (dy, w) => conv2dInputGrad(dy, w, [1, 2, 7, 7], { ...convParams(1, 0, 2, 1), outputSize: [3, 3] }),
+      parity: ACCUMULATED,
+    },
+  ],
+  conv2dWeightGrad: [
+    {
+      name: "stride 2, padding 1, groups 2",
+      inputs: [float([2, 4, 6, 6]), float([2, 4, 3, 3])],
+      fn: (x, dy) => conv2dWeightGrad(x, dy, [4, 2, 3, 3], { ...convParams(2, 1, 1, 2), outputSize: [3, 3] }),
+      parity: ACCUMULATED,
+    },
+  ],
   maxPool2d: [
     { name: "2×2/2", inputs: [float([2, 2, 4, 4])], fn: (x) => maxPool2d(x, poolParams([4, 4], 2, 2, 0))[0] },
     {
@@ -552,6 +583,18 @@ export const OP_CASES: OpCases = {
       name: "divisor override",
       inputs: [float([1, 1, 4, 4])],
       fn: (x) => avgPool2d(x, avgParams(poolParams([4, 4], 2, 2, 0), true, 3)),
+    },
+  ],
+  avgPool2dBackward: [
+    {
+      name: "3×3/2 pad 1, padding not counted",
+      inputs: [float([1, 2, 3, 3])],
+      fn: (dy) => avgPool2dBackward(dy, [1, 2, 5, 5], avgParams(poolParams([5, 5], 3, 2, 1), false)),
+    },
+    {
+      name: "2×2/2",
+      inputs: [float([2, 2, 2, 2])],
+      fn: (dy) => avgPool2dBackward(dy, [2, 2, 4, 4], avgParams(poolParams([4, 4], 2, 2, 0), true)),
     },
   ],
 };
