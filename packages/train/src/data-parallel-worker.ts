@@ -117,8 +117,9 @@ async function run(data: RankData): Promise<void> {
   const { model, optimizer, train, test } = replica;
   const computeLoss = lossFunctionOf(replica.lossFn);
   const tensors = namedTensors(model);
+  // A lasting listener keeps the worker alive after it reports, until the coordinator ends it.
   const started = new Promise<void>((resolve) => {
-    parentPort?.once("message", (message: CoordinatorMessage) => {
+    parentPort?.on("message", (message: CoordinatorMessage) => {
       if (message.kind === "start") resolve();
     });
   });
