@@ -67,21 +67,31 @@ export function buildMlp({
 
 /**
  * Runs `x` through `model` without recording gradients and returns the output of each module in
- * `probed` as a flat (batch × units) array, in order. BatchNorm uses whatever mode the model is
- * in; in training mode the probe batch also nudges the running statistics, as any batch would.
+ * `probed` as a flat (batch × units) array, in order, recorded by forward hooks (removed again
+ * before it returns). BatchNorm uses whatever mode the model is in; in training mode the probe
+ * batch also nudges the running statistics, as any batch would.
  */
 export function probeActivations(
   model: Sequential,
   probed: readonly TensorModule[],
   x: Tensor,
 ): Float32Array[] {
-  return noGrad(() => {
-    const outputs: Float32Array[] = [];
-    let h = x;
-    for (const module of model) {
-      h = module.forward(h);
-      if (probed.includes(module)) outputs.push(Float32Array.from(h.dataSync()));
-    }
-    return outputs;
+  const outputs = new Map<TensorModule, Float32Array>();
+  const handles = probed.map((module) =>
+    module.registerForwardHook((_, __, output) => {
+      outputs.set(module, Float32Array.from(output.dataSync()));
+      return undefined;
+    }),
+  );
+  try {
+    noGrad(() => model.forward(x).dispose());
+  } finally {
+    for (const handle of handles) handle.remove();
+  }
+  return probed.map((module) => {
+    const output = outputs.get(module);
+    if (output === undefined)
+      throw new Error(`probeActivations: ${module.typeName} is not part of the model`);
+    return output;
   });
 }

@@ -6,10 +6,48 @@ import {
   isFloating,
   keep,
   noGrad,
+  type RemovableHandle,
   shapesEqual,
   Tensor,
 } from "@normgrad/core";
+import {
+  type FullBackwardHook,
+  fullBackwardHookPair,
+  hookedForward,
+  isHookedForward,
+  type ModuleHooks,
+} from "./module-hooks.ts";
 import { indentNested } from "./repr.ts";
+
+/**
+ * The hook lists of a module, created (and its `forward` wrapped to run them) on the first
+ * registration. The wrapper is an own, non-enumerable property shadowing the class's forward,
+ * so hooks run however the module is called (`forward`, `call`, from a Sequential) and the
+ * state walk never sees it.
+ */
+function hookListsOf(module: Module<Tensor[], Tensor>): ModuleHooks<Tensor[], Tensor> {
+  const forward = module.forward;
+  if (isHookedForward(forward)) return forward.hooks;
+  const hooked = hookedForward(forward.bind(module), { pre: [], post: [] });
+  Object.defineProperty(module, "forward", {
+    value: hooked,
+    enumerable: false,
+    configurable: true,
+    writable: true,
+  });
+  return hooked.hooks;
+}
+
+/** Adds `entry` to `list` and returns the handle that takes it out again. */
+function register<T>(list: T[], entry: T): RemovableHandle {
+  list.push(entry);
+  return {
+    remove: () => {
+      const index = list.indexOf(entry);
+      if (index >= 0) list.splice(index, 1);
+    },
+  };
+}
 
 /** A tensor that owns its whole storage (in-place updates need it); copies views and expanded tensors. */
 function ownedCopyIfView(data: Tensor): Tensor {
@@ -132,6 +170,56 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   /** Runs `forward` (the equivalent of calling a PyTorch module). */
   call(...inputs: In): Out {
     return this.forward(...inputs);
+  }
+
+  /**
+   * Runs `hook(module, inputs)` before every forward; returning an array (of as many tensors)
+   * replaces the inputs (PyTorch's `register_forward_pre_hook`). `remove()` on the handle
+   * unregisters it. Hooks are for modules whose inputs and output are tensors.
+   */
+  registerForwardPreHook<M extends Module<Tensor[], Tensor>>(
+    this: M,
+    hook: (module: M, inputs: Tensor[]) => Tensor[] | undefined,
+  ): RemovableHandle {
+    return register(hookListsOf(this).pre, (inputs) => {
+      const replaced = hook(this, inputs);
+      if (replaced !== undefined && replaced.length !== inputs.length) {
+        throw new Error(
+          `${this.constructor.name}: a forward pre-hook returned ${replaced.length} inputs for ${inputs.length}`,
+        );
+      }
+      return replaced;
+    });
+  }
+
+  /**
+   * Runs `hook(module, inputs, output)` after every forward; returning a tensor replaces the
+   * output (PyTorch's `register_forward_hook`): the way to record activations without changing
+   * the model.
+   */
+  registerForwardHook<M extends Module<Tensor[], Tensor>>(
+    this: M,
+    hook: (module: M, inputs: Tensor[], output: Tensor) => Tensor | undefined,
+  ): RemovableHandle {
+    return register(hookListsOf(this).post, (inputs, output) => hook(this, inputs, output));
+  }
+
+  /**
+   * Runs `hook(module, gradInput, gradOutput)` when backward has computed the gradient w.r.t. the
+   * module's input (`gradInput`, `[null]` when the input does not require grad) and output
+   * (`gradOutput`); returning an array replaces `gradInput` (PyTorch's
+   * `register_full_backward_hook`). For modules called with one tensor that return a tensor.
+   */
+  registerFullBackwardHook<M extends Module<Tensor[], Tensor>>(
+    this: M,
+    hook: FullBackwardHook<M>,
+  ): RemovableHandle {
+    const pair = fullBackwardHookPair(this.constructor.name, (gradInput, gradOutput) =>
+      hook(this, gradInput, gradOutput),
+    );
+    const hooks = hookListsOf(this);
+    const handles = [register(hooks.pre, pair.pre), register(hooks.post, pair.post)];
+    return { remove: () => handles.forEach((handle) => handle.remove()) };
   }
 
   /**
