@@ -48,6 +48,7 @@ const GUIDES: readonly { text: string; link: string }[] = [
   { text: "Modules", link: "/modules" },
   { text: "Normalization", link: "/normalization" },
   { text: "Training", link: "/training" },
+  { text: "Data-parallel training", link: "/data-parallel" },
   { text: "GPU", link: "/gpu" },
   { text: "Performance", link: "/performance" },
   { text: "BatchNorm placement study", link: "/bn-placement" },

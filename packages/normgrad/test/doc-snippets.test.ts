@@ -15,10 +15,12 @@ const WORKSPACE = fileURLToPath(new URL("../../..", import.meta.url));
 const DOCUMENTS: readonly { file: string; packageFolder: string }[] = [
   { file: "README.md", packageFolder: "packages/normgrad" },
   { file: "packages/normgrad/README.md", packageFolder: "packages/normgrad" },
-  ...["getting-started", "autograd", "gpu", "modules", "normalization", "training"].map((name) => ({
-    file: `docs/${name}.md`,
-    packageFolder: "packages/normgrad",
-  })),
+  ...["getting-started", "autograd", "data-parallel", "gpu", "modules", "normalization", "training"].map(
+    (name) => ({
+      file: `docs/${name}.md`,
+      packageFolder: "packages/normgrad",
+    }),
+  ),
   { file: "examples/plot/README.md", packageFolder: "examples/plot" },
 ];
 
