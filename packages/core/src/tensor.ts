@@ -47,6 +47,7 @@ export type GradHook = (grad: Tensor) => Tensor | undefined;
 
 /** What `registerHook` (and nn's module hooks) return: `remove()` unregisters the hook. */
 export interface RemovableHandle {
+  /** Unregisters the hook; calling it again does nothing. */
   remove(): void;
 }
 
