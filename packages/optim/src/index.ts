@@ -1,7 +1,11 @@
 /**
- * SGD, Adam, AdamW, learning-rate schedulers and gradient clipping.
+ * SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, learning-rate schedulers and gradient clipping.
  * @module @normgrad/optim
  */
+export type { AdadeltaOptions, AdadeltaState } from "./adadelta.ts";
+export { Adadelta } from "./adadelta.ts";
+export type { AdagradOptions, AdagradState } from "./adagrad.ts";
+export { Adagrad } from "./adagrad.ts";
 export type { AdamInit, AdamOptions, AdamState } from "./adam.ts";
 export { Adam, AdamW } from "./adam.ts";
 export type { ClipGradNormOptions } from "./clip-grad.ts";
@@ -35,5 +39,7 @@ export type {
   SavedState,
 } from "./optimizer.ts";
 export { Optimizer } from "./optimizer.ts";
+export type { RMSpropOptions, RMSpropState } from "./rmsprop.ts";
+export { RMSprop } from "./rmsprop.ts";
 export type { SGDOptions, SGDState } from "./sgd.ts";
 export { SGD } from "./sgd.ts";
