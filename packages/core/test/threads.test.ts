@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { Conv2dKernelParams } from "../src/backend.ts";
 import { conv2dForward, conv2dInputGrad, conv2dWeightGrad } from "../src/cpu/conv2d.ts";
 import * as browserHost from "../src/cpu/kernel-worker.browser.ts";
+import { normBackward, normForward } from "../src/cpu/norm.ts";
 import {
   Generator,
   getNumThreads,
@@ -17,6 +18,7 @@ import {
   type Tensor,
   whenThreadsReady,
 } from "../src/index.ts";
+import type { NormLayout } from "../src/norm-layout.ts";
 
 const defaultThreads = getNumThreads();
 afterAll(() => setNumThreads(defaultThreads));
@@ -122,6 +124,51 @@ describe.each([2, 3])("%i threads give one thread's results bit for bit", (threa
     { kernel: "weight gradient", run: () => conv2dWeightGrad(x, 0, dy, 0, inputShape, weightShape, params) },
   ])("conv2d $kernel", async ({ run }) => {
     const [one, many] = await onOneAndMany(threads, run);
+    expect(many).toEqual(one);
+  });
+});
+
+/** Every float32 or float64 result of a norm's forward and backward (batch statistics and given ones), end to end. */
+function normResults(layout: NormLayout): () => Float64Array {
+  const size = layout.outer * layout.channels * layout.inner;
+  const [x, dy] = [randomArray(size, 21), randomArray(size, 22)];
+  const [weight, bias] = [randomArray(layout.channels, 23), randomArray(layout.channels, 24)];
+  const needs = { input: true, weight: true, bias: true };
+  return () => {
+    const forward = normForward(x, layout, weight, bias, 1e-5, null);
+    if (forward.statistics === null) throw new Error("normForward returned no statistics");
+    const { mean, variance } = forward.statistics;
+    const results = [forward.output, mean, variance];
+    for (const statisticsFromInput of [true, false]) {
+      const backward = normBackward(dy, x, layout, weight, forward.statistics, {
+        eps: 1e-5,
+        statisticsFromInput,
+        needs,
+      });
+      results.push(...[backward.dx, backward.dweight, backward.dbias].filter((array) => array !== null));
+    }
+    results.push(normForward(x, layout, weight, bias, 1e-5, forward.statistics).output);
+    return Float64Array.from(results.flatMap((array) => Array.from(array)));
+  };
+}
+
+// The norms run on the calling thread whatever the count (splitting them measured slower:
+// docs/performance.md, "Threads"); these hold them to one thread's bits should that change.
+const NORM_LAYOUTS: readonly [string, NormLayout][] = [
+  ["BatchNorm2d (8, 16, 40, 40)", { kind: "per-channel", outer: 8, channels: 16, inner: 1600 }],
+  ["BatchNorm2d, runs longer than a window", { kind: "per-channel", outer: 2, channels: 6, inner: 20001 }],
+  [
+    "GroupNorm (8, 32, 30, 30), 8 groups",
+    { kind: "per-group", outer: 8, channels: 32, inner: 900, groups: 8 },
+  ],
+  ["InstanceNorm (8, 16, 45, 45)", { kind: "per-group", outer: 8, channels: 16, inner: 2025, groups: 16 }],
+  ["LayerNorm (256, 1024)", { kind: "per-group", outer: 256, channels: 1024, inner: 1, groups: 1 }],
+  ["BatchNorm1d (256, 1024)", { kind: "per-channel", outer: 256, channels: 1024, inner: 1 }],
+];
+
+describe.each([2, 3])("%i threads give one thread's norm results bit for bit", (threads) => {
+  it.each(NORM_LAYOUTS)("%s, forward and backward", async (_, layout) => {
+    const [one, many] = await onOneAndMany(threads, normResults(layout));
     expect(many).toEqual(one);
   });
 });
