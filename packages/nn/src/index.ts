@@ -6,13 +6,28 @@ import * as F from "./functional/index.ts";
 import * as init from "./init.ts";
 
 export { NonFiniteStatisticsError } from "./functional/batch-norm.ts";
+export type { KlDivReduction } from "./functional/loss.ts";
 export type { ChannelMoments } from "./functional/sync-batch-norm.ts";
 export { channelMoments, mergeMoments } from "./functional/sync-batch-norm.ts";
 export type { FactoryOptions, IntPair, Reduction } from "./functional/validate.ts";
 export type { FusionNote, FusionResult } from "./fusion.ts";
 export { fuseBnLinear, fuseConvBn, fuseLinearBn, fuseModel } from "./fusion.ts";
 export type { FanMode, InitOptions, KaimingOptions, Nonlinearity, XavierOptions } from "./init.ts";
-export { GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh } from "./layers/activation.ts";
+export {
+  ELU,
+  GELU,
+  Hardswish,
+  LeakyReLU,
+  LogSoftmax,
+  Mish,
+  PReLU,
+  ReLU,
+  Sigmoid,
+  SiLU,
+  Softmax,
+  Softplus,
+  Tanh,
+} from "./layers/activation.ts";
 export type { NormLayerOptions } from "./layers/batch-norm.ts";
 export { BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, NormBase } from "./layers/batch-norm.ts";
 export type { TensorModule } from "./layers/container.ts";
@@ -28,7 +43,17 @@ export type { LayerNormLayerOptions } from "./layers/layer-norm.ts";
 export { LayerNorm } from "./layers/layer-norm.ts";
 export { Linear } from "./layers/linear.ts";
 export type { ClassLossOptions } from "./layers/loss.ts";
-export { BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss } from "./layers/loss.ts";
+export {
+  BCELoss,
+  BCEWithLogitsLoss,
+  CrossEntropyLoss,
+  HuberLoss,
+  KLDivLoss,
+  L1Loss,
+  MSELoss,
+  NLLLoss,
+  SmoothL1Loss,
+} from "./layers/loss.ts";
 export type { MaxPool2dOutput } from "./layers/pooling.ts";
 export { AdaptiveAvgPool2d, AvgPool2d, MaxPool2d } from "./layers/pooling.ts";
 export type { SyncBatchNormOptions } from "./layers/sync-batch-norm.ts";

@@ -1,5 +1,5 @@
-// Functional losses: crossEntropy, nllLoss, mseLoss, binaryCrossEntropyWithLogits.
-import { checkValues, formatShape, noGrad, type Tensor, where } from "@normgrad/core";
+// Functional losses: crossEntropy, nllLoss, mseLoss, l1Loss, smoothL1Loss, huberLoss, klDiv, binaryCrossEntropy(WithLogits).
+import { checkValues, defineOp, formatShape, formatValue, noGrad, type Tensor, where } from "@normgrad/core";
 import { assertFloat, assertIgnoreIndex, assertReduction, type Reduction } from "./validate.ts";
 
 /** Options of `nllLoss`. */
@@ -248,4 +248,150 @@ export function binaryCrossEntropyWithLogits(
     .add(logWeight === null ? softplusNegative : softplusNegative.mul(logWeight));
   if (weight !== null) loss = loss.mul(weight);
   return reduce(loss, reduction);
+}
+
+/** `|input − target|`, reduced (default mean). Shapes must match; the gradient at 0 is 0. */
+export function l1Loss(
+  input: Tensor,
+  target: Tensor,
+  { reduction = "mean" }: { reduction?: Reduction } = {},
+): Tensor {
+  assertFloat(input, "l1Loss input");
+  assertReduction(reduction, "l1Loss");
+  assertSameShape("l1Loss", input, target);
+  return reduce(input.sub(target).abs(), reduction);
+}
+
+/**
+ * Smooth L1: with z = |input − target|, `0.5·z²/β` where z < β, else `z − 0.5·β`, reduced
+ * (defaults β 1, mean). β = 0 is z itself, with PyTorch's gradient −1 (not 0) at input = target.
+ */
+export function smoothL1Loss(
+  input: Tensor,
+  target: Tensor,
+  { reduction = "mean", beta = 1 }: { reduction?: Reduction; beta?: number } = {},
+): Tensor {
+  assertFloat(input, "smoothL1Loss input");
+  assertReduction(reduction, "smoothL1Loss");
+  assertSameShape("smoothL1Loss", input, target);
+  if (!(beta >= 0)) throw new RangeError(`smoothL1Loss: beta must be non-negative, got ${beta}`);
+  const diff = input.sub(target);
+  if (beta === 0) return reduce(where(diff.le(0), diff.neg(), diff), reduction);
+  const z = diff.abs();
+  // d² rather than z², so the gradient at diff = 0 is diff/β = 0 without abs's subgradient.
+  return reduce(where(z.lt(beta), diff.square().mul(0.5).div(beta), z.sub(0.5 * beta)), reduction);
+}
+
+/**
+ * Huber loss: with z = |input − target|, `0.5·z²` where z < δ, else `δ·(z − 0.5·δ)`, reduced
+ * (defaults δ 1, mean); δ must be positive. Equal to δ·smoothL1Loss with β = δ.
+ */
+export function huberLoss(
+  input: Tensor,
+  target: Tensor,
+  { reduction = "mean", delta = 1 }: { reduction?: Reduction; delta?: number } = {},
+): Tensor {
+  assertFloat(input, "huberLoss input");
+  assertReduction(reduction, "huberLoss");
+  assertSameShape("huberLoss", input, target);
+  if (!(delta > 0 && delta < Number.POSITIVE_INFINITY))
+    throw new RangeError(`huberLoss: delta must be positive and finite, got ${delta}`);
+  const diff = input.sub(target);
+  const z = diff.abs();
+  return reduce(where(z.lt(delta), diff.square().mul(0.5), z.sub(0.5 * delta).mul(delta)), reduction);
+}
+
+/** The reductions of `klDiv`: those of the other losses, and `"batchmean"` (the sum divided by the batch size). */
+export type KlDivReduction = Reduction | "batchmean";
+
+/** Options of `klDiv`. */
+export interface KlDivOptions {
+  /** Default `"mean"` (over every element, as PyTorch's; `"batchmean"` gives the true KL divergence). */
+  reduction?: KlDivReduction;
+  /** The target holds log-probabilities (default false: probabilities). */
+  logTarget?: boolean;
+}
+
+/**
+ * Kullback–Leibler divergence of the target distribution from the input's, given log-probabilities
+ * `input`: per element `target·(log target − input)` (0 where target = 0), or
+ * `e^target·(target − input)` with `logTarget`. `"batchmean"` divides the sum by `input.shape[0]`.
+ */
+export function klDiv(
+  input: Tensor,
+  target: Tensor,
+  { reduction = "mean", logTarget = false }: KlDivOptions = {},
+): Tensor {
+  assertFloat(input, "klDiv input");
+  if (reduction !== "batchmean") assertReduction(reduction, "klDiv");
+  assertSameShape("klDiv", input, target);
+  let loss: Tensor;
+  if (logTarget) {
+    loss = target.exp().mul(target.sub(input));
+  } else {
+    // xlogy(t, t) = 0 at t = 0; log of a safe 1 there keeps the unselected branch's gradient finite.
+    const positive = target.gt(0);
+    const entropyTerm = where(positive, target.mul(where(positive, target, 1).log()), 0);
+    loss = entropyTerm.sub(target.mul(input));
+  }
+  if (reduction !== "batchmean") return reduce(loss, reduction);
+  return input.ndim === 0 ? loss.sum() : loss.sum().div(input.shape[0]);
+}
+
+/** Below x·(1 − x) = 1e-12 PyTorch's BCE gradient divides by 1e-12 (rounded to float32 there) instead. */
+const BCE_GRAD_EPSILON = Math.fround(1e-12);
+
+/** Elementwise `−(y·max(log x, −100) + (1 − y)·max(log(1 − x), −100))`, with PyTorch's backward. */
+const binaryCrossEntropyTerms = defineOp({
+  name: "binaryCrossEntropy",
+  forward: (x: Tensor, y: Tensor) => ({
+    output: y
+      .sub(1)
+      .mul(x.neg().add(1).log().clamp(-100))
+      .sub(y.mul(x.log().clamp(-100))),
+    saved: [x, y] as const,
+  }),
+  // ∂/∂x = (x − y)/max(x(1 − x), ε), ∂/∂y = log(1 − x) − log x, as PyTorch's (the latter unclamped).
+  backward: (dy, [x, y], [needsX, needsY]) => [
+    needsX ? dy.mul(x.sub(y)).div(x.mul(x.neg().add(1)).clamp(BCE_GRAD_EPSILON)) : null,
+    needsY ? dy.mul(x.neg().add(1).log().sub(x.log())) : null,
+  ],
+  twiceDifferentiable: true,
+});
+
+/** Options of `binaryCrossEntropy`. */
+export interface BceOptions {
+  /** Rescales each element's loss (broadcast to the input); default none. */
+  weight?: Tensor | null;
+  /** Default `"mean"`. */
+  reduction?: Reduction;
+}
+
+/**
+ * Binary cross entropy of probabilities `input` in [0, 1] against targets in [0, 1]:
+ * `−w·(y·log x + (1 − y)·log(1 − x))`, each log clamped to ≥ −100 as PyTorch's (so x = 0 or 1 gives
+ * a finite loss), reduced. For logits use `binaryCrossEntropyWithLogits`, which is stabler.
+ */
+export function binaryCrossEntropy(
+  input: Tensor,
+  target: Tensor,
+  { weight = null, reduction = "mean" }: BceOptions = {},
+): Tensor {
+  assertFloat(input, "binaryCrossEntropy input");
+  assertReduction(reduction, "binaryCrossEntropy");
+  assertSameShape("binaryCrossEntropy", input, target);
+  if (input.size > 0) {
+    const bounds = noGrad(() => [input.min(), input.max()]);
+    checkValues(bounds, ([[low], [high]]) =>
+      low >= 0 && high <= 1
+        ? null
+        : new RangeError(
+            `binaryCrossEntropy: all elements of input should be between 0 and 1, got ` +
+              `${formatValue(low >= 0 ? high : low)}: pass probabilities (or use binaryCrossEntropyWithLogits)`,
+          ),
+    );
+    for (const bound of bounds) bound.dispose();
+  }
+  const loss = binaryCrossEntropyTerms(input, target.to(input.dtype));
+  return reduce(weight === null ? loss : loss.mul(weight), reduction);
 }

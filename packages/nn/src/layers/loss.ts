@@ -1,6 +1,17 @@
-// Loss modules: CrossEntropyLoss, NLLLoss, MSELoss, BCEWithLogitsLoss (class weights are buffers).
+// Loss modules: CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, SmoothL1Loss, HuberLoss, KLDivLoss, BCELoss, BCEWithLogitsLoss (weights are buffers).
 import type { Tensor } from "@normgrad/core";
-import { binaryCrossEntropyWithLogits, crossEntropy, mseLoss, nllLoss } from "../functional/loss.ts";
+import {
+  binaryCrossEntropy,
+  binaryCrossEntropyWithLogits,
+  crossEntropy,
+  huberLoss,
+  type KlDivReduction,
+  klDiv,
+  l1Loss,
+  mseLoss,
+  nllLoss,
+  smoothL1Loss,
+} from "../functional/loss.ts";
 import { assertIgnoreIndex, assertReduction, type Reduction } from "../functional/validate.ts";
 import { Buffer, Module } from "../module.ts";
 
@@ -112,5 +123,97 @@ export class BCEWithLogitsLoss extends Module<[Tensor, Tensor], Tensor> {
       posWeight: this.posWeight,
       reduction: this.reduction,
     });
+  }
+}
+
+/** Mean absolute error (see `F.l1Loss`). */
+export class L1Loss extends Module<[Tensor, Tensor], Tensor> {
+  readonly reduction: Reduction;
+
+  constructor({ reduction = "mean" }: { reduction?: Reduction } = {}) {
+    super();
+    assertReduction(reduction, "L1Loss");
+    this.reduction = reduction;
+  }
+
+  forward(input: Tensor, target: Tensor): Tensor {
+    return l1Loss(input, target, { reduction: this.reduction });
+  }
+}
+
+/** Smooth L1 loss: quadratic below `beta` (default 1), linear above (see `F.smoothL1Loss`). */
+export class SmoothL1Loss extends Module<[Tensor, Tensor], Tensor> {
+  readonly reduction: Reduction;
+  readonly beta: number;
+
+  constructor({ reduction = "mean", beta = 1 }: { reduction?: Reduction; beta?: number } = {}) {
+    super();
+    assertReduction(reduction, "SmoothL1Loss");
+    if (!(beta >= 0)) throw new RangeError(`SmoothL1Loss: beta must be non-negative, got ${beta}`);
+    this.reduction = reduction;
+    this.beta = beta;
+  }
+
+  forward(input: Tensor, target: Tensor): Tensor {
+    return smoothL1Loss(input, target, { reduction: this.reduction, beta: this.beta });
+  }
+}
+
+/** Huber loss: quadratic below `delta` (default 1), linear with slope delta above (see `F.huberLoss`). */
+export class HuberLoss extends Module<[Tensor, Tensor], Tensor> {
+  readonly reduction: Reduction;
+  readonly delta: number;
+
+  constructor({ reduction = "mean", delta = 1 }: { reduction?: Reduction; delta?: number } = {}) {
+    super();
+    assertReduction(reduction, "HuberLoss");
+    if (!(delta > 0 && delta < Number.POSITIVE_INFINITY))
+      throw new RangeError(`HuberLoss: delta must be positive and finite, got ${delta}`);
+    this.reduction = reduction;
+    this.delta = delta;
+  }
+
+  forward(input: Tensor, target: Tensor): Tensor {
+    return huberLoss(input, target, { reduction: this.reduction, delta: this.delta });
+  }
+}
+
+/**
+ * Kullback–Leibler divergence of log-probabilities from a target distribution (see `F.klDiv`);
+ * default reduction `"mean"` as PyTorch's, `"batchmean"` for the true divergence per sample.
+ */
+export class KLDivLoss extends Module<[Tensor, Tensor], Tensor> {
+  readonly reduction: KlDivReduction;
+  readonly logTarget: boolean;
+
+  constructor({
+    reduction = "mean",
+    logTarget = false,
+  }: { reduction?: KlDivReduction; logTarget?: boolean } = {}) {
+    super();
+    if (reduction !== "batchmean") assertReduction(reduction, "KLDivLoss");
+    this.reduction = reduction;
+    this.logTarget = logTarget;
+  }
+
+  forward(input: Tensor, target: Tensor): Tensor {
+    return klDiv(input, target, { reduction: this.reduction, logTarget: this.logTarget });
+  }
+}
+
+/** Binary cross entropy of probabilities, logs clamped at −100 (see `F.binaryCrossEntropy`); `weight` is a buffer. */
+export class BCELoss extends Module<[Tensor, Tensor], Tensor> {
+  weight: Buffer | null;
+  readonly reduction: Reduction;
+
+  constructor({ weight = null, reduction = "mean" }: { weight?: Tensor | null; reduction?: Reduction } = {}) {
+    super();
+    assertReduction(reduction, "BCELoss");
+    this.weight = weight === null ? null : new Buffer(weight);
+    this.reduction = reduction;
+  }
+
+  forward(input: Tensor, target: Tensor): Tensor {
+    return binaryCrossEntropy(input, target, { weight: this.weight, reduction: this.reduction });
   }
 }
