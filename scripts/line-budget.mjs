@@ -7,7 +7,7 @@ import { join } from "node:path";
  * docs/architecture.md explains when to raise one, and lists each raise with its reason). Lines of code: not blank, not only a comment.
  */
 const BUDGETS = {
-  core: 7700,
+  core: 8200,
   nn: 3550,
   optim: 950,
   data: 500,
