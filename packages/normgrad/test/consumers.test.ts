@@ -276,6 +276,7 @@ describe.runIf(hasChromium || process.env.CI !== undefined)("in a browser bundle
         mode: "wasm-simd gemm",
         logitsShape: "384×3",
         savedTensors: 9,
+        threads: { count: 1, unavailable: expect.stringContaining("SharedArrayBuffer is unavailable") },
       });
       expect(["webgl2", "webgl", "webasm"]).toContain(gpu.mode);
       for (const run of [cpu, gpu]) {

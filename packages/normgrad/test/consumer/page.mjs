@@ -7,6 +7,8 @@ import {
   fit,
   fromBytes,
   Generator,
+  getNumThreads,
+  getThreadsUnavailableReason,
   Linear,
   manualSeed,
   noGrad,
@@ -87,7 +89,9 @@ function show(row) {
 async function main() {
   const results = [];
   const cpuMode = canUseWasmGemm(32, 16, 64) ? "wasm-simd gemm" : "js gemm";
-  const cpu = { backend: "cpu", mode: cpuMode, ...(await train("cpu")) };
+  // A page's main thread without cross-origin isolation: the CPU backend falls back to one thread.
+  const threads = { count: getNumThreads(), unavailable: getThreadsUnavailableReason() };
+  const cpu = { backend: "cpu", mode: cpuMode, threads, ...(await train("cpu")) };
   show(cpu);
   results.push(cpu);
   const { mode } = await initGpu({ mode: "auto" });
