@@ -10,23 +10,34 @@ export type { AdamInit, AdamOptions, AdamState } from "./adam.ts";
 export { Adam, AdamW } from "./adam.ts";
 export type { ClipGradNormOptions } from "./clip-grad.ts";
 export { clipGradNorm, clipGradValue } from "./clip-grad.ts";
+export type { CyclicLROptions } from "./cyclic-lr.ts";
+export { CyclicLR } from "./cyclic-lr.ts";
 export type {
   CosineAnnealingLROptions,
+  CosineAnnealingWarmRestartsOptions,
+  CosineAnnealingWarmRestartsStateDict,
   ExponentialLROptions,
+  LambdaLROptions,
   LinearLROptions,
   LRSchedulerStateDict,
+  LrLambda,
   MultiStepLROptions,
   OneCycleLROptions,
   SchedulableOptimizer,
+  SequentialLROptions,
+  SequentialLRStateDict,
   StepLROptions,
 } from "./lr-scheduler.ts";
 export {
   CosineAnnealingLR,
+  CosineAnnealingWarmRestarts,
   ExponentialLR,
+  LambdaLR,
   LinearLR,
   LRScheduler,
   MultiStepLR,
   OneCycleLR,
+  SequentialLR,
   StepLR,
 } from "./lr-scheduler.ts";
 export type {
@@ -39,6 +50,8 @@ export type {
   SavedState,
 } from "./optimizer.ts";
 export { Optimizer } from "./optimizer.ts";
+export type { ReduceLROnPlateauOptions, ReduceLROnPlateauStateDict } from "./reduce-lr-on-plateau.ts";
+export { ReduceLROnPlateau } from "./reduce-lr-on-plateau.ts";
 export type { RMSpropOptions, RMSpropState } from "./rmsprop.ts";
 export { RMSprop } from "./rmsprop.ts";
 export type { SGDOptions, SGDState } from "./sgd.ts";

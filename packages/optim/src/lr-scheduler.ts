@@ -1,4 +1,5 @@
-// Learning-rate schedulers: StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, OneCycleLR.
+// Learning-rate schedulers: StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, OneCycleLR,
+// LambdaLR, SequentialLR and CosineAnnealingWarmRestarts (CyclicLR and ReduceLROnPlateau have files of their own).
 
 /** What a scheduler needs from an optimizer: groups with a writable `lr`. */
 export interface SchedulableOptimizer {
@@ -16,20 +17,20 @@ export interface LRSchedulerStateDict {
 // second scheduler on the same optimizer starts from the same base; this map plays that role.
 const initialLrs = new WeakMap<object, number>();
 
-function assertPositiveInteger(where: string, option: string, value: number): void {
+export function assertPositiveInteger(where: string, option: string, value: number): void {
   if (!Number.isInteger(value) || value <= 0) {
     throw new RangeError(`${where}: ${option} must be a positive integer, got ${value}`);
   }
 }
 
-function assertPositive(where: string, option: string, value: number): void {
+export function assertPositive(where: string, option: string, value: number): void {
   if (!(value > 0) || !Number.isFinite(value)) {
     throw new RangeError(`${where}: ${option} must be a finite number > 0, got ${value}`);
   }
 }
 
 /** Python's `a % n` (the sign of n), which PyTorch's cosine formula relies on for negative a. */
-function pythonModulo(a: number, n: number): number {
+export function pythonModulo(a: number, n: number): number {
   return ((a % n) + n) % n;
 }
 
@@ -62,14 +63,40 @@ export abstract class LRScheduler<O extends object = object> {
   /** The learning rates for `lastEpoch`, from the groups' current ones (PyTorch's `get_lr`). */
   protected abstract computeLr(): number[];
 
+  /**
+   * The learning rates for `lastEpoch` from the schedule's closed form, where PyTorch has one
+   * (`_get_closed_form_lr`); null otherwise. Used when a schedule restarts at epoch 0.
+   */
+  protected closedFormLr(): number[] | null {
+    return null;
+  }
+
   /** Advances one epoch and writes the new learning rates into the optimizer's groups. */
   step(): void {
     this.lastEpoch++;
-    const lrs = this.computeLr();
+    this.applyLr(this.computeLr());
+  }
+
+  /** Writes `lrs` into the optimizer's groups and records them as the last learning rates. */
+  protected applyLr(lrs: number[]): void {
     this.optimizer.paramGroups.forEach((group, i) => {
       group.lr = lrs[i];
     });
     this.#lastLr = lrs;
+  }
+
+  /**
+   * PyTorch's `step(0)`, as SequentialLR calls it at a milestone: the schedule restarts at epoch
+   * 0, from its closed form where PyTorch has one (else from `computeLr`).
+   */
+  protected restart(): void {
+    this.lastEpoch = 0;
+    this.applyLr(this.closedFormLr() ?? this.computeLr());
+  }
+
+  /** Calls `scheduler.restart()` (protected members are reachable only from the base class). */
+  protected static restartSchedule(scheduler: LRScheduler): void {
+    scheduler.restart();
   }
 
   /** The learning rate of each group after the last `step()`. */
@@ -125,6 +152,11 @@ export class StepLR extends LRScheduler<Required<StepLROptions>> {
     const decay = this.lastEpoch !== 0 && this.lastEpoch % stepSize === 0;
     return this.currentLrs().map((lr) => (decay ? lr * gamma : lr));
   }
+
+  protected override closedFormLr(): number[] {
+    const { stepSize, gamma } = this.options;
+    return this.baseLrs.map((base) => base * gamma ** Math.floor(this.lastEpoch / stepSize));
+  }
 }
 
 /** Options of `MultiStepLR`. */
@@ -148,6 +180,12 @@ export class MultiStepLR extends LRScheduler<Required<MultiStepLROptions>> {
     const hits = milestones.filter((milestone) => milestone === this.lastEpoch).length;
     return this.currentLrs().map((lr) => lr * gamma ** hits);
   }
+
+  protected override closedFormLr(): number[] {
+    const { milestones, gamma } = this.options;
+    const passed = milestones.filter((milestone) => milestone <= this.lastEpoch).length;
+    return this.baseLrs.map((base) => base * gamma ** passed);
+  }
 }
 
 /** Options of `ExponentialLR`. */
@@ -165,6 +203,10 @@ export class ExponentialLR extends LRScheduler<ExponentialLROptions> {
 
   protected computeLr(): number[] {
     return this.currentLrs().map((lr) => (this.lastEpoch === 0 ? lr : lr * this.options.gamma));
+  }
+
+  protected override closedFormLr(): number[] {
+    return this.baseLrs.map((base) => base * this.options.gamma ** this.lastEpoch);
   }
 }
 
@@ -199,6 +241,13 @@ export class CosineAnnealingLR extends LRScheduler<Required<CosineAnnealingLROpt
     }
     const ratio = (1 + Math.cos((Math.PI * epoch) / tMax)) / (1 + Math.cos((Math.PI * (epoch - 1)) / tMax));
     return lrs.map((lr) => ratio * (lr - etaMin) + etaMin);
+  }
+
+  protected override closedFormLr(): number[] {
+    const { tMax, etaMin } = this.options;
+    return this.baseLrs.map(
+      (base) => etaMin + ((base - etaMin) * (1 + Math.cos((Math.PI * this.lastEpoch) / tMax))) / 2,
+    );
   }
 }
 
@@ -241,6 +290,12 @@ export class LinearLR extends LRScheduler<Required<LinearLROptions>> {
     if (epoch > totalIters) return lrs;
     const slope = endFactor - startFactor;
     return lrs.map((lr) => lr * (1 + slope / (totalIters * startFactor + (epoch - 1) * slope)));
+  }
+
+  protected override closedFormLr(): number[] {
+    const { startFactor, endFactor, totalIters } = this.options;
+    const ramp = ((endFactor - startFactor) * Math.min(totalIters, this.lastEpoch)) / totalIters;
+    return this.baseLrs.map((base) => base * (startFactor + ramp));
   }
 }
 
@@ -312,7 +367,7 @@ function anneal(strategy: "cos" | "linear", start: number, end: number, pct: num
 }
 
 /** Writes the momentum of a group: SGD's `momentum`, or β₁ of Adam's `betas`. */
-function setMomentum(group: object, momentum: number): void {
+export function setMomentum(group: object, momentum: number): void {
   if ("betas" in group && Array.isArray(group.betas)) group.betas = [momentum, group.betas[1]];
   else if ("momentum" in group) group.momentum = momentum;
 }
@@ -429,5 +484,214 @@ export class OneCycleLR extends LRScheduler<OneCycleSettings> {
       }
       throw new Error("OneCycleLR: unreachable, the last phase always matches");
     });
+  }
+}
+
+/** A learning-rate factor as a function of the epoch (LambdaLR's `lrLambda`). */
+export type LrLambda = (epoch: number) => number;
+
+/** Options of `LambdaLR`. */
+export interface LambdaLROptions {
+  /** The factor of the base learning rate at each epoch: one function for all groups, or one per group. */
+  lrLambda: LrLambda | readonly LrLambda[];
+}
+
+/**
+ * The learning rate a function of the epoch gives, `lr = base·λ(epoch)` (PyTorch's `LambdaLR`;
+ * not chainable: it overwrites what another scheduler set). Its state dict holds no functions.
+ */
+export class LambdaLR extends LRScheduler<{ lrLambdas: readonly LrLambda[] }> {
+  constructor(optimizer: SchedulableOptimizer, { lrLambda }: LambdaLROptions) {
+    const groups = optimizer.paramGroups.length;
+    const lrLambdas = typeof lrLambda === "function" ? Array<LrLambda>(groups).fill(lrLambda) : [...lrLambda];
+    if (lrLambdas.length !== groups) {
+      throw new RangeError(
+        `LambdaLR: expected ${groups} lrLambda function(s), one per parameter group, got ${lrLambdas.length}`,
+      );
+    }
+    lrLambdas.forEach((fn, i) => {
+      if (typeof fn !== "function")
+        throw new TypeError(`LambdaLR: lrLambda[${i}] is not a function, got ${fn}`);
+    });
+    super(optimizer, { lrLambdas });
+  }
+
+  protected computeLr(): number[] {
+    return this.baseLrs.map((base, i) => base * this.options.lrLambdas[i](this.lastEpoch));
+  }
+}
+
+/** Options of `SequentialLR`. */
+export interface SequentialLROptions {
+  /** The schedulers to run one after the other, all on this optimizer. */
+  schedulers: readonly LRScheduler[];
+  /** The epochs at which the next scheduler takes over (one fewer than the schedulers, increasing). */
+  milestones: readonly number[];
+}
+
+/** SequentialLR's resumable state: the base state plus each scheduler's own (PyTorch's `_schedulers`). */
+export interface SequentialLRStateDict extends LRSchedulerStateDict {
+  schedulers: LRSchedulerStateDict[];
+}
+
+/**
+ * Runs schedulers one after the other (PyTorch's `SequentialLR`): scheduler k steps the epochs
+ * from milestone k−1 to milestone k; at its milestone it restarts at its epoch 0 (from its closed
+ * form where PyTorch has one, e.g. ExponentialLR's base·γ⁰), then steps on from there. At
+ * construction the groups go back to their initial learning rates and only the first scheduler
+ * takes its epoch-0 step, so what the others did when they were constructed is undone.
+ */
+export class SequentialLR extends LRScheduler<SequentialLROptions> {
+  constructor(optimizer: SchedulableOptimizer, { schedulers, milestones }: SequentialLROptions) {
+    if (schedulers.length === 0) throw new RangeError("SequentialLR: needs at least one scheduler");
+    schedulers.forEach((scheduler, i) => {
+      if (scheduler.optimizer !== optimizer) {
+        throw new Error(`SequentialLR: scheduler ${i} belongs to another optimizer than the one passed in`);
+      }
+    });
+    if (milestones.length !== schedulers.length - 1) {
+      throw new RangeError(
+        `SequentialLR: needs one milestone fewer than schedulers, got ${schedulers.length} scheduler(s) ` +
+          `and ${milestones.length} milestone(s)`,
+      );
+    }
+    milestones.forEach((milestone, i) => {
+      assertPositiveInteger("SequentialLR", `milestones[${i}]`, milestone);
+      if (i > 0 && milestone <= milestones[i - 1]) {
+        throw new RangeError(`SequentialLR: milestones must increase, got ${milestones.join(", ")}`);
+      }
+    });
+    super(optimizer, { schedulers: [...schedulers], milestones: [...milestones] });
+  }
+
+  protected computeLr(): number[] {
+    return this.currentLrs();
+  }
+
+  override step(): void {
+    const { schedulers, milestones } = this.options;
+    this.lastEpoch++;
+    if (this.lastEpoch === 0) {
+      this.optimizer.paramGroups.forEach((group, i) => {
+        group.lr = this.baseLrs[i];
+      });
+      for (const scheduler of schedulers) scheduler.lastEpoch -= 1;
+      schedulers[0].step();
+      this.applyLr(schedulers[0].getLastLr());
+      return;
+    }
+    const index = milestones.filter((milestone) => milestone <= this.lastEpoch).length;
+    const scheduler = schedulers[index];
+    if (index > 0 && milestones[index - 1] === this.lastEpoch) LRScheduler.restartSchedule(scheduler);
+    else scheduler.step();
+    this.applyLr(scheduler.getLastLr());
+  }
+
+  override stateDict(): SequentialLRStateDict {
+    return { ...super.stateDict(), schedulers: this.options.schedulers.map((s) => s.stateDict()) };
+  }
+
+  override loadStateDict(dict: SequentialLRStateDict): void {
+    super.loadStateDict(dict);
+    this.options.schedulers.forEach((scheduler, i) => {
+      scheduler.loadStateDict(dict.schedulers[i]);
+    });
+  }
+}
+
+/** Options of `CosineAnnealingWarmRestarts` (PyTorch's `T_0`, `T_mult`, `eta_min`). */
+export interface CosineAnnealingWarmRestartsOptions {
+  /** Epochs until the first restart (a positive integer). */
+  t0: number;
+  /** Each period is `tMult` times the one before (an integer ≥ 1, default 1). */
+  tMult?: number;
+  /** The minimum learning rate (default 0). */
+  etaMin?: number;
+}
+
+/** CosineAnnealingWarmRestarts' resumable state: the base state plus PyTorch's `T_cur` and `T_i`. */
+export interface CosineAnnealingWarmRestartsStateDict extends LRSchedulerStateDict {
+  tCur: number;
+  tI: number;
+}
+
+/**
+ * SGDR, cosine annealing with warm restarts (PyTorch's `CosineAnnealingWarmRestarts`):
+ * `lr = η_min + (base − η_min)·(1 + cos(π·T_cur/T_i))/2`, where T_cur counts the epochs since
+ * the last restart and the period T_i starts at `t0` and is multiplied by `tMult` at each restart.
+ * `step()` advances one epoch; `step(epoch)` jumps to an epoch, fractional ones included
+ * (`step(epoch + i/iters)` per batch), with T_cur and T_i worked out from it as PyTorch does.
+ */
+export class CosineAnnealingWarmRestarts extends LRScheduler<Required<CosineAnnealingWarmRestartsOptions>> {
+  /** Epochs since the last restart (PyTorch's `T_cur`; fractional after `step(epoch)`). */
+  tCur: number;
+  /** The current period (PyTorch's `T_i`). */
+  tI: number;
+
+  constructor(
+    optimizer: SchedulableOptimizer,
+    { t0, tMult = 1, etaMin = 0 }: CosineAnnealingWarmRestartsOptions,
+  ) {
+    assertPositiveInteger("CosineAnnealingWarmRestarts", "t0", t0);
+    assertPositiveInteger("CosineAnnealingWarmRestarts", "tMult", tMult);
+    if (!(etaMin >= 0) || !Number.isFinite(etaMin)) {
+      throw new RangeError(`CosineAnnealingWarmRestarts: etaMin must be a finite number >= 0, got ${etaMin}`);
+    }
+    super(optimizer, { t0, tMult, etaMin });
+    // The construction step (epoch 0) left these; class fields are set only after super() returns.
+    this.tCur = 0;
+    this.tI = t0;
+  }
+
+  protected computeLr(): number[] {
+    const { etaMin } = this.options;
+    return this.baseLrs.map(
+      (base) => etaMin + ((base - etaMin) * (1 + Math.cos((Math.PI * this.tCur) / this.tI))) / 2,
+    );
+  }
+
+  /** Advances one epoch, or jumps to `epoch` (≥ 0, fractional allowed). */
+  override step(epoch?: number): void {
+    const { t0, tMult } = this.options;
+    if (epoch === undefined && this.lastEpoch < 0) epoch = 0;
+    if (epoch === undefined) {
+      epoch = this.lastEpoch + 1;
+      this.tCur += 1;
+      if (this.tCur >= this.tI) {
+        this.tCur -= this.tI;
+        this.tI *= tMult;
+      }
+    } else {
+      if (!(epoch >= 0) || !Number.isFinite(epoch)) {
+        throw new RangeError(`CosineAnnealingWarmRestarts: epoch must be a finite number >= 0, got ${epoch}`);
+      }
+      if (epoch < t0) {
+        this.tI = t0;
+        this.tCur = epoch;
+      } else if (tMult === 1) {
+        this.tCur = epoch % t0;
+      } else {
+        // n restarts so far: t0·(tMultⁿ − 1)/(tMult − 1) ≤ epoch (PyTorch's int(math.log(x, tMult))).
+        const n = Math.trunc(Math.log((epoch / t0) * (tMult - 1) + 1) / Math.log(tMult));
+        this.tCur = epoch - (t0 * (tMult ** n - 1)) / (tMult - 1);
+        this.tI = t0 * tMult ** n;
+      }
+    }
+    this.lastEpoch = Math.floor(epoch);
+    this.applyLr(this.computeLr());
+  }
+
+  protected override restart(): void {
+    this.step(0);
+  }
+
+  override stateDict(): CosineAnnealingWarmRestartsStateDict {
+    return { ...super.stateDict(), tCur: this.tCur, tI: this.tI };
+  }
+
+  override loadStateDict(dict: CosineAnnealingWarmRestartsStateDict): void {
+    super.loadStateDict(dict);
+    this.tCur = dict.tCur;
+    this.tI = dict.tI;
   }
 }
