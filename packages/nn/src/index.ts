@@ -12,7 +12,15 @@ export { channelMoments, mergeMoments } from "./functional/sync-batch-norm.ts";
 export type { FactoryOptions, IntPair, Reduction } from "./functional/validate.ts";
 export type { FusionNote, FusionResult } from "./fusion.ts";
 export { fuseBnLinear, fuseConvBn, fuseLinearBn, fuseModel } from "./fusion.ts";
-export type { FanMode, InitOptions, KaimingOptions, Nonlinearity, XavierOptions } from "./init.ts";
+export type {
+  FanMode,
+  InitOptions,
+  KaimingOptions,
+  Nonlinearity,
+  OrthogonalOptions,
+  TruncNormalOptions,
+  XavierOptions,
+} from "./init.ts";
 export {
   ELU,
   GELU,

@@ -1,8 +1,19 @@
 /**
- * Weight initialization (PyTorch's `nn.init`): uniform/normal fills, Kaiming and Xavier schemes, gains.
+ * Weight initialization (PyTorch's `nn.init`): uniform/normal/truncated-normal fills, Kaiming,
+ * Xavier and orthogonal schemes, gains.
  * @packageDocumentation
  */
-import { formatShape, formatValue, type Generator, noGrad, rand, randn, type Tensor } from "@normgrad/core";
+import {
+  formatShape,
+  formatValue,
+  fromValues,
+  type Generator,
+  noGrad,
+  rand,
+  randn,
+  type Tensor,
+  tensor as tensorOf,
+} from "@normgrad/core";
 
 /** The nonlinearities `calculateGain` knows (PyTorch's names, camelCase). */
 export type Nonlinearity =
@@ -175,4 +186,157 @@ export function xavierUniform_<T extends Tensor>(tensor: T, { gain = 1, generato
 /** Glorot (Xavier) normal init in place: N(0, std²) with `std = gain·√(2/(fanIn + fanOut))`. */
 export function xavierNormal_<T extends Tensor>(tensor: T, { gain = 1, generator }: XavierOptions = {}): T {
   return normal_(tensor, 0, xavierStd(tensor, gain), { generator });
+}
+
+/** Options of `truncNormal_`. */
+export interface TruncNormalOptions extends InitOptions {
+  /** Mean of the normal before truncation (default 0). */
+  mean?: number;
+  /** Standard deviation of the normal before truncation (default 1). */
+  std?: number;
+  /** Lower bound (default −2). */
+  a?: number;
+  /** Upper bound (default 2). */
+  b?: number;
+}
+
+/** The standard normal CDF Φ at each of `values` (through the erf op, float64). */
+function normalCdf(values: readonly number[]): number[] {
+  return Array.from(
+    tensorOf(
+      values.map((value) => value * Math.SQRT1_2),
+      { dtype: "float64" },
+    )
+      .erf()
+      .dataSync(),
+    (e) => (1 + e) / 2,
+  );
+}
+
+/** Acklam's rational approximation of the standard normal quantile Φ⁻¹(p) (relative error < 1.2e-9). */
+function normalQuantile(p: number): number {
+  const a = [
+    -39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716,
+    2.506628277459239,
+  ];
+  const b = [
+    -54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572,
+  ];
+  const c = [
+    -0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968,
+    2.938163982698783,
+  ];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  const tail = (q: number) =>
+    (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+    ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  if (p <= 0) return Number.NEGATIVE_INFINITY;
+  if (p >= 1) return Number.POSITIVE_INFINITY;
+  if (p < 0.02425) return tail(Math.sqrt(-2 * Math.log(p)));
+  if (p > 1 - 0.02425) return -tail(Math.sqrt(-2 * Math.log(1 - p)));
+  const q = p - 0.5;
+  const r = q * q;
+  return (
+    ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) /
+    (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
+  );
+}
+
+/**
+ * Fills `tensor` in place from N(mean, std²) truncated to [a, b] (defaults N(0, 1) on [−2, 2]),
+ * by PyTorch's inverse-CDF method: p ~ U(Φ((a − mean)/std), Φ((b − mean)/std)), then
+ * `mean + std·Φ⁻¹(p)` clamped to [a, b]. Like PyTorch's it loses accuracy when [a, b] lies far in
+ * a tail (more than ~2 std from the mean on the same side).
+ */
+export function truncNormal_<T extends Tensor>(
+  tensor: T,
+  { mean = 0, std = 1, a = -2, b = 2, generator }: TruncNormalOptions = {},
+): T {
+  if (!(std > 0 && Number.isFinite(std)))
+    throw new RangeError(`truncNormal_: std must be positive, got ${std}`);
+  if (!Number.isFinite(mean)) throw new RangeError(`truncNormal_: mean must be finite, got ${mean}`);
+  if (!(a < b)) throw new RangeError(`truncNormal_: a ${a} must be less than b ${b}`);
+  const [low, high] = normalCdf([(a - mean) / std, (b - mean) / std]);
+  const uniform = rand(tensor.shape, { dtype: "float64", generator }).dataSync();
+  const values = Array.from(uniform, (u) =>
+    Math.min(b, Math.max(a, mean + std * normalQuantile(low + (high - low) * u))),
+  );
+  return fill(tensor, () => fromValues(values, tensor.shape, { dtype: "float64" }));
+}
+
+/** Options of `orthogonal_`. */
+export interface OrthogonalOptions extends InitOptions {
+  /** Scales the (semi-)orthogonal matrix (default 1). */
+  gain?: number;
+}
+
+function norm2(v: Float64Array): number {
+  let sum = 0;
+  for (const x of v) sum += x * x;
+  return Math.sqrt(sum);
+}
+
+/**
+ * The thin Q (m × n, m ≥ n) of the QR decomposition of `a` (row-major m × n), by Householder
+ * reflections, with each column's sign set so that R's diagonal is positive (as PyTorch's
+ * `linalg.qr` followed by `q *= sign(diag(r))`).
+ */
+function householderQ(a: Float64Array, m: number, n: number): Float64Array {
+  const reflectors: Float64Array[] = [];
+  const signs: number[] = [];
+  for (let k = 0; k < n; k++) {
+    const v = new Float64Array(m - k);
+    for (let i = k; i < m; i++) v[i - k] = a[i * n + k];
+    const norm = norm2(v);
+    // alpha = −sign(x₀)·‖x‖ avoids cancellation in x₀ − alpha; R[k][k] = alpha.
+    const alpha = v[0] > 0 ? -norm : norm;
+    signs.push(alpha < 0 ? -1 : 1);
+    v[0] -= alpha;
+    const vNorm = norm2(v);
+    if (vNorm > 0) for (let i = 0; i < v.length; i++) v[i] /= vNorm;
+    reflectors.push(v);
+    // A[k:, k:] −= 2·v·(vᵀ·A[k:, k:])
+    for (let j = k; j < n; j++) {
+      let dot = 0;
+      for (let i = k; i < m; i++) dot += v[i - k] * a[i * n + j];
+      for (let i = k; i < m; i++) a[i * n + j] -= 2 * v[i - k] * dot;
+    }
+  }
+  // Q = H₀·H₁·…·Hₙ₋₁ applied to the first n columns of the identity, last reflector first.
+  const q = new Float64Array(m * n);
+  for (let j = 0; j < n; j++) q[j * n + j] = 1;
+  for (let k = n - 1; k >= 0; k--) {
+    const v = reflectors[k];
+    for (let j = 0; j < n; j++) {
+      let dot = 0;
+      for (let i = k; i < m; i++) dot += v[i - k] * q[i * n + j];
+      for (let i = k; i < m; i++) q[i * n + j] -= 2 * v[i - k] * dot;
+    }
+  }
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) q[i * n + j] *= signs[j];
+  return q;
+}
+
+/**
+ * Fills `tensor` (at least 2 dims, viewed as rows = `shape[0]` by cols = the rest) in place with a
+ * (semi-)orthogonal matrix times `gain` (default 1), as PyTorch's: the QR decomposition of a
+ * N(0, 1) draw (transposed when rows < cols), with R's diagonal made positive. Then
+ * `WᵀW = gain²·I` for rows ≥ cols and `WWᵀ = gain²·I` otherwise.
+ */
+export function orthogonal_<T extends Tensor>(tensor: T, { gain = 1, generator }: OrthogonalOptions = {}): T {
+  if (tensor.ndim < 2) {
+    throw new RangeError(
+      `orthogonal_: only tensors with 2 or more dims are supported, got ${formatShape(tensor.shape)}`,
+    );
+  }
+  if (!Number.isFinite(gain)) throw new RangeError(`orthogonal_: gain must be finite, got ${gain}`);
+  if (tensor.size === 0) return tensor;
+  const rows = tensor.shape[0];
+  const cols = tensor.size / rows;
+  const draw = randn([rows, cols], { dtype: "float64", generator });
+  const tall = rows >= cols;
+  const [m, n] = tall ? [rows, cols] : [cols, rows];
+  const a = Float64Array.from((tall ? draw : draw.transpose(0, 1).contiguous()).dataSync());
+  const q = fromValues(Array.from(householderQ(a, m, n)), [m, n], { dtype: "float64" });
+  return fill(tensor, () => (tall ? q : q.transpose(0, 1)).mul(gain).reshape(tensor.shape));
 }
