@@ -1,4 +1,4 @@
-// Datasets: the Dataset base class (indexed samples of tensors) and TensorDataset.
+// Datasets: the Dataset base class (indexed samples of tensors), TensorDataset, Subset and ConcatDataset.
 import { formatShape, stack, type Tensor, tensor, tidy } from "@normgrad/core";
 
 /**
@@ -76,5 +76,84 @@ export class TensorDataset extends Dataset {
       // `to` is a no-op for tensors on the CPU.
       return this.tensors.map((t) => t.indexSelect(0, rows.to(t.device)));
     });
+  }
+}
+
+/** `index` in [0, length), a negative one counted from the end (Python's `list[-1]`); throws otherwise. */
+function resolveIndex(where: string, index: number, length: number): number {
+  if (!Number.isInteger(index) || index < -length || index >= length) {
+    throw new RangeError(`${where}: index ${index} is out of range for a dataset of ${length} samples`);
+  }
+  return index < 0 ? index + length : index;
+}
+
+/**
+ * The samples of `dataset` at `indices`, in that order (PyTorch's `Subset`): sample i is
+ * `dataset.get(indices[i])`. Negative indices count from the end, as in PyTorch (a Python list).
+ * Batches go through the dataset's own `getBatch`, so a subset of a TensorDataset still gathers
+ * a batch with one `indexSelect` per tensor.
+ */
+export class Subset extends Dataset {
+  readonly indices: readonly number[];
+
+  constructor(
+    readonly dataset: Dataset,
+    indices: Iterable<number>,
+  ) {
+    super();
+    this.indices = [...indices];
+    this.indices.forEach((index) => {
+      resolveIndex("Subset", index, dataset.length);
+    });
+  }
+
+  get length(): number {
+    return this.indices.length;
+  }
+
+  get(index: number): Tensor[] {
+    return this.dataset.get(this.#source(index));
+  }
+
+  override getBatch(indices: readonly number[]): Tensor[] {
+    if (indices.length === 0) throw new RangeError("getBatch needs at least one index");
+    return this.dataset.getBatch(indices.map((index) => this.#source(index)));
+  }
+
+  /** The index in `dataset` of this subset's sample `index`. */
+  #source(index: number): number {
+    const source = this.indices[resolveIndex("Subset", index, this.length)];
+    return source < 0 ? source + this.dataset.length : source;
+  }
+}
+
+/**
+ * Datasets one after the other (PyTorch's `ConcatDataset`): samples 0…n₀−1 are the first
+ * dataset's, the next n₁ the second's, and so on. Negative indices count from the end.
+ */
+export class ConcatDataset extends Dataset {
+  readonly datasets: readonly Dataset[];
+  /** The running totals of the datasets' lengths (PyTorch's `cumulative_sizes`). */
+  readonly cumulativeSizes: readonly number[];
+
+  constructor(datasets: Iterable<Dataset>) {
+    super();
+    this.datasets = [...datasets];
+    if (this.datasets.length === 0) throw new RangeError("ConcatDataset needs at least one dataset");
+    this.datasets.forEach((dataset, i) => {
+      if (!(dataset instanceof Dataset)) throw new TypeError(`ConcatDataset: item ${i} is not a Dataset`);
+    });
+    let total = 0;
+    this.cumulativeSizes = this.datasets.map((dataset) => (total += dataset.length));
+  }
+
+  get length(): number {
+    return this.cumulativeSizes[this.cumulativeSizes.length - 1];
+  }
+
+  get(index: number): Tensor[] {
+    const i = resolveIndex("ConcatDataset", index, this.length);
+    const d = this.cumulativeSizes.findIndex((size) => i < size);
+    return this.datasets[d].get(d === 0 ? i : i - this.cumulativeSizes[d - 1]);
   }
 }
