@@ -9,8 +9,8 @@ import { join } from "node:path";
 const BUDGETS = {
   core: 8200,
   nn: 3550,
-  optim: 950,
-  data: 500,
+  optim: 1700,
+  data: 600,
   train: 1050,
   gpu: 2400,
   normgrad: 20,
