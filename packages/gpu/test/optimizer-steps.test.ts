@@ -1,6 +1,7 @@
-// The fused SGD and Adam/AdamW steps against PyTorch 1.13.1's optimizers (the optim_* fixtures of @normgrad/testing), and @normgrad/optim routing through them.
+// The fused SGD and Adam/AdamW steps against PyTorch 1.13.1's optimizers (the optim_* fixtures of @normgrad/testing), @normgrad/optim routing through them, and RMSprop, Adagrad and Adadelta's composed updates on the GPU.
+import { readFileSync } from "node:fs";
 import { type Tensor, tensor, zeros } from "@normgrad/core";
-import { Adam, AdamW, SGD } from "@normgrad/optim";
+import { Adadelta, Adagrad, Adam, AdamW, RMSprop, SGD } from "@normgrad/optim";
 import { type Fixture, type FixtureTensor, loadFixture, type Tolerance } from "@normgrad/testing";
 import { describe, expect, it, vi } from "vitest";
 import { SUITE_MODES, skipReason, useGpuBackend } from "./helpers.ts";
@@ -45,6 +46,33 @@ function betas(fixture: Fixture): [number, number] {
 
 function onGpu({ shape, data }: FixtureTensor): Tensor {
   return tensor(data, { shape }).to("gpu");
+}
+
+/** optim's own PyTorch cases for the optimizers without a fused kernel (generate_breadth.py). */
+interface BreadthCase {
+  name: string;
+  config: { algo: "rmsprop" | "adagrad" | "adadelta"; hparams: Record<string, number | boolean> };
+  inputs: { shape: number[]; param: number[]; grads: number[][] };
+  expected: { params: number[][] };
+}
+
+const breadthCases: BreadthCase[] = JSON.parse(
+  readFileSync(new URL("../../optim/test/fixtures/optimizers-breadth.json", import.meta.url), "utf8"),
+).cases;
+
+function makeBreadthOptimizer({ config }: BreadthCase, param: Tensor): RMSprop | Adagrad | Adadelta {
+  const camel = (name: string) => name.replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
+  const options = Object.fromEntries(Object.entries(config.hparams).map(([k, v]) => [camel(k), v]));
+  switch (config.algo) {
+    case "rmsprop":
+      return new RMSprop([param], options);
+    case "adagrad":
+      return new Adagrad([param], options);
+    case "adadelta":
+      return new Adadelta([param], options);
+    default:
+      return config.algo satisfies never;
+  }
 }
 
 describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
@@ -178,6 +206,23 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
         } finally {
           spy.mockRestore();
         }
+      },
+    );
+
+    it.each(breadthCases.map((c) => [c.name, c] as const))(
+      "@normgrad/optim's composed %s update runs on the GPU and matches PyTorch",
+      async (_, fixture) => {
+        const { shape, param: start, grads } = fixture.inputs;
+        const param = tensor(start, { shape }).to("gpu");
+        const optimizer = makeBreadthOptimizer(fixture, param);
+        for (const [step, expected] of fixture.expected.params.entries()) {
+          param.grad = tensor(grads[step], { shape }).to("gpu");
+          optimizer.step();
+          expect(await param.data(), `parameter after step ${step}`).toBeAllclose(expected, TOLERANCE);
+        }
+        expect(param.device).toBe("gpu");
+        optimizer.zeroGrad();
+        param.dispose();
       },
     );
   });
