@@ -6,17 +6,28 @@ import {
   AvgPool2d,
   BatchNorm1d,
   BatchNorm2d,
+  BCELoss,
   Conv2d,
   CrossEntropyLoss,
+  ELU,
   F,
   GELU,
   GroupNorm,
+  Hardswish,
+  HuberLoss,
   InstanceNorm2d,
+  KLDivLoss,
+  L1Loss,
   LayerNorm,
   Linear,
   MaxPool2d,
+  Mish,
   MSELoss,
+  PReLU,
   Sequential,
+  SiLU,
+  SmoothL1Loss,
+  Softplus,
   Tanh,
 } from "@normgrad/nn";
 import { seeded } from "@normgrad/testing";
@@ -75,6 +86,17 @@ const CASES: readonly LayerCase[] = [
     input: [2, 2, 5, 5],
   },
   { name: "AdaptiveAvgPool2d to 2×3", make: () => new AdaptiveAvgPool2d([2, 3]), input: [1, 2, 5, 7] },
+  { name: "SiLU", make: () => new SiLU(), input: [3, 5] },
+  {
+    name: "Softplus β 2, threshold 1 (both regions)",
+    make: () => new Softplus({ beta: 2, threshold: 1 }),
+    input: [3, 5],
+  },
+  { name: "ELU alpha 0.5", make: () => new ELU(0.5), input: [3, 5] },
+  { name: "Mish", make: () => new Mish(), input: [3, 5] },
+  { name: "Hardswish", make: () => new Hardswish(), input: [4, 6] },
+  { name: "PReLU, one slope", make: () => new PReLU(), input: [3, 5] },
+  { name: "PReLU per channel", make: () => new PReLU(3), input: [2, 3, 2, 2] },
   {
     name: "a small CNN (Sequential)",
     make: (generator) =>
@@ -165,6 +187,46 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
       const expected = loss.forward(logits, target);
       const actual = loss.forward(toGpu(logits), toGpu(target));
       expect(await actual.data(), "loss").toBeAllclose(await expected.data(), LAYER_TOLERANCE);
+    });
+
+    // The #20 losses on (input, target) of one shape: the loss and both gradients.
+    const same = (x: Tensor) => x;
+    it.each([
+      ["L1", () => new L1Loss(), same, same],
+      ["smooth L1 β 0.5, sum", () => new SmoothL1Loss({ beta: 0.5, reduction: "sum" }), same, same],
+      ["Huber δ 0.7, none", () => new HuberLoss({ delta: 0.7, reduction: "none" }), same, same],
+      [
+        "KL divergence, batchmean",
+        () => new KLDivLoss({ reduction: "batchmean" }),
+        (x: Tensor) => x.logSoftmax(1),
+        (t: Tensor) => t.softmax(1),
+      ],
+      [
+        "KL divergence, log target",
+        () => new KLDivLoss({ logTarget: true }),
+        (x: Tensor) => x.logSoftmax(1),
+        same,
+      ],
+      ["BCE", () => new BCELoss(), (x: Tensor) => x.sigmoid(), (t: Tensor) => t.sigmoid()],
+    ] as const)("%s loss and its gradients", async (name, make, prepareInput, prepareTarget) => {
+      const input = seeded([5, 4], 30 + name.length);
+      const target = prepareTarget(seeded([5, 4], 40 + name.length, { requiresGrad: false }))
+        .detach()
+        .requiresGrad_();
+      const [inputGpu, targetGpu] = [toGpu(input), toGpu(target)];
+      const expected = make().forward(prepareInput(input), target);
+      const actual = make().forward(prepareInput(inputGpu), targetGpu);
+      expect(await actual.data(), "loss").toBeAllclose(await expected.data(), LAYER_TOLERANCE);
+      const dy = seeded(expected.shape, 9).detach();
+      expected.backward(dy);
+      actual.backward(toGpu(dy));
+      for (const [label, cpu, gpu] of [
+        ["dinput", input, inputGpu],
+        ["dtarget", target, targetGpu],
+      ] as const) {
+        if (cpu.grad === null || gpu.grad === null) throw new Error(`${label} is missing`);
+        expect(await gpu.grad.data(), label).toBeAllclose(await cpu.grad.data(), LAYER_TOLERANCE);
+      }
     });
 
     // Integer inputs make most windows tie: the first maximum must take the index, the value and
