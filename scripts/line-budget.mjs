@@ -8,7 +8,7 @@ import { join } from "node:path";
  */
 const BUDGETS = {
   core: 8200,
-  nn: 3550,
+  nn: 4200,
   optim: 1700,
   data: 600,
   train: 1050,
