@@ -35,7 +35,11 @@ export interface BackendConfig {
 /** Sets the CPU backend's thread count and waits for its workers; a count it cannot run is a skip reason. */
 async function prepareCpu(threads: number): Promise<string | null> {
   setNumThreads(threads);
-  await whenThreadsReady();
+  try {
+    await whenThreadsReady();
+  } catch (error) {
+    return errorMessage(error);
+  }
   if (getNumThreads() === threads) return null;
   return `the CPU backend runs ${getNumThreads()} thread(s) here: ${getThreadsUnavailableReason() ?? "unknown reason"}`;
 }

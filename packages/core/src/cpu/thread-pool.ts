@@ -179,10 +179,10 @@ export function setNumThreads(n: number): void {
 
 /**
  * The number of threads the CPU backend's kernels use: the count set by {@link setNumThreads} (or
- * its default), or 1 where threads are unavailable in this context.
+ * its default), or 1 where threads are unavailable in this context or a worker failed to start.
  */
 export function getNumThreads(): number {
-  return threadSupport() === undefined && sharedModules.length > 0 ? requested() : 1;
+  return getThreadsUnavailableReason() === undefined ? requested() : 1;
 }
 
 /**
@@ -247,13 +247,15 @@ function readyWorkers(): number {
 }
 
 /**
- * Resolves once every worker of the current thread count has started (at once with one thread).
+ * Resolves once every worker of the current thread count has started (at once with one thread);
+ * rejects with the error of a worker that failed to start.
  * Kernels never wait for workers: until they are ready, calls run on fewer threads, with the same
  * results. Benchmarks and tests await this to measure or exercise the threads from the first call.
  */
 export async function whenThreadsReady(): Promise<void> {
-  while (readyWorkers() < getNumThreads() - 1) {
+  for (;;) {
     if (workerFailure !== undefined) throw new Error(workerFailure);
+    if (readyWorkers() >= getNumThreads() - 1) return;
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
 }
