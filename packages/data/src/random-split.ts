@@ -61,6 +61,6 @@ export function randomSplit(
   const permutation = randperm(dataset.length, { generator });
   const order = Array.from(permutation.dataSync());
   permutation.dispose();
-  let offset = 0;
-  return counts.map((count) => new Subset(dataset, order.slice(offset, (offset += count))));
+  const starts = counts.map((_, i) => counts.slice(0, i).reduce((sum, count) => sum + count, 0));
+  return counts.map((count, i) => new Subset(dataset, order.slice(starts[i], starts[i] + count)));
 }

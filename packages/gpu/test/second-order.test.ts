@@ -41,9 +41,9 @@ describe.each(["webasm", "headlessgl"] as const)("GPU.js %s mode", (mode) => {
       const v = [...cpu.parameters()].map((p) => randn(p.shape));
       const expected = hessianVectorProduct(cpu, x, labels, v);
       const actual = hessianVectorProduct(gpu, toGpu(x), labels.to("gpu"), v.map(toGpu));
-      actual.forEach((h, i) =>
-        expect(h.to("cpu"), `parameter ${i}`).toBeAllclose(expected[i], LAYER_TOLERANCE),
-      );
+      for (const [i, h] of actual.entries()) {
+        expect(h.to("cpu"), `parameter ${i}`).toBeAllclose(expected[i], LAYER_TOLERANCE);
+      }
     });
   });
 });

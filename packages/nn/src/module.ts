@@ -219,7 +219,11 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     );
     const hooks = hookListsOf(this);
     const handles = [register(hooks.pre, pair.pre), register(hooks.post, pair.post)];
-    return { remove: () => handles.forEach((handle) => handle.remove()) };
+    return {
+      remove: () => {
+        for (const handle of handles) handle.remove();
+      },
+    };
   }
 
   /**

@@ -28,9 +28,13 @@ describe("second-order worked examples (float64)", () => {
     const hv = grad([gv], params);
     const eps = 1e-5;
     const gradientAt = (sign: number) => {
-      noGrad(() => params.forEach((p, i) => p.add_(v[i].mul(sign * eps))));
+      const shift = (by: number) =>
+        noGrad(() => {
+          for (const [i, p] of params.entries()) p.add_(v[i].mul(by));
+        });
+      shift(sign * eps);
       const g = grad([loss()], params);
-      noGrad(() => params.forEach((p, i) => p.sub_(v[i].mul(sign * eps))));
+      shift(-sign * eps);
       return g;
     };
     const [plus, minus] = [gradientAt(1), gradientAt(-1)];
