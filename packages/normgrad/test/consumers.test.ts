@@ -167,7 +167,14 @@ function serve(folder: string): Promise<Server> {
       response.writeHead(404).end();
       return;
     }
-    response.writeHead(200, { "content-type": MIME[extname(path)] ?? "application/octet-stream" });
+    // Pages named isolated-* are cross-origin isolated, so they have SharedArrayBuffer (threads).
+    const isolation = path.includes("/isolated-")
+      ? { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" }
+      : {};
+    response.writeHead(200, {
+      "content-type": MIME[extname(path)] ?? "application/octet-stream",
+      ...isolation,
+    });
     response.end(readFileSync(path));
   });
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
@@ -287,6 +294,24 @@ describe.runIf(hasChromium || process.env.CI !== undefined)("in a browser bundle
         rows.map((row) => row.children[1].textContent),
       );
       expect(shownModes).toEqual([cpu.mode, gpu.mode]);
+    });
+  }, 300_000);
+
+  it("runs the CPU backend on two threads in a cross-origin-isolated page's worker, one on its main thread", async () => {
+    for (const name of ["isolated-threads", "isolated-threads-worker"])
+      copyFileSync(join(FIXTURES, `${name}.mjs`), join(project, `${name}.mjs`));
+    await sitePage("isolated-threads-worker", "");
+    const html =
+      '<!doctype html><html><body><script type="module" src="./isolated-threads.js"></script></body></html>';
+    const url = await sitePage("isolated-threads", html);
+    await withBrowserPage(url, async ({ page, errors }) => {
+      const results = await page.evaluate(() => Reflect.get(globalThis, "threadsResults"));
+      expect(errors).toEqual([]);
+      expect(results).toEqual({
+        isolated: true,
+        mainThread: { threads: 1, unavailable: expect.stringContaining("main thread cannot block") },
+        worker: { threads: 2, unavailable: null, identical: true },
+      });
     });
   }, 300_000);
 
