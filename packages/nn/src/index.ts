@@ -39,10 +39,14 @@ export {
 export type { NormLayerOptions } from "./layers/batch-norm.ts";
 export { BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, NormBase } from "./layers/batch-norm.ts";
 export type { TensorModule } from "./layers/container.ts";
-export { ModuleList, Sequential } from "./layers/container.ts";
+export { ModuleDict, ModuleList, ParameterList, Sequential } from "./layers/container.ts";
+export type { Conv1dLayerOptions } from "./layers/conv1d.ts";
+export { Conv1d } from "./layers/conv1d.ts";
 export type { Conv2dLayerOptions } from "./layers/conv2d.ts";
 export { Conv2d } from "./layers/conv2d.ts";
 export { Dropout } from "./layers/dropout.ts";
+export type { EmbeddingLayerOptions } from "./layers/embedding.ts";
+export { Embedding } from "./layers/embedding.ts";
 export { Flatten, Identity } from "./layers/flatten.ts";
 export type { GroupNormLayerOptions } from "./layers/group-norm.ts";
 export { GroupNorm } from "./layers/group-norm.ts";
@@ -63,9 +67,17 @@ export {
   SmoothL1Loss,
 } from "./layers/loss.ts";
 export type { MaxPool2dOutput } from "./layers/pooling.ts";
-export { AdaptiveAvgPool2d, AvgPool2d, MaxPool2d } from "./layers/pooling.ts";
+export {
+  AdaptiveAvgPool2d,
+  AdaptiveMaxPool2d,
+  AvgPool1d,
+  AvgPool2d,
+  MaxPool1d,
+  MaxPool2d,
+} from "./layers/pooling.ts";
 export type { SyncBatchNormOptions } from "./layers/sync-batch-norm.ts";
 export { convertSyncBatchnorm, SyncBatchNorm } from "./layers/sync-batch-norm.ts";
+export { Upsample } from "./layers/upsample.ts";
 export type { AnyModule, LoadStateDictOptions, LoadStateDictResult } from "./module.ts";
 export { Buffer, Module, Parameter, StateDict, stateKeyOf } from "./module.ts";
 export type { ProcessGroup } from "./process-group.ts";

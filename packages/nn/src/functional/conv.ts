@@ -1,6 +1,7 @@
-// Functional 2-D convolution: option checks, 'same'/'valid' padding, the core kernel, and the bias.
+// Functional 1-D and 2-D convolution: option checks, 'same'/'valid' padding, the core kernel, the bias; the layers' padding modes.
 import { type Conv2dParams, formatShape, formatValue, type Tensor } from "@normgrad/core";
 import { conv2d as conv2dKernel } from "@normgrad/core/internal";
+import { pad } from "./padding.ts";
 import { assertFloat, assertSameDType, type IntPair, toPair } from "./validate.ts";
 
 /** Conv padding: an int, a `[height, width]` pair, `"valid"` (none) or `"same"` (output size = input size). */
@@ -118,4 +119,86 @@ export function conv2d(
   });
   const y = conv2dKernel(x, weight, params);
   return bias === null ? y : y.add(bias.reshape([outChannels, 1, 1]));
+}
+
+/** How a conv layer pads: zeros (inside the kernel), or by `F.pad`'s reflect/replicate/circular. */
+export type ConvPaddingMode = "zeros" | "reflect" | "replicate" | "circular";
+
+const CONV_PADDING_MODES: readonly ConvPaddingMode[] = ["zeros", "reflect", "replicate", "circular"];
+
+/** Throws unless `mode` is one of the conv padding modes. */
+export function assertConvPaddingMode(mode: ConvPaddingMode, op: string): void {
+  if (!CONV_PADDING_MODES.includes(mode)) {
+    throw new RangeError(
+      `${op}: paddingMode must be one of ${CONV_PADDING_MODES.join(", ")}, got ${formatValue(mode)}`,
+    );
+  }
+}
+
+/**
+ * `x` padded for a conv layer with a non-zeros `mode` (then convolved with padding 0), as
+ * PyTorch's `_reversed_padding_repeated_twice`: `"same"` puts the odd extra after.
+ */
+export function padForConv(
+  x: Tensor,
+  mode: Exclude<ConvPaddingMode, "zeros">,
+  amounts: [[number, number], [number, number]],
+  spatialDims: 1 | 2,
+): Tensor {
+  const [[top, bottom], [left, right]] = amounts;
+  return pad(x, spatialDims === 1 ? [left, right] : [left, right, top, bottom], { mode });
+}
+
+/** Conv1d padding: an int, `"valid"` (none) or `"same"` (output length = input length, stride 1). */
+export type Conv1dPadding = number | "same" | "valid";
+
+/** Options of `conv1d`. */
+export interface Conv1dOptions {
+  /** Added per output channel (shape [O]); default none. */
+  bias?: Tensor | null;
+  /** Default 1. */
+  stride?: number;
+  /** Zeros on both ends; default 0. `"same"` needs stride 1; an odd total puts the extra at the end. */
+  padding?: Conv1dPadding;
+  /** Spacing of the kernel taps; default 1. */
+  dilation?: number;
+  /** Channel groups; default 1. */
+  groups?: number;
+}
+
+/**
+ * 1-D cross-correlation, as PyTorch's `F.conv1d`: `y[n, o] = b[o] + Σ_c W[o, c] ⋆ x[n, g·C/G + c]`
+ * for x (N, C, L) or (C, L) and weight (O, C/groups, K); y is (N, O, OL) with
+ * `OL = ⌊(L + 2·pad − dilation·(K − 1) − 1)/stride⌋ + 1`. Computed as `conv2d` on (N, C, 1, L).
+ */
+export function conv1d(
+  x: Tensor,
+  weight: Tensor,
+  { bias = null, stride = 1, padding = 0, dilation = 1, groups = 1 }: Conv1dOptions = {},
+): Tensor {
+  if (x.ndim === 2)
+    return conv1d(x.unsqueeze(0), weight, { bias, stride, padding, dilation, groups }).squeeze(0);
+  if (x.ndim !== 3) {
+    throw new RangeError(`conv1d expects a (N, C, L) or (C, L) input, got shape ${formatShape(x.shape)}`);
+  }
+  if (weight.ndim !== 3) {
+    throw new RangeError(`conv1d: weight must be 3-D (O, C/groups, K), got ${formatShape(weight.shape)}`);
+  }
+  for (const [name, value, min] of [
+    ["stride", stride, 1],
+    ["dilation", dilation, 1],
+    ["padding", padding, 0],
+  ] as const) {
+    if (typeof value === "number" && !(Number.isInteger(value) && value >= min)) {
+      throw new RangeError(`conv1d: ${name} must be an integer ≥ ${min}, got ${formatValue(value)}`);
+    }
+  }
+  const y = conv2d(x.unsqueeze(2), weight.unsqueeze(2), {
+    bias,
+    stride: [1, stride],
+    padding: typeof padding === "string" ? padding : [0, padding],
+    dilation: [1, dilation],
+    groups,
+  });
+  return y.squeeze(2);
 }

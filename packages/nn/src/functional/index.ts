@@ -21,8 +21,10 @@ export {
 } from "./activation.ts";
 export type { BatchNormOptions } from "./batch-norm.ts";
 export { batchNorm } from "./batch-norm.ts";
-export type { Conv2dOptions, Conv2dPadding } from "./conv.ts";
-export { conv2d } from "./conv.ts";
+export type { Conv1dOptions, Conv1dPadding, Conv2dOptions, Conv2dPadding, ConvPaddingMode } from "./conv.ts";
+export { conv1d, conv2d } from "./conv.ts";
+export type { EmbeddingOptions } from "./embedding.ts";
+export { embedding } from "./embedding.ts";
 export type { GroupNormOptions } from "./group-norm.ts";
 export { groupNorm } from "./group-norm.ts";
 export type { InstanceNormOptions } from "./instance-norm.ts";
@@ -49,6 +51,25 @@ export {
   nllLoss,
   smoothL1Loss,
 } from "./loss.ts";
-export type { AdaptiveSize, AvgPool2dOptions, MaxPool2dOptions } from "./pooling.ts";
-export { adaptiveAvgPool2d, avgPool2d, maxPool2d, maxPool2dWithIndices } from "./pooling.ts";
+export type { PadMode } from "./padding.ts";
+export { pad } from "./padding.ts";
+export type {
+  AdaptiveSize,
+  AvgPool1dOptions,
+  AvgPool2dOptions,
+  MaxPool1dOptions,
+  MaxPool2dOptions,
+} from "./pooling.ts";
+export {
+  adaptiveAvgPool2d,
+  adaptiveMaxPool2d,
+  avgPool1d,
+  avgPool2d,
+  maxPool1d,
+  maxPool1dWithIndices,
+  maxPool2d,
+  maxPool2dWithIndices,
+} from "./pooling.ts";
+export type { InterpolateMode, InterpolateOptions } from "./upsample.ts";
+export { interpolate } from "./upsample.ts";
 export type { IntPair, Reduction } from "./validate.ts";

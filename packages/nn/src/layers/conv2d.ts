@@ -1,6 +1,13 @@
-// The Conv2d layer: 2-D convolution with stride, padding ('same'/'valid'), dilation, groups and bias.
+// The Conv2d layer: 2-D convolution with stride, padding ('same'/'valid'), padding modes, dilation, groups and bias.
 import { type Generator, type Tensor, zeros } from "@normgrad/core";
-import { type Conv2dPadding, conv2d, resolveConvPadding } from "../functional/conv.ts";
+import {
+  assertConvPaddingMode,
+  type Conv2dPadding,
+  type ConvPaddingMode,
+  conv2d,
+  padForConv,
+  resolveConvPadding,
+} from "../functional/conv.ts";
 import { assertPositiveInt, type FactoryOptions, type IntPair, toPair } from "../functional/validate.ts";
 import { calculateFanInAndFanOut, kaimingUniform_, uniform_ } from "../init.ts";
 import { Module, Parameter } from "../module.ts";
@@ -18,6 +25,8 @@ export interface Conv2dLayerOptions extends FactoryOptions {
   groups?: number;
   /** Default true. */
   bias?: boolean;
+  /** `"zeros"` (default), or pad by `F.pad`'s `"reflect"`, `"replicate"` or `"circular"` before a padding-0 conv. */
+  paddingMode?: ConvPaddingMode;
 }
 
 /**
@@ -33,6 +42,7 @@ export class Conv2d extends Module {
   readonly padding: [number, number] | "same" | "valid";
   readonly dilation: [number, number];
   readonly groups: number;
+  readonly paddingMode: ConvPaddingMode;
   weight: Parameter;
   bias: Parameter | null;
 
@@ -43,7 +53,7 @@ export class Conv2d extends Module {
     options: Conv2dLayerOptions = {},
   ) {
     super();
-    const { stride = 1, padding = 0, dilation = 1, groups = 1, bias = true } = options;
+    const { stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, paddingMode = "zeros" } = options;
     const { dtype = "float32", device = "cpu", generator } = options;
     assertPositiveInt(inChannels, "Conv2d inChannels");
     assertPositiveInt(outChannels, "Conv2d outChannels");
@@ -62,6 +72,8 @@ export class Conv2d extends Module {
     // Checks the padding now (e.g. "same" with a stride) rather than at the first forward.
     resolveConvPadding(padding, this.kernelSize, this.dilation, this.stride);
     this.groups = groups;
+    assertConvPaddingMode(paddingMode, "Conv2d");
+    this.paddingMode = paddingMode;
     const shape = [outChannels, inChannels / groups, ...this.kernelSize];
     this.weight = new Parameter(zeros(shape, { dtype, device }));
     this.bias = bias ? new Parameter(zeros([outChannels], { dtype, device })) : null;
@@ -78,10 +90,12 @@ export class Conv2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight, {
+    const mode = this.paddingMode;
+    const amounts = resolveConvPadding(this.padding, this.kernelSize, this.dilation, this.stride);
+    return conv2d(mode === "zeros" ? x : padForConv(x, mode, amounts, 2), this.weight, {
       bias: this.bias,
       stride: this.stride,
-      padding: this.padding,
+      padding: mode === "zeros" ? this.padding : 0,
       dilation: this.dilation,
       groups: this.groups,
     });
@@ -98,6 +112,7 @@ export class Conv2d extends Module {
     if (this.dilation.some((step) => step !== 1)) parts.push(`dilation=${formatPythonTuple(this.dilation)}`);
     if (this.groups !== 1) parts.push(`groups=${this.groups}`);
     if (this.bias === null) parts.push("bias=False");
+    if (this.paddingMode !== "zeros") parts.push(`padding_mode=${this.paddingMode}`);
     return parts.join(", ");
   }
 }
