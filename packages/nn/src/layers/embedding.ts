@@ -46,7 +46,8 @@ export class Embedding extends Module {
     const keep = Array.from({ length: this.numEmbeddings }, (_, row) => (row === padding ? 0 : 1));
     const { dtype, device } = this.weight;
     const mask = fromValues(keep, [this.numEmbeddings, 1], { dtype, device });
-    noGrad(() => this.weight.copy_(this.weight.mul(mask)));
+    // + 0 turns the −0 of a negative draw times 0 into +0, as PyTorch's fill_(0).
+    noGrad(() => this.weight.copy_(this.weight.mul(mask).add(0)));
   }
 
   forward(input: Tensor): Tensor {
