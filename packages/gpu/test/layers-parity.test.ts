@@ -2,14 +2,18 @@
 import { Generator, noGrad, randint, type Shape, type Tensor, tensor, tidy, zeros } from "@normgrad/core";
 import {
   AdaptiveAvgPool2d,
+  AdaptiveMaxPool2d,
   type AnyModule,
+  AvgPool1d,
   AvgPool2d,
   BatchNorm1d,
   BatchNorm2d,
   BCELoss,
+  Conv1d,
   Conv2d,
   CrossEntropyLoss,
   ELU,
+  Embedding,
   F,
   GELU,
   GroupNorm,
@@ -20,6 +24,7 @@ import {
   L1Loss,
   LayerNorm,
   Linear,
+  MaxPool1d,
   MaxPool2d,
   Mish,
   MSELoss,
@@ -29,6 +34,7 @@ import {
   SmoothL1Loss,
   Softplus,
   Tanh,
+  Upsample,
 } from "@normgrad/nn";
 import { seeded } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
@@ -97,6 +103,40 @@ const CASES: readonly LayerCase[] = [
   { name: "Hardswish", make: () => new Hardswish(), input: [4, 6] },
   { name: "PReLU, one slope", make: () => new PReLU(), input: [3, 5] },
   { name: "PReLU per channel", make: () => new PReLU(3), input: [2, 3, 2, 2] },
+  {
+    name: "Conv1d stride 2 groups 2, reflect padding",
+    make: (generator) =>
+      new Conv1d(4, 6, 3, { generator, stride: 2, padding: 2, groups: 2, paddingMode: "reflect" }),
+    input: [2, 4, 9],
+  },
+  {
+    name: "Conv2d circular padding",
+    make: (generator) => new Conv2d(2, 3, 3, { generator, padding: [1, 2], paddingMode: "circular" }),
+    input: [1, 2, 4, 5],
+  },
+  {
+    name: "Conv1d same, replicate padding",
+    make: (generator) => new Conv1d(2, 2, 4, { generator, padding: "same", paddingMode: "replicate" }),
+    input: [2, 2, 6],
+  },
+  { name: "MaxPool1d 3/2 pad 1", make: () => new MaxPool1d(3, { stride: 2, padding: 1 }), input: [2, 3, 8] },
+  {
+    name: "AvgPool1d 3/2 pad 1, ceil, padding not counted",
+    make: () => new AvgPool1d(3, { stride: 2, padding: 1, ceilMode: true, countIncludePad: false }),
+    input: [2, 2, 8],
+  },
+  { name: "AdaptiveMaxPool2d to 3×4", make: () => new AdaptiveMaxPool2d([3, 4]), input: [1, 2, 5, 7] },
+  { name: "Upsample nearest ×1.5", make: () => new Upsample({ scaleFactor: 1.5 }), input: [1, 2, 3, 4] },
+  {
+    name: "Upsample bilinear to 5×7",
+    make: () => new Upsample({ size: [5, 7], mode: "bilinear" }),
+    input: [2, 2, 3, 4],
+  },
+  {
+    name: "Upsample bilinear ×2, align corners",
+    make: () => new Upsample({ scaleFactor: 2, mode: "bilinear", alignCorners: true }),
+    input: [1, 2, 3, 3],
+  },
   {
     name: "a small CNN (Sequential)",
     make: (generator) =>
@@ -262,6 +302,29 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
         expect(await xGpu.grad.data(), "dx").toBeAllclose(await x.grad.data(), LAYER_TOLERANCE);
       },
     );
+
+    it("Embedding with a padding index: rows and the scatter-added weight gradient", async () => {
+      const cpu = new Embedding(6, 4, { paddingIdx: 1, generator: new Generator(5) }).to("float64");
+      const gpu = new Embedding(6, 4, { paddingIdx: 1, generator: new Generator(5) }).to("gpu");
+      const indices = tensor(
+        [
+          [0, 1, 3, 3],
+          [5, 1, 0, 2],
+        ],
+        { dtype: "int32" },
+      );
+      const expected = cpu.forward(indices);
+      const actual = gpu.forward(toGpu(indices));
+      expect(await actual.data(), "rows").toBeAllclose(await expected.data(), LAYER_TOLERANCE);
+      const dy = seeded(expected.shape, 11).detach();
+      expected.backward(dy);
+      actual.backward(toGpu(dy));
+      if (gpu.weight.grad === null || cpu.weight.grad === null) throw new Error("the weight has no gradient");
+      expect(await gpu.weight.grad.data(), "dweight").toBeAllclose(
+        await cpu.weight.grad.data(),
+        LAYER_TOLERANCE,
+      );
+    });
 
     it("the functional cross entropy's gradient", async () => {
       const logits = seeded([6, 3], 3);
