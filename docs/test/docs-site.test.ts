@@ -307,6 +307,7 @@ describe.runIf(hasChromium || process.env.CI !== undefined)("the docs site in Ch
   it("runs the guides' lesson 'high learning rate, no BatchNorm': the plain network diverges, the others train", async () => {
     // As a reader gets there: the lesson's link below the lab, clicked while another run trains.
     const { page, errors } = await open("/lab?steps=20");
+    await waitForStep(page, 1);
     await page.click("text=High learning rate, no BatchNorm");
     expect(new URL(page.url()).search).toBe("?lr=0.5");
     expect(await page.inputValue('input[name="steps"]')).toBe("1500");

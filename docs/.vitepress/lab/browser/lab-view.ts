@@ -677,26 +677,26 @@ export function mountLab(root: HTMLElement): () => void {
     const target = new URL(link.href, location.href);
     // `/lab` and `/lab.html` are the same page (VitePress's links carry the extension, clean URLs do not).
     const page = (url: URL | Location) => url.pathname.replace(/\.html$/, "");
-    if (
-      target.origin !== location.origin ||
-      page(target) !== page(location) ||
-      target.search === location.search
-    ) {
-      return;
-    }
+    if (target.origin !== location.origin || page(target) !== page(location)) return;
+    // Compared with the lab's own settings, not with the address bar: VitePress's router listens
+    // on the same phase and may already have pushed the URL (leaving this page mounted).
+    const next = parseLabSettings(target.search);
+    if (JSON.stringify(next.settings) === JSON.stringify(settings)) return;
     event.preventDefault();
     event.stopImmediatePropagation();
-    globalThis.history.pushState(globalThis.history.state, "", target.href);
-    adoptUrl();
+    if (location.href !== target.href)
+      globalThis.history.pushState(globalThis.history.state, "", target.href);
+    adoptParsed(next);
     root.scrollIntoView({ block: "start" });
   };
-  /** The settings of the page's URL (after a lesson link, or Back), with the refused values named. */
-  const adoptUrl = () => {
-    const next = parseLabSettings(location.search);
+  /** Makes parsed settings the lab's, with the values the URL had refused named. */
+  const adoptParsed = (next: ReturnType<typeof parseLabSettings>) => {
     problems.hidden = next.problems.length === 0;
     problems.textContent = next.problems.join("; ");
     adopt(next.settings);
   };
+  /** The settings of the page's URL (after Back or Forward). */
+  const adoptUrl = () => adoptParsed(parseLabSettings(location.search));
   addEventListener("click", onLinkClick, { capture: true });
   addEventListener("popstate", adoptUrl);
   start();
