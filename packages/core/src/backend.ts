@@ -35,7 +35,12 @@ export type UnaryOp =
   | "relu"
   | "abs"
   | "sign"
-  | "erf";
+  | "erf"
+  | "sin"
+  | "cos"
+  | "atan"
+  | "log1p"
+  | "expm1";
 
 /** Arithmetic of two inputs; the result has the promoted dtype. */
 export type ArithmeticOp = "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum";

@@ -105,6 +105,7 @@ export {
   shapeSize,
   shapesEqual,
 } from "./shape.ts";
+export { argsort, sort, topk } from "./sort.ts";
 export { Storage } from "./storage.ts";
 export type { BackwardOptions, GradHook, NestedArray, RemovableHandle, TensorLike } from "./tensor.ts";
 export { Tensor } from "./tensor.ts";

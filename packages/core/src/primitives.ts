@@ -124,7 +124,10 @@ function assertSameDevice(op: string, tensors: readonly Tensor[]): void {
   }
 }
 
-const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set(["exp", "log", "sqrt", "recip", "tanh", "sigmoid", "erf"]);
+const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set([
+  ...["exp", "log", "sqrt", "recip", "tanh", "sigmoid", "erf"],
+  ...["sin", "cos", "atan", "log1p", "expm1"],
+] as const);
 
 /** Elementwise unary op; integer inputs of the float-only ops (exp, log, sqrt, …) give float32. */
 export function unary(op: UnaryOp, x: Tensor): Tensor {
@@ -446,6 +449,13 @@ const vjpRules: { [P in Primitive]: VjpRule<P> } = {
           .mul(2 / Math.sqrt(Math.PI)),
       ),
   ],
+  sin: (dy, { inputs: [x] }) => [() => dy.mul(x.cos())],
+  cos: (dy, { inputs: [x] }) => [() => dy.mul(x.sin()).neg()],
+  // d atan(x)/dx = 1/(1 + x²)
+  atan: (dy, { inputs: [x] }) => [() => dy.div(x.mul(x).add(1))],
+  log1p: (dy, { inputs: [x] }) => [() => dy.div(x.add(1))],
+  // d(eˣ − 1)/dx = eˣ = expm1(x) + 1
+  expm1: (dy, { out }) => [() => dy.mul(out.add(1))],
   add: (dy) => [() => dy, () => dy],
   sub: (dy) => [() => dy, () => dy.neg()],
   mul: (dy, { inputs: [a, b] }) => [() => dy.mul(b), () => dy.mul(a)],

@@ -18,6 +18,7 @@ import {
   shapeSize,
   shapesEqual,
 } from "./shape.ts";
+import { argsort, sort, topk } from "./sort.ts";
 import { Storage } from "./storage.ts";
 // Tensor implements [Symbol.dispose]; its declaration file must type-check without ESNext.Disposable.
 import "./symbol-dispose.ts";
@@ -593,6 +594,133 @@ export class Tensor {
     return this.#unary("erf");
   }
 
+  /** `sin x` (radians). */
+  sin(): Tensor {
+    return this.#unary("sin");
+  }
+
+  /** `cos x` (radians). */
+  cos(): Tensor {
+    return this.#unary("cos");
+  }
+
+  /** `tan x = sin x / cos x`. */
+  tan(): Tensor {
+    return this.sin().div(this.cos());
+  }
+
+  /** `atan x`, in (−π/2, π/2). */
+  atan(): Tensor {
+    return this.#unary("atan");
+  }
+
+  /**
+   * `asin x = atan(x / √((1 − x)(1 + x)))`, in [−π/2, π/2]; NaN outside [−1, 1]. (1 − x)(1 + x)
+   * rather than 1 − x², whose rounding near |x| = 1 would cost digits.
+   */
+  asin(): Tensor {
+    const x = this.#float();
+    return x.div(x.neg().add(1).mul(x.add(1)).sqrt()).atan();
+  }
+
+  /** `acos x = 2·atan(√((1 − x)/(1 + x)))`, in [0, π]; NaN outside [−1, 1]; accurate near x = ±1. */
+  acos(): Tensor {
+    const x = this.#float();
+    return x.neg().add(1).div(x.add(1)).sqrt().atan().mul(2);
+  }
+
+  /**
+   * The angle of the point (other, this), `atan2(y, x)` with y = this, in (−π, π], broadcast:
+   * `atan(y/x)` (±π for x < 0) where |x| ≥ |y|, else `±π/2 − atan(x/y)`, so the gradient
+   * `(x·dy − y·dx)/(x² + y²)` is right on the axes too. Signed zeros are not told apart
+   * (atan2(−0, −1) is π here, −π in PyTorch); at (0, 0) the value is 0 and the gradient 0.
+   */
+  atan2(other: TensorLike): Tensor {
+    const shape = broadcastShapes(this.shape, this.#lift(other).shape);
+    const y = this.#float().expand(shape);
+    const x = this.#lift(other).#float().expand(shape);
+    const alongX = x.abs().ge(y.abs());
+    // Where a branch is not taken its divisor is replaced by 1, so no ∞ or NaN reaches the gradient.
+    const ratioX = y.div(P.where(alongX.mul(x.ne(0)), x, x.onesLike())).atan();
+    const halfTurn = P.where(y.lt(0), ratioX.fullLike(-Math.PI), ratioX.fullLike(Math.PI));
+    const fromX = P.where(x.lt(0), ratioX.add(halfTurn), ratioX);
+    const ratioY = x.div(P.where(alongX, y.onesLike(), y)).atan();
+    const quarter = P.where(y.lt(0), ratioY.fullLike(-Math.PI / 2), ratioY.fullLike(Math.PI / 2));
+    return P.where(alongX, fromX, quarter.sub(ratioY));
+  }
+
+  /**
+   * `sinh x = (expm1(x) − expm1(−x))/2`, exact near 0 (where (eˣ − e⁻ˣ)/2 cancels); overflows
+   * to ∞ slightly early, for x in (709.8, 710.5].
+   */
+  sinh(): Tensor {
+    return this.expm1().sub(this.neg().expm1()).mul(0.5);
+  }
+
+  /** `cosh x = (eˣ + e⁻ˣ)/2`. */
+  cosh(): Tensor {
+    return this.exp().add(this.neg().exp()).mul(0.5);
+  }
+
+  /** `ln(1 + x)`, accurate for small x (a primitive: log(1 + x) loses the digits of x below 1e-16). */
+  log1p(): Tensor {
+    return this.#unary("log1p");
+  }
+
+  /** `eˣ − 1`, accurate for small x (a primitive: exp(x) − 1 cancels near 0). */
+  expm1(): Tensor {
+    return this.#unary("expm1");
+  }
+
+  /** Integer tensors as float32 (for the composed float-only ops); float ones as they are. */
+  #float(): Tensor {
+    return isFloating(this.dtype) ? this : this.to("float32");
+  }
+
+  /**
+   * Rounds half to even (as PyTorch): `(|x| + 2ᵐ) − 2ᵐ` with m the mantissa width (52 for
+   * float64, 23 for float32) rounds |x| < 2ᵐ in the FPU's own round-to-nearest-even mode; larger
+   * values, ±∞ and NaN are integers (or NaN) already. Gradient 0, as PyTorch. Int32 is copied.
+   */
+  round(): Tensor {
+    return this.#rounding((x) => x.#roundHalfEven());
+  }
+
+  /** The largest integer ≤ x (gradient 0). */
+  floor(): Tensor {
+    return this.#rounding((x) => x.#floor());
+  }
+
+  /** The smallest integer ≥ x (gradient 0). */
+  ceil(): Tensor {
+    return this.#rounding((x) => x.neg().#floor().neg());
+  }
+
+  /** x rounded toward 0: `sign(x)·floor(|x|)` (gradient 0). */
+  trunc(): Tensor {
+    return this.#rounding((x) => x.abs().#floor().mul(x.sign()));
+  }
+
+  #roundHalfEven(): Tensor {
+    const big = 2 ** (this.dtype === "float64" ? 52 : 23);
+    const magnitude = this.abs();
+    return P.where(magnitude.lt(big), magnitude.add(big).sub(big).mul(this.sign()), this);
+  }
+
+  #floor(): Tensor {
+    const rounded = this.#roundHalfEven();
+    return rounded.sub(rounded.gt(this));
+  }
+
+  /** `compute(x)`, detached, in the graph of this tensor with a zero gradient (as PyTorch's rounding ops). */
+  #rounding(compute: (x: Tensor) => Tensor): Tensor {
+    if (this.dtype === "int32") return this.clone();
+    const value = noGrad(() => compute(this));
+    if (!this.requiresGrad || !isGradEnabled()) return value;
+    // `where` sends its second branch nothing where the condition holds, which is everywhere.
+    return P.where(value.fullLike(1, "int32"), value, this);
+  }
+
   /** `x` where x > 0, else `negativeSlope·x` (default 0.01, as PyTorch). */
   leakyRelu(negativeSlope = 0.01): Tensor {
     return P.where(this.gt(0), this, this.mul(negativeSlope));
@@ -674,6 +802,77 @@ export class Tensor {
   /** Index of the minimum along `dim` (of the flattened tensor when left out), int32. */
   argmin(dim?: number, keepdim = false): Tensor {
     return this.#argReduce("argmin", dim, keepdim);
+  }
+
+  /**
+   * Running sum along `dim`: `out[i] = Σ_{k ≤ i} x[k]`. Composed as a scan of ⌈log₂ n⌉ shifted
+   * adds (Hillis–Steele), so its gradient (a reversed running sum) comes from autograd.
+   */
+  cumsum(dim: number): Tensor {
+    return this.#scan(dim, 0, (a, b) => a.add(b));
+  }
+
+  /**
+   * Running product along `dim`: `out[i] = Π_{k ≤ i} x[k]`, a scan of ⌈log₂ n⌉ shifted
+   * products. Its gradient is differentiated through those products, never divides by x, and so
+   * is exact where x has zeros (one or several), as PyTorch's.
+   */
+  cumprod(dim: number): Tensor {
+    return this.#scan(dim, 1, (a, b) => a.mul(b));
+  }
+
+  #scan(dim: number, identity: number, combine: (a: Tensor, b: Tensor) => Tensor): Tensor {
+    if (this.ndim === 0) return this.clone();
+    const axis = normalizeAxis(dim, this.ndim);
+    const size = this.shape[axis];
+    let out: Tensor = this;
+    for (let shift = 1; shift < size; shift *= 2) {
+      const shifted = P.pad(
+        out.narrow(axis, 0, size - shift),
+        this.shape.map((_, d) => (d === axis ? [shift, 0] : [0, 0])),
+        identity,
+      );
+      out = combine(out, shifted);
+    }
+    return out === this ? this.clone() : out;
+  }
+
+  /**
+   * Product over `dim` (all elements when left out; 1 over an empty dim). Multiplied as a tree of
+   * halves, so the gradient `Π_{k≠i} x[k]` is exact with zeros in x, as PyTorch's.
+   */
+  prod(dim?: number, keepdim = false): Tensor {
+    if (dim === undefined) return this.reshape([this.size]).prod(0).reshape([]);
+    const axis = normalizeAxis(dim, this.ndim);
+    if (this.ndim === 0) return this.clone();
+    const padOne = (x: Tensor) =>
+      P.pad(
+        x,
+        x.shape.map((_, d) => (d === axis ? [0, 1] : [0, 0])),
+        1,
+      );
+    let out: Tensor = this.shape[axis] === 0 ? padOne(this) : this.clone();
+    while (out.shape[axis] > 1) {
+      if (out.shape[axis] % 2 === 1) out = padOne(out);
+      const half = out.shape[axis] / 2;
+      out = out.narrow(axis, 0, half).mul(out.narrow(axis, half, half));
+    }
+    return keepdim ? out : out.squeeze(axis);
+  }
+
+  /** Sorted values along `dim` (default −1) and their int32 positions; stable, NaN last (see `sort`). */
+  sort(dim = -1, descending = false): [values: Tensor, indices: Tensor] {
+    return sort(this, dim, descending);
+  }
+
+  /** The int32 positions that sort this tensor along `dim` (default −1; see `sort`). */
+  argsort(dim = -1, descending = false): Tensor {
+    return argsort(this, dim, descending);
+  }
+
+  /** The `k` largest (smallest) values along `dim` (default −1) and their int32 positions (see `topk`). */
+  topk(k: number, dim = -1, largest = true, sorted = true): [values: Tensor, indices: Tensor] {
+    return topk(this, k, dim, largest, sorted);
   }
 
   /**
@@ -958,6 +1157,170 @@ export class Tensor {
       return fromEnd * 2 < padding.length ? [padding[fromEnd * 2], padding[fromEnd * 2 + 1]] : [0, 0];
     });
     return P.pad(this, pairs, value);
+  }
+
+  /** The same values in `other`'s shape (`reshape(other.shape)`). */
+  viewAs(other: Tensor): Tensor {
+    return this.reshape(other.shape);
+  }
+
+  /** An int32 tensor of `values` on this tensor's device (indices and masks built on the host). */
+  #int32(values: readonly number[], shape: Shape): Tensor {
+    const buffer = this.backend.upload(Int32Array.from(values));
+    return new Tensor(new Storage(this.backend, buffer), shape, contiguousStrides(shape), 0);
+  }
+
+  /** Axes from a dim or a list of dims, refusing repeats (`op` names the method in the error). */
+  #distinctAxes(op: string, dims: number | readonly number[]): number[] {
+    const list = typeof dims === "number" ? [dims] : dims;
+    const axes = list.map((dim) => normalizeAxis(dim, this.ndim));
+    const repeated = axes.find((axis, i) => axes.indexOf(axis) !== i);
+    if (repeated !== undefined) {
+      throw new RangeError(`${op}: dim ${repeated} appears more than once in [${formatList(list, "dims")}]`);
+    }
+    return axes;
+  }
+
+  /** The order of the elements reversed along each of `dims` (a copy, as PyTorch's `flip`). */
+  flip(dims: number | readonly number[]): Tensor {
+    let out: Tensor = this;
+    for (const axis of this.#distinctAxes("flip", dims)) {
+      const size = this.shape[axis];
+      if (size < 2) continue;
+      const reversed = this.#int32(
+        Array.from({ length: size }, (_, i) => size - 1 - i),
+        [size],
+      );
+      out = out.indexSelect(axis, reversed);
+    }
+    return out === this ? this.clone() : out;
+  }
+
+  /**
+   * Rotates the elements along `dims` by `shifts` (one shift per dim; negative rotates back):
+   * `out[(i + shift) mod n] = x[i]`. Without `dims`, the flattened tensor is rolled and reshaped.
+   */
+  roll(shifts: number | readonly number[], dims?: number | readonly number[]): Tensor {
+    const shiftList = typeof shifts === "number" ? [shifts] : shifts;
+    if (dims === undefined) {
+      if (shiftList.length !== 1) {
+        throw new RangeError(`roll without dims takes one shift, got [${formatList(shiftList, "shifts")}]`);
+      }
+      return this.flatten().roll(shiftList[0], 0).reshape(this.shape);
+    }
+    const axes = (typeof dims === "number" ? [dims] : dims).map((dim) => normalizeAxis(dim, this.ndim));
+    if (axes.length !== shiftList.length || axes.length === 0) {
+      throw new RangeError(
+        `roll: ${shiftList.length} shift(s) for ${axes.length} dim(s): give one shift per dim`,
+      );
+    }
+    let out: Tensor = this;
+    axes.forEach((axis, i) => {
+      if (!Number.isInteger(shiftList[i]))
+        throw new RangeError(`roll: shift ${shiftList[i]} is not an integer`);
+      const size = this.shape[axis];
+      const shift = size === 0 ? 0 : ((shiftList[i] % size) + size) % size;
+      if (shift !== 0)
+        out = P.cat([out.narrow(axis, size - shift, shift), out.narrow(axis, 0, size - shift)], axis);
+    });
+    return out === this ? this.clone() : out;
+  }
+
+  /**
+   * Tiles the tensor `sizes[i]` times along each dim (PyTorch's `repeat`); `sizes` may have more
+   * dims than the tensor, which then gets leading dims of size 1. The result has shape
+   * `sizes[i]·shape[i]`.
+   */
+  repeat(...sizes: number[]): Tensor {
+    if (sizes.length < this.ndim) {
+      throw new RangeError(
+        `repeat(${formatList(sizes, "sizes")}): give at least one size per dim of ${formatShape(this.shape)}`,
+      );
+    }
+    const bad = sizes.find((size) => !Number.isInteger(size) || size < 0);
+    if (bad !== undefined) throw new RangeError(`repeat: sizes must be non-negative integers, got ${bad}`);
+    const padded = [...Array<number>(sizes.length - this.ndim).fill(1), ...this.shape];
+    // (s₀, s₁, …) → (1, s₀, 1, s₁, …) → expand to (r₀, s₀, r₁, s₁, …) → (r₀s₀, r₁s₁, …)
+    const interleaved = this.reshape(padded.flatMap((size) => [1, size]));
+    const tiled = interleaved.expand(padded.flatMap((size, i) => [sizes[i], size]));
+    return P.contiguous(tiled).reshape(padded.map((size, i) => size * sizes[i]));
+  }
+
+  /**
+   * Splits into views along `dim` (default 0): pieces of `splitSizeOrSections` elements (the
+   * last one smaller when the size does not divide), or of the listed sizes, which must add up
+   * to the dim's size.
+   */
+  split(splitSizeOrSections: number | readonly number[], dim = 0): Tensor[] {
+    const axis = normalizeAxis(dim, this.ndim);
+    const size = this.shape[axis];
+    let sections: readonly number[];
+    if (typeof splitSizeOrSections === "number") {
+      const step = splitSizeOrSections;
+      if (!Number.isInteger(step) || step < 0 || (step === 0 && size > 0)) {
+        throw new RangeError(
+          `split: split size ${step} must be a positive integer (0 only for a dim of size 0; dim ${dim} has size ${size})`,
+        );
+      }
+      sections =
+        step === 0
+          ? [0]
+          : Array.from({ length: Math.max(1, Math.ceil(size / step)) }, (_, i) =>
+              Math.min(step, size - i * step),
+            );
+    } else {
+      sections = splitSizeOrSections;
+      const total = sections.reduce((sum, n) => sum + n, 0);
+      if (sections.some((n) => !Number.isInteger(n) || n < 0) || total !== size) {
+        throw new RangeError(
+          `split: sizes [${formatList(sections, "sizes")}] must be non-negative integers adding up to ${size}, ` +
+            `the size of dim ${dim}`,
+        );
+      }
+    }
+    let start = 0;
+    return sections.map((length) => {
+      const piece = this.narrow(axis, start, length);
+      start += length;
+      return piece;
+    });
+  }
+
+  /**
+   * Splits into `chunks` views along `dim` (default 0) of ⌈size/chunks⌉ elements each, the last
+   * one smaller; fewer than `chunks` pieces when the size runs out first (as PyTorch).
+   */
+  chunk(chunks: number, dim = 0): Tensor[] {
+    if (!Number.isInteger(chunks) || chunks <= 0) {
+      throw new RangeError(`chunk: chunks must be a positive integer, got ${chunks}`);
+    }
+    const size = this.shape[normalizeAxis(dim, this.ndim)];
+    return this.split(size === 0 ? 0 : Math.ceil(size / chunks), dim);
+  }
+
+  /**
+   * The lower triangle of the last two dims: `out[…, i, j] = x[…, i, j]` where `j − i ≤ diagonal`
+   * (default 0, the main diagonal; positive keeps diagonals above it), else 0.
+   */
+  tril(diagonal = 0): Tensor {
+    return this.#triangle("tril", diagonal, (i, j) => j - i <= diagonal);
+  }
+
+  /** The upper triangle of the last two dims: entries with `j − i ≥ diagonal` (default 0) kept, the rest 0. */
+  triu(diagonal = 0): Tensor {
+    return this.#triangle("triu", diagonal, (i, j) => j - i >= diagonal);
+  }
+
+  #triangle(op: string, diagonal: number, inside: (i: number, j: number) => boolean): Tensor {
+    if (this.ndim < 2) {
+      throw new RangeError(`${op} needs at least 2 dims, got shape ${formatShape(this.shape)}`);
+    }
+    if (!Number.isInteger(diagonal)) throw new RangeError(`${op}: diagonal ${diagonal} is not an integer`);
+    const [rows, cols] = this.shape.slice(-2);
+    const mask = Array.from({ length: rows * cols }, (_, k) =>
+      inside(Math.floor(k / cols), k % cols) ? 1 : 0,
+    );
+    return P.where(this.#int32(mask, [rows, cols]), this, this.#scalar(0));
   }
 
   // ---- in place -----------------------------------------------------------------------------

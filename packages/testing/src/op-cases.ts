@@ -213,6 +213,11 @@ export const OP_CASES: OpCases = {
   abs: unary("abs", (x) => x.abs(), "nonzero"),
   sign: unary("sign", (x) => x.sign(), "nonzero"),
   erf: unary("erf", (x) => x.erf(), "normal", 2),
+  sin: unary("sin", (x) => x.sin(), "normal"),
+  cos: unary("cos", (x) => x.cos(), "normal"),
+  atan: unary("atan", (x) => x.atan(), "normal"),
+  log1p: unary("log1p", (x) => x.log1p(), "positive"),
+  expm1: unary("expm1", (x) => x.expm1(), "normal"),
   add: [
     ...binary((a, b) => a.add(b), "normal", "normal"),
     { name: "broadcast (3,1,4)+(2,4)", inputs: [float([3, 1, 4]), float([2, 4])], fn: (a, b) => a.add(b) },
@@ -631,6 +636,44 @@ export const NON_PRIMITIVE_CASES: OpCaseList = [
       inputs: [float([4, 3], domain)],
       fn: (x) => fn(x.mT),
       gradcheck: COMPOSED,
+    }),
+  ),
+  ...(
+    [
+      ["flip", (x) => x.flip([0, 1])],
+      ["roll", (x) => x.roll([1, -1], [0, 1])],
+      ["repeat", (x) => x.repeat(2, 1, 2)],
+      ["tril", (x) => x.tril(-1)],
+      ["tan", (x) => x.tan()],
+      ["asin and acos", (x) => x.mul(0.3).asin().add(x.mul(0.3).acos())],
+      ["atan2", (x) => x.atan2(x.flip(0))],
+      ["sinh and cosh", (x) => x.sinh().add(x.cosh())],
+      ["floor", (x) => x.mul(3).floor()],
+      ["round", (x) => x.mul(3).round()],
+      ["sort values", (x) => x.sort(1)[0]],
+      ["topk values", (x) => x.topk(2, 0, false)[0]],
+    ] as const satisfies readonly (readonly [string, (x: Tensor) => Tensor])[]
+  ).map(
+    ([name, fn]): OpCase => ({
+      name: `${name} of a transposed view`,
+      inputs: [float([4, 3])],
+      fn: (x) => fn(x.mT),
+      gradcheck: COMPOSED,
+    }),
+  ),
+  ...(
+    [
+      ["cumsum", (x) => x.cumsum(1)],
+      ["cumprod", (x) => x.cumprod(1)],
+      ["prod", (x) => x.prod(1)],
+    ] as const satisfies readonly (readonly [string, (x: Tensor) => Tensor])[]
+  ).map(
+    ([name, fn]): OpCase => ({
+      name,
+      inputs: [float([3, 7])],
+      fn,
+      gradcheck: COMPOSED,
+      parity: ACCUMULATED,
     }),
   ),
   {

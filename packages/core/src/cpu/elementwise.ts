@@ -33,6 +33,16 @@ function unaryFunction(op: UnaryOp): (x: number) => number {
       return Math.sign;
     case "erf":
       return erf;
+    case "sin":
+      return Math.sin;
+    case "cos":
+      return Math.cos;
+    case "atan":
+      return Math.atan;
+    case "log1p":
+      return Math.log1p;
+    case "expm1":
+      return Math.expm1;
     default:
       return op satisfies never;
   }

@@ -53,6 +53,14 @@ const ERF_SERIES = Array.from({ length: 11 }, (_, n) => {
 });
 /** tanh(x) = x − x³/3 + 2x⁵/15 − …: the coefficients of x·p(x²) up to x¹³ (|x| < 0.4: error < 1e-8). */
 const TANH_SERIES = [1, -1 / 3, 2 / 15, -17 / 315, 62 / 2835, -1382 / 155925, 21844 / 6081075];
+/** eˣ − 1 = x·(1 + x/2! + x²/3! + …), 11 terms (|x| < 0.5: error < 2e-11, relative). */
+const EXPM1_SERIES = Array.from({ length: 11 }, (_, n) => {
+  let factorial = 1;
+  for (let k = 2; k <= n + 1; k++) factorial *= k;
+  return 1 / factorial;
+});
+/** ln(1 + x) = 2·atanh(s), s = x/(2 + x): 2s·(1 + s²/3 + s⁴/5 + …), 8 terms (|x| < 0.5: |s| < 1/3, error < 1e-9). */
+const LOG1P_SERIES = Array.from({ length: 8 }, (_, n) => 2 / (2 * n + 1));
 
 /**
  * Statements computing `name` = op(v). GPU.js's GLSL tanh is (e²ˣ−1)/(e²ˣ+1), which loses
@@ -110,6 +118,30 @@ export function emitUnary(source: KernelSource, op: UnaryOp, v: string, name: st
         `const ${name}y = 1 - ${name}p * Math.exp(-${name}a * ${name}a);`,
         `const ${name}s = ${v} * ${v};`,
         `const ${name} = ${name}a < 1 ? ${v} * (${horner(`${name}s`, ERF_SERIES)}) : (${v} < 0 ? -${name}y : ${name}y);`,
+      );
+      return;
+    case "sin":
+      source.line(`const ${name} = Math.sin(${v});`);
+      return;
+    case "cos":
+      source.line(`const ${name} = Math.cos(${v});`);
+      return;
+    case "atan":
+      source.line(`const ${name} = Math.atan(${v});`);
+      return;
+    // Near 0, exp(x) − 1 and log(1 + x) cancel away the digits: a series there.
+    case "expm1":
+      source.line(
+        `const ${name}e = Math.exp(${v}) - 1;`,
+        `const ${name} = Math.abs(${v}) < 0.5 ? ${v} * (${horner(v, EXPM1_SERIES)}) : ${name}e;`,
+      );
+      return;
+    case "log1p":
+      source.line(
+        `const ${name}s = ${v} / (2 + ${v});`,
+        `const ${name}q = ${name}s * ${name}s;`,
+        `const ${name}l = Math.log(1 + ${v});`,
+        `const ${name} = Math.abs(${v}) < 0.5 ? ${name}s * (${horner(`${name}q`, LOG1P_SERIES)}) : ${name}l;`,
       );
       return;
     default:
