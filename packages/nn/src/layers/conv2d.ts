@@ -9,9 +9,9 @@ import {
   resolveConvPadding,
 } from "../functional/conv.ts";
 import { assertPositiveInt, type FactoryOptions, type IntPair, toPair } from "../functional/validate.ts";
-import { calculateFanInAndFanOut, kaimingUniform_, uniform_ } from "../init.ts";
 import { Module, Parameter } from "../module.ts";
 import { formatPythonTuple } from "../repr.ts";
+import { resetWeightAndBias } from "./default-init.ts";
 
 /** Options of `Conv2d`. */
 export interface Conv2dLayerOptions extends FactoryOptions {
@@ -82,11 +82,7 @@ export class Conv2d extends Module {
 
   /** Re-draws weight and bias with the default initialization. */
   resetParameters({ generator }: { generator?: Generator } = {}): void {
-    kaimingUniform_(this.weight, { a: Math.sqrt(5), generator });
-    if (this.bias !== null) {
-      const bound = 1 / Math.sqrt(calculateFanInAndFanOut(this.weight)[0]);
-      uniform_(this.bias, -bound, bound, { generator });
-    }
+    resetWeightAndBias(this.weight, this.bias, generator);
   }
 
   forward(x: Tensor): Tensor {

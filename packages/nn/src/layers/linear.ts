@@ -2,9 +2,9 @@
 import { type Generator, type Tensor, zeros } from "@normgrad/core";
 import { linear } from "../functional/linear.ts";
 import { assertPositiveInt, type FactoryOptions } from "../functional/validate.ts";
-import { kaimingUniform_, uniform_ } from "../init.ts";
 import { Module, Parameter } from "../module.ts";
 import { formatPythonBool } from "../repr.ts";
+import { resetWeightAndBias } from "./default-init.ts";
 
 /**
  * Applies `y = x·Wᵀ + b` to the last dim of x (…, inFeatures) → (…, outFeatures).
@@ -34,11 +34,7 @@ export class Linear extends Module {
 
   /** Re-draws weight and bias with the default initialization. */
   resetParameters({ generator }: { generator?: Generator } = {}): void {
-    kaimingUniform_(this.weight, { a: Math.sqrt(5), generator });
-    if (this.bias !== null) {
-      const bound = 1 / Math.sqrt(this.inFeatures);
-      uniform_(this.bias, -bound, bound, { generator });
-    }
+    resetWeightAndBias(this.weight, this.bias, generator);
   }
 
   forward(x: Tensor): Tensor {
