@@ -7,6 +7,7 @@ import {
   F,
   GroupNorm,
   LayerNorm,
+  channelMoments as nnChannelMoments,
   ReLU,
   type Sequential,
   Sigmoid,
@@ -139,15 +140,13 @@ function sampleOf(values: Float32Array): Float32Array {
   return Float32Array.from({ length: SAMPLE_LIMIT }, (_, i) => values[Math.floor(i * stride)]);
 }
 
-/** Mean and biased variance (two-pass, float64) of feature `channel` of a row-major (rows, width) array. */
+/**
+ * Mean and biased variance of feature `channel` of a row-major (rows, width) array: nn's two-pass
+ * float64 `channelMoments` (SyncBatchNorm's), M₂ divided by the count as BatchNorm normalizes.
+ */
 export function channelMoments(values: Float32Array, width: number, channel: number): Moments {
-  const rows = values.length / width;
-  let sum = 0;
-  for (let row = 0; row < rows; row++) sum += values[row * width + channel];
-  const mean = sum / rows;
-  let squares = 0;
-  for (let row = 0; row < rows; row++) squares += (values[row * width + channel] - mean) ** 2;
-  return { mean, variance: squares / rows };
+  const { count, mean, m2 } = nnChannelMoments(values, values.length / width, width, 1);
+  return { mean: mean[channel], variance: m2[channel] / count };
 }
 
 /**
