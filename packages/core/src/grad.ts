@@ -1,6 +1,6 @@
 // grad(): gradients of outputs w.r.t. chosen inputs, returned rather than accumulated (torch.autograd.grad).
 import { noGrad, runBackward } from "./autograd.ts";
-import { formatShape } from "./shape.ts";
+import { formatShape, shapesEqual } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";
 
 /** Options of {@link grad}. */
@@ -67,7 +67,7 @@ export function grad(
       }
       return noGrad(() => output.onesLike());
     }
-    if (formatShape(given.shape) !== formatShape(output.shape)) {
+    if (!shapesEqual(given.shape, output.shape)) {
       throw new RangeError(
         `grad: gradOutputs[${i}] has shape ${formatShape(given.shape)} but output ${i} has shape ` +
           formatShape(output.shape),

@@ -1,5 +1,5 @@
 // Module hooks: the forward wrapper that runs forward pre-hooks and forward hooks, and full backward hooks built from a pair of them.
-import { defineOp, formatShape, keep, type Tensor } from "@normgrad/core";
+import { defineOp, formatShape, keep, shapesEqual, type Tensor } from "@normgrad/core";
 
 /**
  * A full backward hook: sees the gradients w.r.t. the module's tensor inputs (null where an
@@ -70,7 +70,7 @@ export function fullBackwardHookPair(
     }
     replaced.forEach((gradient, i) => {
       const shape = call.inputs[i].shape;
-      if (gradient !== null && formatShape(gradient.shape) !== formatShape(shape)) {
+      if (gradient !== null && !shapesEqual(gradient.shape, shape)) {
         throw new Error(
           `${name}: a full backward hook returned a gradient of shape ${formatShape(gradient.shape)} for input ` +
             `${i} of shape ${formatShape(shape)}`,
