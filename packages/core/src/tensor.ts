@@ -254,6 +254,8 @@ export class Tensor {
 
   /** @internal called by the engine: `grad` after this tensor's hooks (each may replace it). */
   runGradHooks(grad: Tensor): Tensor {
+    // Backward calls this for every tensor: no copy of the (almost always empty) list then.
+    if (this.#hooks.length === 0) return grad;
     let current = grad;
     for (const hook of [...this.#hooks]) {
       const replaced = hook(current);
