@@ -1,7 +1,20 @@
 // Batch normalization over every replica's batch: per-channel moments merged by Chan's formula, and the backward's all-reduced sums.
-import { allocateTypedArray, defineOp, formatShape, fromValues, noGrad, type Tensor } from "@normgrad/core";
+import {
+  type DType,
+  defineOp,
+  enableGrad,
+  formatShape,
+  fromValues,
+  grad,
+  type NormLayout,
+  noGrad,
+  onesLike,
+  type Tensor,
+  zerosLike,
+} from "@normgrad/core";
 import { allGather, type ProcessGroup } from "../process-group.ts";
 import { updateRunningStatistics } from "./batch-norm.ts";
+import { normalize } from "./normalize.ts";
 
 /** Per-channel moments of one part of a batch: its count n (the same for every channel), means and M₂ = Σ(x − mean)². */
 export interface ChannelMoments {
@@ -110,8 +123,9 @@ export interface SyncNormalizeOptions {
  * running statistics updated with the unbiased M₂/(n − 1) (identically on every rank). Backward
  * all-reduces Σdy and Σdy·x̂ per channel and gives
  * `dx = (γs/n)·(n·dy − Σdy − x̂·Σ(dy·x̂))` with those global sums, s = 1/√(σ² + eps); dγ and dβ
- * are this rank's own sums (the trainer's gradient all-reduce adds them up). Computed in float64
- * over values read synchronously (the CPU backend), stored in x's dtype.
+ * are this rank's own sums (the trainer's gradient all-reduce adds them up). The local moments
+ * and the normalization run on the backend's fused normalization kernels (BatchNorm's own, float64
+ * statistics on the CPU); only the per-channel numbers cross the process group, in float64.
  */
 export function syncBatchNorm(
   x: Tensor,
@@ -121,8 +135,8 @@ export function syncBatchNorm(
 ): Tensor {
   const [outer, channels] = x.shape;
   const inner = x.shape.slice(2).reduce((product, dim) => product * dim, 1);
-  const values = x.dataSync();
-  const moments = globalMoments(group, channelMoments(values, outer, channels, inner));
+  const layout = { kind: "per-channel", outer, channels, inner } as const;
+  const moments = globalMoments(group, localMoments(x, layout));
   const count = moments.count;
   if (count <= 1) {
     throw new RangeError(
@@ -130,77 +144,92 @@ export function syncBatchNorm(
         `got ${count} (this rank's input has shape ${formatShape(x.shape)})`,
     );
   }
-  const invStd = moments.m2.map((m2) => 1 / Math.sqrt(m2 / count + eps));
-  const gamma = weight === null ? null : weight.dataSync();
-  const beta = bias === null ? null : bias.dataSync();
-  const xhatAt = (index: number, c: number): number => (values[index] - moments.mean[c]) * invStd[c];
+  const perChannel = (values: Float64Array, dtype: DType): Tensor =>
+    fromValues(values, [channels], { dtype, device: x.device });
+  const globalMean = perChannel(moments.mean, "float64");
+  const globalVariance = perChannel(
+    moments.m2.map((m2) => m2 / count),
+    "float64",
+  );
   const inputs = [x, ...(weight === null ? [] : [weight]), ...(bias === null ? [] : [bias])];
   const op = defineOp<Tensor[], null>({
     name: "syncBatchNorm",
     forward: () => {
-      const y = allocateTypedArray(x.dtype, values.length);
-      forEachElement(outer, channels, inner, (index, c) => {
-        y[index] = xhatAt(index, c) * (gamma?.[c] ?? 1) + (beta?.[c] ?? 0);
-      });
-      return { output: fromValues(y, x.shape, { dtype: x.dtype, device: x.device }), saved: null };
+      const statistics = { mean: globalMean, variance: globalVariance };
+      return { output: normalize(x, layout, weight, bias, { eps, statistics }).output, saved: null };
     },
-    backward: (dyTensor, _saved, needsInputGrad) => {
-      const dy = dyTensor.dataSync();
-      const local = new Float64Array(2 * channels);
-      forEachElement(outer, channels, inner, (index, c) => {
-        local[c] += dy[index];
-        local[channels + c] += dy[index] * xhatAt(index, c);
+    backward: (dy, _saved, needsInputGrad) => {
+      // The fused backward of normalizing with the global statistics as constants gives the
+      // local sums Σdy·x̂ and Σdy (the weight's and bias's gradients) and s·γ·dy; the statistics'
+      // share of dx, (γs/n)·(Σdy + x̂·Σdy·x̂) over the global sums, is then one more fused
+      // normalization of x with that per-channel weight and bias.
+      const statistics = { mean: globalMean, variance: globalVariance };
+      const probe = {
+        x: x.detach().requiresGrad_(),
+        weight: (weight?.detach().clone() ?? onesLike(globalMean, { dtype: x.dtype })).requiresGrad_(),
+        bias: zerosLike(globalMean, { dtype: x.dtype }).requiresGrad_(),
+      };
+      const probed = enableGrad(() =>
+        normalize(probe.x, layout, probe.weight, probe.bias, { eps, statistics }),
+      );
+      const [scaledDy, sumDyXhat, sumDy] = grad([probed.output], [probe.x, probe.weight, probe.bias], {
+        gradOutputs: [dy],
       });
-      const perChannel = (offset: number, like: Tensor): Tensor =>
-        fromValues(local.subarray(offset, offset + channels), like.shape, {
-          dtype: like.dtype,
-          device: like.device,
-        });
-      const dweight = weight !== null && needsInputGrad[1] ? perChannel(channels, weight) : null;
-      const dbias = bias !== null && needsInputGrad[weight === null ? 1 : 2] ? perChannel(0, bias) : null;
+      if (scaledDy === null || sumDyXhat === null || sumDy === null) {
+        throw new Error("SyncBatchNorm: the normalization backward returned no gradient");
+      }
+      const dweight = weight !== null && needsInputGrad[1] ? sumDyXhat.reshape(weight.shape) : null;
+      const dbias =
+        bias !== null && needsInputGrad[weight === null ? 1 : 2] ? sumDy.reshape(bias.shape) : null;
       let dx: Tensor | null = null;
       if (needsInputGrad[0]) {
-        const sums = local.slice();
+        const sums = new Float64Array(2 * channels);
+        sums.set(sumDy.dataSync());
+        sums.set(sumDyXhat.dataSync(), channels);
         group.allReduce(sums);
-        const dxValues = allocateTypedArray(x.dtype, values.length);
-        forEachElement(outer, channels, inner, (index, c) => {
-          const scale = (gamma?.[c] ?? 1) * invStd[c];
-          dxValues[index] =
-            scale * (dy[index] - sums[c] / count - (xhatAt(index, c) * sums[channels + c]) / count);
-        });
-        dx = fromValues(dxValues, x.shape, { dtype: x.dtype, device: x.device });
+        const gamma = probe.weight.dataSync();
+        const shareOf = (offset: number): Tensor =>
+          perChannel(
+            Float64Array.from(
+              { length: channels },
+              (_, c) => (gamma[c] * sums[offset + c]) / (count * Math.sqrt(moments.m2[c] / count + eps)),
+            ),
+            x.dtype,
+          );
+        const share = normalize(x, layout, shareOf(channels), shareOf(0), { eps, statistics }).output;
+        dx = scaledDy.sub(share);
       }
       return [dx, ...(weight === null ? [] : [dweight]), ...(bias === null ? [] : [dbias])];
     },
   });
   const output = op(...inputs);
   if (runningMean !== null && runningVar !== null) {
-    const statistic = (data: Float64Array): Tensor =>
-      fromValues(data, [channels], { dtype: "float64", device: runningMean.device });
     noGrad(() => {
       const batch = {
-        mean: statistic(moments.mean),
-        variance: statistic(moments.m2.map((m2) => m2 / (count - 1))),
+        mean: globalMean,
+        variance: perChannel(
+          moments.m2.map((m2) => m2 / (count - 1)),
+          "float64",
+        ),
       };
       updateRunningStatistics({ mean: runningMean, variance: runningVar }, batch, momentum, "SyncBatchNorm");
-      batch.mean.dispose();
       batch.variance.dispose();
     });
   }
   return output;
 }
 
-/** Calls `body(index, channel)` for every element of a contiguous (outer, channels, inner) array. */
-function forEachElement(
-  outer: number,
-  channels: number,
-  inner: number,
-  body: (index: number, channel: number) => void,
-): void {
-  for (let o = 0; o < outer; o++) {
-    for (let c = 0; c < channels; c++) {
-      const base = (o * channels + c) * inner;
-      for (let i = 0; i < inner; i++) body(base + i, c);
-    }
-  }
+/** This rank's per-channel (count, mean, M₂), from the normalization kernels' own statistics (float64 on the CPU). */
+function localMoments(x: Tensor, layout: NormLayout & { kind: "per-channel" }): ChannelMoments {
+  const { output, statistics } = noGrad(() =>
+    normalize(x.detach(), layout, null, null, { eps: 0, statistics: null }),
+  );
+  output.dispose();
+  if (statistics === null) throw new Error("SyncBatchNorm: the normalization returned no batch statistics");
+  const count = layout.outer * layout.inner;
+  const mean = Float64Array.from(statistics.mean.dataSync());
+  const m2 = Float64Array.from(statistics.variance.dataSync(), (variance) => variance * count);
+  statistics.mean.dispose();
+  statistics.variance.dispose();
+  return { count, mean, m2 };
 }
