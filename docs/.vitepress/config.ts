@@ -53,6 +53,7 @@ const GUIDES: readonly { text: string; link: string }[] = [
   { text: "Performance", link: "/performance" },
   { text: "BatchNorm placement study", link: "/bn-placement" },
   { text: "BatchNorm lab", link: "/lab" },
+  { text: "normgrad beside PyTorch", link: "/pytorch" },
   { text: "Architecture", link: "/architecture" },
   { text: "Adding an op", link: "/adding-an-op" },
 ];

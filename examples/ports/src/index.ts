@@ -1,0 +1,3 @@
+// @normgrad/example-ports: ports of PyTorch code, run with normgrad, for the CLI and the smoke tests.
+export type { MnistPortOptions, MnistPortResult } from "./mnist-port.ts";
+export { MnistNet, mnistPort } from "./mnist-port.ts";
