@@ -1,4 +1,4 @@
-// The ProcessGroup of threads sharing memory: a SharedArrayBuffer, an Atomics barrier, and a reduce-scatter + all-gather allReduce.
+// The ProcessGroup of threads sharing memory: a SharedArrayBuffer, an Atomics barrier, and a one-barrier allReduce over two banks of slots.
 import type { ProcessGroup } from "@normgrad/nn";
 
 /** Int32 control words: arrivals at the barrier, its generation, and the abort flag. */
@@ -10,7 +10,7 @@ const CONTROL_WORDS = 3;
 /** What every thread of a group receives: the shared memory (created by {@link createSharedMemory}) and the slot size. */
 export interface SharedMemory {
   control: SharedArrayBuffer;
-  /** worldSize send slots, then one result slot, each `slotLength` float64 values. */
+  /** Two banks of worldSize send slots, each slot `slotLength` float64 values. */
   data: SharedArrayBuffer;
   slotLength: number;
 }
@@ -19,7 +19,7 @@ export interface SharedMemory {
 export function createSharedMemory(worldSize: number, slotLength: number): SharedMemory {
   return {
     control: new SharedArrayBuffer(CONTROL_WORDS * Int32Array.BYTES_PER_ELEMENT),
-    data: new SharedArrayBuffer((worldSize + 1) * slotLength * Float64Array.BYTES_PER_ELEMENT),
+    data: new SharedArrayBuffer(2 * worldSize * slotLength * Float64Array.BYTES_PER_ELEMENT),
     slotLength,
   };
 }
@@ -42,11 +42,12 @@ export function abortSharedMemory(memory: SharedMemory): void {
 
 /**
  * One rank of threads sharing memory. `allReduce` goes in rounds of at most `slotLength` values:
- * every rank writes its values to its own slot; after a barrier, rank r sums its share of the
- * positions over the slots in rank order 0, 1, … into the result slot (each sum computed once);
- * after a second barrier every rank copies the same result out. A round's result slot is only
- * rewritten after the next round's first barrier, which every rank passes only once it has
- * copied the previous result, so two barriers per round suffice.
+ * every rank writes its values to its own slot of the round's bank; after one barrier, every rank
+ * sums all slots in rank order 0, 1, … into its own values, so each gets the same bits. Rounds
+ * alternate between two banks: a rank rewrites a bank two rounds later, after the barrier of the
+ * round between, which no rank passes before it has read that bank. One barrier per round, not
+ * the two a shared result slot needs: on a virtual machine waking a sleeping thread costs
+ * hundreds of microseconds, and a training step makes several collective calls.
  */
 export class SharedMemoryProcessGroup implements ProcessGroup {
   readonly rank: number;
@@ -54,6 +55,8 @@ export class SharedMemoryProcessGroup implements ProcessGroup {
   readonly #control: Int32Array;
   readonly #data: Float64Array;
   readonly #slotLength: number;
+  /** Rounds so far: every rank makes the same collective calls, so the counts agree. */
+  #round = 0;
 
   constructor(memory: SharedMemory, rank: number, worldSize: number) {
     this.rank = rank;
@@ -82,20 +85,16 @@ export class SharedMemoryProcessGroup implements ProcessGroup {
     const { worldSize, rank } = this;
     const slot = this.#slotLength;
     const data = this.#data;
-    const result = worldSize * slot;
     for (let start = 0; start < values.length; start += slot) {
       const length = Math.min(slot, values.length - start);
-      data.set(values.subarray(start, start + length), rank * slot);
+      const bank = (this.#round++ % 2) * worldSize * slot;
+      data.set(values.subarray(start, start + length), bank + rank * slot);
       this.barrier();
-      const from = Math.floor((rank * length) / worldSize);
-      const to = Math.floor(((rank + 1) * length) / worldSize);
-      for (let i = from; i < to; i++) {
-        let sum = data[i];
-        for (let r = 1; r < worldSize; r++) sum += data[r * slot + i];
-        data[result + i] = sum;
+      for (let i = 0; i < length; i++) {
+        let sum = data[bank + i];
+        for (let r = 1; r < worldSize; r++) sum += data[bank + r * slot + i];
+        values[start + i] = sum;
       }
-      this.barrier();
-      values.set(data.subarray(result, result + length), start);
     }
   }
 
