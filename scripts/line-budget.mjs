@@ -8,7 +8,7 @@ import { join } from "node:path";
  */
 const BUDGETS = {
   core: 8200,
-  nn: 5000,
+  nn: 6000,
   optim: 1700,
   data: 600,
   train: 1050,
