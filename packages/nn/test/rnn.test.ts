@@ -77,6 +77,9 @@ const fromFixture = (t: FixtureTensor, dtype: DType, requiresGrad = false): Tens
   return requiresGrad ? value.requiresGrad_() : value;
 };
 
+/** The expected values as a float64 tensor, so the matcher also compares shapes. */
+const reference = (t: FixtureTensor): Tensor => fromFixture(t, "float64");
+
 /** Runs the module on the fixture's input and states; returns every output in PyTorch's order. */
 function run(module: AnyRecurrent, input: Tensor, states: Tensor[]): Tensor[] {
   if (module instanceof LSTM) {
@@ -103,19 +106,22 @@ describe.each(["float64", "float32"] as const)("against PyTorch (%s)", (dtype) =
     const outputs = run(module, input, states);
     expect(outputs).toHaveLength(fixture.expected.outputs.length);
     outputs.forEach((output, i) => {
-      expect(output, `output ${i}`).toBeAllclose(fixture.expected.outputs[i], TOLERANCE[dtype]);
+      expect(output, `output ${i}`).toBeAllclose(reference(fixture.expected.outputs[i]), TOLERANCE[dtype]);
     });
     outputs
       .map((output, i) => output.mul(fromFixture(fixture.cotangents[i], dtype)).sum())
       .reduce((total, term) => total.add(term))
       .backward();
-    expect(input.grad, "input grad").toBeAllclose(fixture.expected.inputGrad, TOLERANCE[dtype]);
+    expect(input.grad, "input grad").toBeAllclose(reference(fixture.expected.inputGrad), TOLERANCE[dtype]);
     states.forEach((s, i) => {
-      expect(s.grad, `state ${i} grad`).toBeAllclose(fixture.expected.stateGrads[i], TOLERANCE[dtype]);
+      expect(s.grad, `state ${i} grad`).toBeAllclose(
+        reference(fixture.expected.stateGrads[i]),
+        TOLERANCE[dtype],
+      );
     });
     const parameters = new Map(module.namedParameters());
     for (const [key, expected] of Object.entries(fixture.expected.paramGrads)) {
-      expect(parameters.get(key)?.grad, `grad of ${key}`).toBeAllclose(expected, TOLERANCE[dtype]);
+      expect(parameters.get(key)?.grad, `grad of ${key}`).toBeAllclose(reference(expected), TOLERANCE[dtype]);
     }
   });
 });
