@@ -11,11 +11,13 @@ import {
   BCELoss,
   Conv1d,
   Conv2d,
+  ConvTranspose2d,
   CrossEntropyLoss,
   ELU,
   Embedding,
   F,
   GELU,
+  GRU,
   GroupNorm,
   Hardswish,
   HuberLoss,
@@ -24,9 +26,11 @@ import {
   L1Loss,
   LayerNorm,
   Linear,
+  LSTM,
   MaxPool1d,
   MaxPool2d,
   Mish,
+  Module,
   MSELoss,
   PReLU,
   Sequential,
@@ -51,6 +55,17 @@ interface LayerCase {
   input: Shape;
   /** Run in eval mode (after one training forward, so running statistics have moved). */
   evalMode?: boolean;
+}
+
+/** A recurrent layer's output sequence alone, so it fits the one-tensor Layer shape. */
+class SequenceOutput extends Module {
+  constructor(readonly recurrent: LSTM | GRU) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.recurrent.forward(x)[0];
+  }
 }
 
 const CASES: readonly LayerCase[] = [
@@ -118,6 +133,22 @@ const CASES: readonly LayerCase[] = [
     name: "Conv1d same, replicate padding",
     make: (generator) => new Conv1d(2, 2, 4, { generator, padding: "same", paddingMode: "replicate" }),
     input: [2, 2, 6],
+  },
+  {
+    name: "ConvTranspose2d stride 2 padding 1 output padding 1 groups 2",
+    make: (generator) =>
+      new ConvTranspose2d(4, 6, 3, { generator, stride: 2, padding: 1, outputPadding: 1, groups: 2 }),
+    input: [2, 4, 3, 3],
+  },
+  {
+    name: "LSTM, 2 layers, bidirectional",
+    make: (generator) => new SequenceOutput(new LSTM(3, 4, { generator, numLayers: 2, bidirectional: true })),
+    input: [5, 2, 3],
+  },
+  {
+    name: "GRU, batch-first",
+    make: (generator) => new SequenceOutput(new GRU(3, 4, { generator, batchFirst: true })),
+    input: [2, 5, 3],
   },
   { name: "MaxPool1d 3/2 pad 1", make: () => new MaxPool1d(3, { stride: 2, padding: 1 }), input: [2, 3, 8] },
   {

@@ -40,6 +40,8 @@ export type { NormLayerOptions } from "./layers/batch-norm.ts";
 export { BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, NormBase } from "./layers/batch-norm.ts";
 export type { TensorModule } from "./layers/container.ts";
 export { ModuleDict, ModuleList, ParameterList, Sequential } from "./layers/container.ts";
+export type { ConvTranspose2dLayerOptions } from "./layers/conv-transpose2d.ts";
+export { ConvTranspose2d } from "./layers/conv-transpose2d.ts";
 export type { Conv1dLayerOptions } from "./layers/conv1d.ts";
 export { Conv1d } from "./layers/conv1d.ts";
 export type { Conv2dLayerOptions } from "./layers/conv2d.ts";

@@ -23,6 +23,8 @@ export type { BatchNormOptions } from "./batch-norm.ts";
 export { batchNorm } from "./batch-norm.ts";
 export type { Conv1dOptions, Conv1dPadding, Conv2dOptions, Conv2dPadding, ConvPaddingMode } from "./conv.ts";
 export { conv1d, conv2d } from "./conv.ts";
+export type { ConvTranspose2dOptions } from "./conv-transpose.ts";
+export { convTranspose2d } from "./conv-transpose.ts";
 export type { EmbeddingOptions } from "./embedding.ts";
 export { embedding } from "./embedding.ts";
 export type { GroupNormOptions } from "./group-norm.ts";

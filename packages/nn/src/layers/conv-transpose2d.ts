@@ -1,0 +1,114 @@
+// The ConvTranspose2d layer: a learned upsampling, the transpose of Conv2d with the same geometry options.
+import { type Generator, type Tensor, zeros } from "@normgrad/core";
+import { convTranspose2d } from "../functional/conv-transpose.ts";
+import { assertPositiveInt, type FactoryOptions, type IntPair, toPair } from "../functional/validate.ts";
+import { Module, Parameter } from "../module.ts";
+import { formatPythonTuple } from "../repr.ts";
+import { resetWeightAndBias } from "./default-init.ts";
+
+/** Options of `ConvTranspose2d`; PyTorch's names and defaults (padding mode "zeros" only, as PyTorch). */
+export interface ConvTranspose2dLayerOptions extends FactoryOptions {
+  /** Default 1. */
+  stride?: IntPair;
+  /** Default 0. */
+  padding?: IntPair;
+  /** Default 0; must be smaller than the stride or the dilation. */
+  outputPadding?: IntPair;
+  /** Default 1. */
+  groups?: number;
+  /** Default true. */
+  bias?: boolean;
+  /** Default 1. */
+  dilation?: IntPair;
+}
+
+/**
+ * 2-D transposed convolution (see `F.convTranspose2d`): (N, inChannels, H, W) → (N, outChannels,
+ * OH, OW), `OH = (H − 1)·stride − 2·padding + dilation·(KH − 1) + outputPadding + 1`. `weight` is
+ * (inChannels, outChannels/groups, KH, KW) and `bias` (outChannels), drawn as PyTorch's:
+ * U(±1/√fanIn) with fanIn = outChannels/groups·KH·KW.
+ */
+export class ConvTranspose2d extends Module {
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  readonly outputPadding: [number, number];
+  readonly dilation: [number, number];
+  readonly groups: number;
+  weight: Parameter;
+  bias: Parameter | null;
+
+  constructor(
+    inChannels: number,
+    outChannels: number,
+    kernelSize: IntPair,
+    options: ConvTranspose2dLayerOptions = {},
+  ) {
+    super();
+    const { stride = 1, padding = 0, outputPadding = 0, groups = 1, bias = true, dilation = 1 } = options;
+    const { dtype = "float32", device = "cpu", generator } = options;
+    assertPositiveInt(inChannels, "ConvTranspose2d inChannels");
+    assertPositiveInt(outChannels, "ConvTranspose2d outChannels");
+    assertPositiveInt(groups, "ConvTranspose2d groups");
+    if (inChannels % groups !== 0 || outChannels % groups !== 0) {
+      throw new RangeError(
+        `ConvTranspose2d: inChannels ${inChannels} and outChannels ${outChannels} must both be divisible by groups ${groups}`,
+      );
+    }
+    this.inChannels = inChannels;
+    this.outChannels = outChannels;
+    this.kernelSize = toPair(kernelSize, "ConvTranspose2d kernelSize", 1);
+    this.stride = toPair(stride, "ConvTranspose2d stride", 1);
+    this.padding = toPair(padding, "ConvTranspose2d padding", 0);
+    this.outputPadding = toPair(outputPadding, "ConvTranspose2d outputPadding", 0);
+    this.dilation = toPair(dilation, "ConvTranspose2d dilation", 1);
+    for (const axis of [0, 1] as const) {
+      if (this.outputPadding[axis] >= this.stride[axis] && this.outputPadding[axis] >= this.dilation[axis]) {
+        throw new RangeError(
+          `ConvTranspose2d: outputPadding ${formatPythonTuple(this.outputPadding)} must be smaller than stride ` +
+            `${formatPythonTuple(this.stride)} or dilation ${formatPythonTuple(this.dilation)} on each axis`,
+        );
+      }
+    }
+    this.groups = groups;
+    this.weight = new Parameter(
+      zeros([inChannels, outChannels / groups, ...this.kernelSize], { dtype, device }),
+    );
+    this.bias = bias ? new Parameter(zeros([outChannels], { dtype, device })) : null;
+    this.resetParameters({ generator });
+  }
+
+  /** Re-draws weight and bias with the default initialization. */
+  resetParameters({ generator }: { generator?: Generator } = {}): void {
+    resetWeightAndBias(this.weight, this.bias, generator);
+  }
+
+  forward(x: Tensor): Tensor {
+    const { stride, padding, outputPadding, groups, dilation } = this;
+    return convTranspose2d(x, this.weight, {
+      bias: this.bias,
+      stride,
+      padding,
+      outputPadding,
+      groups,
+      dilation,
+    });
+  }
+
+  override extraRepr(): string {
+    const parts = [
+      `${this.inChannels}, ${this.outChannels}, kernel_size=${formatPythonTuple(this.kernelSize)}`,
+      `stride=${formatPythonTuple(this.stride)}`,
+    ];
+    if (this.padding.some((pad) => pad !== 0)) parts.push(`padding=${formatPythonTuple(this.padding)}`);
+    if (this.dilation.some((step) => step !== 1)) parts.push(`dilation=${formatPythonTuple(this.dilation)}`);
+    if (this.outputPadding.some((pad) => pad !== 0)) {
+      parts.push(`output_padding=${formatPythonTuple(this.outputPadding)}`);
+    }
+    if (this.groups !== 1) parts.push(`groups=${this.groups}`);
+    if (this.bias === null) parts.push("bias=False");
+    return parts.join(", ");
+  }
+}
