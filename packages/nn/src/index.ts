@@ -36,6 +36,18 @@ export {
   Softplus,
   Tanh,
 } from "./layers/activation.ts";
+export type {
+  MultiheadAttentionForwardOptions,
+  MultiheadAttentionOptions,
+  TransformerEncoderForwardOptions,
+  TransformerEncoderLayerOptions,
+} from "./layers/attention.ts";
+export {
+  MultiheadAttention,
+  NonDynamicallyQuantizableLinear,
+  TransformerEncoder,
+  TransformerEncoderLayer,
+} from "./layers/attention.ts";
 export type { NormLayerOptions } from "./layers/batch-norm.ts";
 export { BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, NormBase } from "./layers/batch-norm.ts";
 export type { TensorModule } from "./layers/container.ts";

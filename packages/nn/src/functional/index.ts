@@ -19,6 +19,8 @@ export {
   softplus,
   tanh,
 } from "./activation.ts";
+export type { ScaledDotProductAttentionOptions } from "./attention.ts";
+export { scaledDotProductAttention } from "./attention.ts";
 export type { BatchNormOptions } from "./batch-norm.ts";
 export { batchNorm } from "./batch-norm.ts";
 export type { Conv1dOptions, Conv1dPadding, Conv2dOptions, Conv2dPadding, ConvPaddingMode } from "./conv.ts";
