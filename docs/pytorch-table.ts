@@ -57,7 +57,7 @@ const SECTIONS: readonly Section[] = [
       { torch: "torch.Tensor", name: "Tensor" },
       { torch: "torch.from_numpy", name: "fromValues" },
       { torch: "torch.autograd.Function", name: "defineOp" },
-      { torch: "torch.linalg.vector_norm", name: "vectorNorm", in: "Tensor" },
+      { torch: "torch.linalg.vector_norm", name: "vectorNorm" },
     ],
   },
   {

@@ -7,7 +7,7 @@ import { join } from "node:path";
  * docs/architecture.md explains when to raise one, and lists each raise with its reason). Lines of code: not blank, not only a comment.
  */
 const BUDGETS = {
-  core: 8200,
+  core: 9000,
   nn: 6000,
   optim: 1700,
   data: 600,

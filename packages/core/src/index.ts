@@ -58,6 +58,7 @@ export { defineOp } from "./define-op.ts";
 export { getBackend, liveBuffers, registerBackend } from "./devices.ts";
 export type { DType, TypedArray, TypedArrayOf } from "./dtype.ts";
 export { allocateTypedArray, DTYPES, isFloating, promoteTypes } from "./dtype.ts";
+export { einsum } from "./einsum.ts";
 export { formatValue } from "./format.ts";
 export type { NormalizeOptions, NormalizeResult } from "./fused.ts";
 export {
@@ -80,6 +81,8 @@ export type { Moments, MomentsOptions, VarianceAlgorithm } from "./moments.ts";
 export { moments } from "./moments.ts";
 export type { NormBlocks, NormLayout, NormStatistics } from "./norm-layout.ts";
 export { normBlocks } from "./norm-layout.ts";
+export type { NormOrder } from "./norms.ts";
+export { norm, vectorNorm } from "./norms.ts";
 export { cat, matmul, stack, where } from "./ops.ts";
 export type { Primitive, PrimitiveParams } from "./primitives.ts";
 export type { RandomOptions } from "./random.ts";
@@ -94,6 +97,7 @@ export {
   randnLike,
   randperm,
 } from "./random.ts";
+export { indexAdd, scatter, scatterAdd } from "./scatter.ts";
 export type { Shape } from "./shape.ts";
 export {
   broadcastShapes,

@@ -6,7 +6,9 @@ import { getBackend } from "./devices.ts";
 import { assertInt32, DTYPES, type DType, isFloating, type TypedArray } from "./dtype.ts";
 import { formatTensor, formatValue } from "./format.ts";
 import { keep, trackTensor } from "./memory.ts";
+import { type NormOrder, norm } from "./norms.ts";
 import * as P from "./primitives.ts";
+import { indexAdd, scatter, scatterAdd } from "./scatter.ts";
 import {
   broadcastShapes,
   contiguousStrides,
@@ -1116,6 +1118,26 @@ export class Tensor {
   }
 
   /** `out[i][j] = x[i][index[i][j]]` along `dim` (torch.gather); index is int32 of the same rank. */
+  /** Out of place, `out[…index[i]…] = src[i]` along `dim` (a number writes that value); see `scatter` in scatter.ts. */
+  scatter(dim: number, index: Tensor, src: Tensor | number): Tensor {
+    return scatter(this, dim, index, src);
+  }
+
+  /** Out of place, `out[…index[i]…] += src[i]` along `dim` (PyTorch's `scatter_add`). */
+  scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor {
+    return scatterAdd(this, dim, index, src);
+  }
+
+  /** Out of place, `out[…index[i]…] += alpha·source[…i…]` along `dim`, index 1-D (PyTorch's `index_add`). */
+  indexAdd(dim: number, index: Tensor, source: Tensor, { alpha = 1 }: { alpha?: number } = {}): Tensor {
+    return indexAdd(this, dim, index, source, alpha);
+  }
+
+  /** `torch.norm`: "fro" (default) or 2 the Euclidean norm, any number p the p-norm, over `dim` (default all). */
+  norm(p: NormOrder | "fro" = "fro", dim?: number | readonly number[], keepdim = false): Tensor {
+    return norm(this, p, dim, keepdim);
+  }
+
   gather(dim: number, index: Tensor): Tensor {
     const axis = normalizeAxis(dim, this.ndim);
     if (index.dtype !== "int32" || index.ndim !== this.ndim) {
@@ -1392,7 +1414,7 @@ export class Tensor {
 }
 
 /** Throws (see `checkValues`) naming the smallest or largest index when one lies outside `[0, size)`. */
-function assertIndicesInRange(indices: Tensor, size: number, op: string): void {
+export function assertIndicesInRange(indices: Tensor, size: number, op: string): void {
   if (indices.size === 0) return;
   // Two scalars cross to the host instead of every index.
   const bounds = noGrad(() => [indices.min(), indices.max()]);

@@ -3,6 +3,7 @@ import {
   type AvgPool2dParams,
   type Conv2dParams,
   cat,
+  einsum,
   type GradcheckOptions,
   type NestedArray,
   type Pool2dParams,
@@ -11,6 +12,7 @@ import {
   stack,
   type Tensor,
   tensor,
+  vectorNorm,
   where,
 } from "../../core/src/index.ts";
 import {
@@ -604,6 +606,10 @@ export const OP_CASES: OpCases = {
   ],
 };
 
+/** An int32 index on x's device (the parity suite runs each case on the CPU and on the GPU). */
+const indexOn = (x: Tensor, values: NestedArray): Tensor =>
+  tensor(values, { dtype: "int32", device: x.device });
+
 const COMPOSED: NotRun = {
   notRun: "composed from primitives: packages/core/test/composed-ops.test.ts gradchecks it",
 };
@@ -671,6 +677,48 @@ export const NON_PRIMITIVE_CASES: OpCaseList = [
     ([name, fn]): OpCase => ({
       name,
       inputs: [float([3, 7])],
+      fn,
+      gradcheck: COMPOSED,
+      parity: ACCUMULATED,
+    }),
+  ),
+  ...(
+    [
+      [
+        "scatter",
+        (x) =>
+          x.scatter(
+            1,
+            indexOn(x, [
+              [3, 0],
+              [1, 2],
+              [0, 3],
+            ]),
+            x.mul(2).narrow(1, 0, 2),
+          ),
+      ],
+      [
+        "scatterAdd with repeats",
+        (x) =>
+          x.scatterAdd(
+            0,
+            indexOn(x, [
+              [2, 0, 2, 1],
+              [2, 2, 0, 1],
+            ]),
+            x.narrow(0, 0, 2),
+          ),
+      ],
+      ["indexAdd", (x) => x.indexAdd(1, indexOn(x, [3, 3, 0]), x.narrow(1, 0, 3), { alpha: 0.5 })],
+      ["vectorNorm 2 over dim 1", (x) => vectorNorm(x, 2, 1)],
+      ["vectorNorm inf", (x) => vectorNorm(x, Infinity, 0)],
+      ["einsum ij,jk->ik", (x) => einsum("ij,jk->ik", x, x.mT.mul(0.5))],
+      ["einsum trace ii->", (x) => einsum("ii->", x.narrow(1, 0, 3))],
+    ] as const satisfies readonly (readonly [string, (x: Tensor) => Tensor])[]
+  ).map(
+    ([name, fn]): OpCase => ({
+      name,
+      inputs: [float([3, 4])],
       fn,
       gradcheck: COMPOSED,
       parity: ACCUMULATED,
