@@ -5,6 +5,7 @@ import { checkValues, settleValueChecks } from "./check-values.ts";
 import { getBackend } from "./devices.ts";
 import { assertInt32, DTYPES, type DType, isFloating, type TypedArray } from "./dtype.ts";
 import { formatTensor, formatValue } from "./format.ts";
+import * as M from "./masks.ts";
 import { keep, trackTensor } from "./memory.ts";
 import { type NormOrder, norm } from "./norms.ts";
 import * as P from "./primitives.ts";
@@ -1118,6 +1119,66 @@ export class Tensor {
   }
 
   /** `out[i][j] = x[i][index[i][j]]` along `dim` (torch.gather); index is int32 of the same rank. */
+  /** `value` where `mask` (int32 0/1, broadcast to this shape) is 1, else this (PyTorch's `masked_fill`). */
+  maskedFill(mask: Tensor, value: number): Tensor {
+    return M.maskedFill(this, mask, value);
+  }
+
+  /** The elements where `mask` is 1, as a 1-D tensor (reads the mask; PyTorch's `masked_select`). */
+  maskedSelect(mask: Tensor): Tensor {
+    return M.maskedSelect(this, mask);
+  }
+
+  /** 1 where any element over `dim` (default all) is nonzero: an int32 0/1 mask. */
+  any(dim?: number | readonly number[], keepdim = false): Tensor {
+    return M.any(this, dim, keepdim);
+  }
+
+  /** 1 where every element over `dim` (default all) is nonzero: an int32 0/1 mask. */
+  all(dim?: number | readonly number[], keepdim = false): Tensor {
+    return M.all(this, dim, keepdim);
+  }
+
+  /** 1 where NaN. */
+  isnan(): Tensor {
+    return M.isnan(this);
+  }
+
+  /** 1 where ±∞. */
+  isinf(): Tensor {
+    return M.isinf(this);
+  }
+
+  /** 1 where neither NaN nor ±∞. */
+  isfinite(): Tensor {
+    return M.isfinite(this);
+  }
+
+  /** int32 (n, ndim) indices of the nonzero elements, row-major (reads the values). */
+  nonzero(): Tensor {
+    return M.nonzero(this);
+  }
+
+  /** 1 where this is 0. */
+  logicalNot(): Tensor {
+    return M.logical.not(this);
+  }
+
+  /** 1 where both are nonzero (broadcast). */
+  logicalAnd(other: Tensor): Tensor {
+    return M.logical.and(this, other);
+  }
+
+  /** 1 where either is nonzero (broadcast). */
+  logicalOr(other: Tensor): Tensor {
+    return M.logical.or(this, other);
+  }
+
+  /** 1 where exactly one is nonzero (broadcast). */
+  logicalXor(other: Tensor): Tensor {
+    return M.logical.xor(this, other);
+  }
+
   /** Out of place, `out[…index[i]…] = src[i]` along `dim` (a number writes that value); see `scatter` in scatter.ts. */
   scatter(dim: number, index: Tensor, src: Tensor | number): Tensor {
     return scatter(this, dim, index, src);

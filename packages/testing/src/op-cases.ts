@@ -714,6 +714,7 @@ export const NON_PRIMITIVE_CASES: OpCaseList = [
       ["vectorNorm inf", (x) => vectorNorm(x, Infinity, 0)],
       ["einsum ij,jk->ik", (x) => einsum("ij,jk->ik", x, x.mT.mul(0.5))],
       ["einsum trace ii->", (x) => einsum("ii->", x.narrow(1, 0, 3))],
+      ["maskedFill", (x) => x.maskedFill(x.gt(0.3), -2)],
     ] as const satisfies readonly (readonly [string, (x: Tensor) => Tensor])[]
   ).map(
     ([name, fn]): OpCase => ({
@@ -758,6 +759,22 @@ export const NON_PRIMITIVE_CASES: OpCaseList = [
       inputs: [float([3, 4])],
       // Rounded so that equal values occur.
       fn: (a) => a.mul(2).sign().add(a.gt(0.5))[op](a.mT.mT.sign()),
+      gradcheck: NO_VJP,
+      parity: { backward: false },
+    }),
+  ),
+  ...(
+    [
+      ["any over dim 1", (x) => x.gt(0.5).any(1)],
+      ["all over dim 0", (x) => x.gt(-1).all(0)],
+      ["isfinite of a division by zero", (x) => x.div(x.gt(0)).isfinite()],
+      ["logicalXor", (x) => x.gt(0).logicalXor(x.mT.mT.lt(0.5))],
+    ] as const satisfies readonly (readonly [string, (x: Tensor) => Tensor])[]
+  ).map(
+    ([name, fn]): OpCase => ({
+      name: `${name} (int32 mask)`,
+      inputs: [float([3, 4])],
+      fn,
       gradcheck: NO_VJP,
       parity: { backward: false },
     }),
