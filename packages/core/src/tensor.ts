@@ -1118,7 +1118,6 @@ export class Tensor {
     return P.gather(this, axis, P.expand(view, shape));
   }
 
-  /** `out[i][j] = x[i][index[i][j]]` along `dim` (torch.gather); index is int32 of the same rank. */
   /** `value` where `mask` (int32 0/1, broadcast to this shape) is 1, else this (PyTorch's `masked_fill`). */
   maskedFill(mask: Tensor, value: number): Tensor {
     return M.maskedFill(this, mask, value);
@@ -1199,6 +1198,7 @@ export class Tensor {
     return norm(this, p, dim, keepdim);
   }
 
+  /** `out[i][j] = x[i][index[i][j]]` along `dim` (torch.gather); index is int32 of the same rank. */
   gather(dim: number, index: Tensor): Tensor {
     const axis = normalizeAxis(dim, this.ndim);
     if (index.dtype !== "int32" || index.ndim !== this.ndim) {
