@@ -191,6 +191,7 @@ describe("module structure", () => {
     expect(first.linear1.weight).toBeAllclose(layer.linear1.weight, { rtol: 0, atol: 0 });
     expect(second.linear1.weight).toBeAllclose(layer.linear1.weight, { rtol: 0, atol: 0 });
     expect(first.linear1.weight).not.toBe(second.linear1.weight);
+    expect(new TransformerEncoder(layer.eval(), 2).layers.at(1).training).toBe(false);
   });
 });
 
@@ -230,7 +231,22 @@ describe("modes and masks", () => {
     expect(evalA).toBeAllclose(evalB, { rtol: 0, atol: 0 });
     expect(weightsA?.sum(-1)).toBeAllclose([1, 1, 1, 1, 1, 1], { rtol: 1e-6, atol: 1e-6 });
     attention.train();
-    expect(attention.forward(x, x, x)[0].sub(evalA).abs().max().item()).toBeGreaterThan(1e-4);
+    const [trainOutput, trainWeights] = attention.forward(x, x, x, { averageAttnWeights: false });
+    expect(trainOutput.sub(evalA).abs().max().item()).toBeGreaterThan(1e-4);
+    // As PyTorch, the weights come back after dropout: some zeros, the rest scaled by 1/(1 − p).
+    expect(trainWeights?.eq(0).sum().item()).toBeGreaterThan(0);
+    expect(trainWeights?.max().item()).toBeGreaterThan(1);
+  });
+
+  it("an encoder layer's dropout acts in training only", () => {
+    manualSeed(5);
+    const layer = new TransformerEncoderLayer(4, 2, { dimFeedforward: 8, dropout: 0.5 });
+    const src = randn([3, 2, 4]);
+    layer.eval();
+    const evalOutput = layer.forward(src);
+    expect(layer.forward(src)).toBeAllclose(evalOutput, { rtol: 0, atol: 0 });
+    layer.train();
+    expect(layer.forward(src).sub(evalOutput).abs().max().item()).toBeGreaterThan(1e-4);
   });
 
   it("isCausal is the lower-triangular mask, and needWeights: false returns no weights", () => {

@@ -1,5 +1,5 @@
 // Scaled dot-product attention and its masks: boolean (int32 0/1) masks become −∞, float masks are added.
-import { formatShape, full, type Tensor, where } from "@normgrad/core";
+import { formatShape, full, isFloating, type Tensor, where } from "@normgrad/core";
 import { dropout } from "./activation.ts";
 import { assertFloat } from "./validate.ts";
 
@@ -79,7 +79,7 @@ export function applyAttentionMask(
       `${what} of shape ${formatShape(mask.shape)} does not broadcast to the scores' ${formatShape(scores.shape)}`,
     );
   }
-  if (mask.dtype !== "int32") return scores.add(mask);
+  if (isFloating(mask.dtype)) return scores.add(mask);
   const blocked = meaning === "keep" ? mask.eq(0) : mask.ne(0);
   return where(blocked, scores.fullLike(Number.NEGATIVE_INFINITY), scores);
 }

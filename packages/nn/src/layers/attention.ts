@@ -177,8 +177,9 @@ export class MultiheadAttention extends Module<
       const padding = keyPaddingMask.reshape([N, 1, 1, S]);
       scores = applyAttentionMask(scores, padding, "mask", "MultiheadAttention keyPaddingMask");
     }
-    const weights = scores.softmax(-1);
-    const attended = dropoutFn(weights, { p: this.dropout, training: this.training }).matmul(v);
+    // PyTorch returns the weights after dropout: the ones the values were averaged with.
+    const weights = dropoutFn(scores.softmax(-1), { p: this.dropout, training: this.training });
+    const attended = weights.matmul(v);
     // (N, H, L, headDim) → (L, N, E)
     let output = this.outProj.forward(attended.permute(2, 0, 1, 3).reshape([L, N, this.embedDim]));
     output = batched ? (this.batchFirst ? output.transpose(0, 1) : output) : output.squeeze(1);
@@ -284,7 +285,7 @@ export class TransformerEncoderLayer extends Module<[Tensor, TransformerEncoderF
 
 /**
  * A stack of `numLayers` copies of an encoder layer, PyTorch's `nn.TransformerEncoder` (state keys
- * `layers.0.…`), each copy starting from the given layer's parameters; then `norm` if given.
+ * `layers.0.…`), each copy starting from the given layer's parameters and mode; then `norm` if given.
  */
 export class TransformerEncoder extends Module<[Tensor, TransformerEncoderForwardOptions?]> {
   layers: ModuleList<TransformerEncoderLayer>;
@@ -302,7 +303,7 @@ export class TransformerEncoder extends Module<[Tensor, TransformerEncoderForwar
     const copies = Array.from({ length: numLayers }, () => {
       const copy = new TransformerEncoderLayer(dModel, nhead, options);
       copy.loadStateDict(encoderLayer.stateDict());
-      return copy;
+      return copy.train(encoderLayer.training);
     });
     this.layers = new ModuleList(copies);
     this.norm = norm;
