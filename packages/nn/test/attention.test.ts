@@ -49,7 +49,7 @@ const { cases }: { cases: AttentionCase[] } = JSON.parse(
 
 const TOLERANCE = {
   float64: { rtol: 1e-10, atol: 1e-12 },
-  float32: { rtol: 1e-3, atol: 1e-5 },
+  float32: { rtol: 5e-4, atol: 1e-6 },
 } as const;
 
 const fromFixture = (t: FixtureTensor, dtype: DType): Tensor =>
