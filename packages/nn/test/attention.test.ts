@@ -301,5 +301,8 @@ describe("errors name the values", () => {
     expect(() => F.scaledDotProductAttention(x, x, x, { attnMask: randn([5, 5]) })).toThrow(
       /attnMask of shape \[5, 5\] does not broadcast to the scores' \[3, 2, 2\]/,
     );
+    expect(() => F.scaledDotProductAttention(x, x, x, { attnMask: randn([2, 2]), isCausal: true })).toThrow(
+      /give either attnMask or isCausal: true, not both/,
+    );
   });
 });
