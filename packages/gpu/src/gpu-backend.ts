@@ -96,6 +96,16 @@ export interface GpuBackendOptions {
   specializeInputSizes?: boolean;
 }
 
+/** What a GPU backend did since its counters were last reset (see `gpuStats`). */
+export interface GpuStats {
+  /** GPU→CPU readbacks (`read`/`readAsync`: dataSync, item, `await data()`, checks): each one waits for the device. */
+  readonly reads: number;
+  /** Host→device transfers and fills (`upload`, `full`): tensors made from host values or scalars. */
+  readonly uploads: number;
+  /** Compute kernels launched (everything but uploads and fills). */
+  readonly launches: number;
+}
+
 let warnedFallback = false;
 
 /** Comparisons return int32 masks; everything else computes in the requested dtype. */
@@ -134,6 +144,7 @@ export class GpuBackend implements Backend {
   readonly fallbackReason: string | null;
   readonly #runner: KernelRunner;
   #live = 0;
+  #stats = { reads: 0, uploads: 0, launches: 0 };
   readonly #probe: GpuBuffer;
 
   constructor({ mode = "auto", threads = false, specializeInputSizes = true }: GpuBackendOptions = {}) {
@@ -205,6 +216,16 @@ export class GpuBackend implements Backend {
     return this.#runner.compiledKernels;
   }
 
+  /** Reads, uploads and compute launches since the last `resetStats` (or since the backend started). */
+  get stats(): GpuStats {
+    return { ...this.#stats };
+  }
+
+  /** Sets the counters of `stats` back to zero. */
+  resetStats(): void {
+    this.#stats = { reads: 0, uploads: 0, launches: 0 };
+  }
+
   /** Frees every kernel and the GPU.js instance (buffers should be disposed first). */
   async destroy(): Promise<void> {
     this.#free(this.#probe);
@@ -224,11 +245,24 @@ export class GpuBackend implements Backend {
     return this.#run(source, grid, dtype);
   }
 
+  /** `#launch` for an upload or fill: a kernel, but counted as a transfer, not a compute launch. */
+  #transfer(source: KernelSource, size: number, dtype: DType): GpuBuffer {
+    this.#live++;
+    return this.#run(source, size, dtype, "upload");
+  }
+
   /** `#launch` for a temporary this backend frees itself with `#free` (not counted as live). */
-  #run(source: KernelSource, grid: number | OutputGrid, dtype: DType): GpuBuffer {
+  #run(
+    source: KernelSource,
+    grid: number | OutputGrid,
+    dtype: DType,
+    counted: "launch" | "upload" = "launch",
+  ): GpuBuffer {
     if (dtype === "float64") throw float64Refused("a kernel asked for a float64 result");
     const size = typeof grid === "number" ? grid : grid.reduce((product, extent) => product * extent, 1);
-    return new GpuBuffer(dtype, size, size === 0 ? new Float32Array(0) : this.#runner.run(source, grid));
+    if (size === 0) return new GpuBuffer(dtype, size, new Float32Array(0));
+    if (counted === "launch") this.#stats.launches++;
+    return new GpuBuffer(dtype, size, this.#runner.run(source, grid));
   }
 
   #buffer(buffer: DeviceBuffer): GpuBuffer {
@@ -280,21 +314,24 @@ export class GpuBackend implements Backend {
       }
     }
     const floats = Float32Array.from(values);
+    this.#stats.uploads++;
     if (!this.#runner.deviceResident || floats.length === 0) return this.#wrap(dtype, floats.length, floats);
     const source = new KernelSource();
     source.line(`return ${source.array(new GpuBuffer("float32", floats.length, floats))}[this.thread.x];`);
-    return this.#launch(source, floats.length, dtype);
+    return this.#transfer(source, floats.length, dtype);
   }
 
   full(size: number, value: number, dtype: DType): DeviceBuffer {
     if (dtype === "float64") throw float64Refused("full(…, float64)");
     assertSize(size);
+    this.#stats.uploads++;
     if (!this.#runner.deviceResident) return this.#wrap(dtype, size, new Float32Array(size).fill(value));
-    return this.#launch(fillSource(value), size, dtype);
+    return this.#transfer(fillSource(value), size, dtype);
   }
 
   /** The view's values as a fresh Float32Array, or a promise of them. */
   #values(view: View): Float32Array | Promise<Float32Array> {
+    this.#stats.reads++;
     const { buffer, temporary } = this.#whole(view);
     const size = buffer.size;
     const ready = buffer.ready;
