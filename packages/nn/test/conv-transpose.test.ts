@@ -13,6 +13,7 @@ interface FixtureTensor {
 interface ConvTransposeCase {
   name: string;
   args: [number, number, number | [number, number]];
+  output_size: number[] | null;
   options: {
     stride?: number | [number, number];
     padding?: number | [number, number];
@@ -60,7 +61,7 @@ describe.each(["float64", "float32"] as const)("against PyTorch (%s)", (dtype) =
     for (const [key, value] of Object.entries(fixture.params)) state.set(key, fromFixture(value, dtype));
     layer.loadStateDict(state);
     const x = fromFixture(fixture.input, dtype).requiresGrad_();
-    const y = layer.forward(x);
+    const y = layer.forward(x, fixture.output_size ?? undefined);
     expect(y).toBeAllclose(fromFixture(fixture.expected.output, "float64"), TOLERANCE[dtype]);
     y.backward(fromFixture(fixture.dy, dtype));
     expect(x.grad).toBeAllclose(fromFixture(fixture.expected.inputGrad, "float64"), TOLERANCE[dtype]);
@@ -110,6 +111,13 @@ describe("gradients (float64)", () => {
 });
 
 describe("errors name the values", () => {
+  it("rejects an output size the stride cannot reach", () => {
+    const layer = new ConvTranspose2d(2, 2, 3, { stride: 2 });
+    expect(() => layer.forward(randn([1, 2, 3, 3]), [1, 2, 9, 6])).toThrow(
+      /requested an output size of \[1, 2, 9, 6\], but valid sizes range from \[7, 7\] to \[8, 8\] \(for an input of \[1, 2, 3, 3\]\)/,
+    );
+  });
+
   it("rejects an outputPadding not smaller than stride or dilation", () => {
     expect(() => new ConvTranspose2d(2, 2, 3, { stride: 2, outputPadding: 2 })).toThrow(
       /outputPadding \(2, 2\) must be smaller than stride \(2, 2\) or dilation \(1, 1\)/,

@@ -1,5 +1,5 @@
 // The ConvTranspose2d layer: a learned upsampling, the transpose of Conv2d with the same geometry options.
-import { type Generator, type Tensor, zeros } from "@normgrad/core";
+import { formatShape, type Generator, type Tensor, zeros } from "@normgrad/core";
 import { convTranspose2d } from "../functional/conv-transpose.ts";
 import { assertPositiveInt, type FactoryOptions, type IntPair, toPair } from "../functional/validate.ts";
 import { Module, Parameter } from "../module.ts";
@@ -28,7 +28,7 @@ export interface ConvTranspose2dLayerOptions extends FactoryOptions {
  * (inChannels, outChannels/groups, KH, KW) and `bias` (outChannels), drawn as PyTorch's:
  * U(±1/√fanIn) with fanIn = outChannels/groups·KH·KW.
  */
-export class ConvTranspose2d extends Module {
+export class ConvTranspose2d extends Module<[Tensor, number[]?]> {
   readonly inChannels: number;
   readonly outChannels: number;
   readonly kernelSize: [number, number];
@@ -85,8 +85,13 @@ export class ConvTranspose2d extends Module {
     resetWeightAndBias(this.weight, this.bias, generator);
   }
 
-  forward(x: Tensor): Tensor {
-    const { stride, padding, outputPadding, groups, dilation } = this;
+  /**
+   * `outputSize` ([OH, OW], or a full shape whose last two entries are taken) picks the output
+   * size among those the stride maps to the input's, in place of `outputPadding`, as PyTorch's.
+   */
+  forward(x: Tensor, outputSize?: number[]): Tensor {
+    const { stride, padding, groups, dilation } = this;
+    const outputPadding = outputSize === undefined ? this.outputPadding : this.#paddingFor(x, outputSize);
     return convTranspose2d(x, this.weight, {
       bias: this.bias,
       stride,
@@ -95,6 +100,29 @@ export class ConvTranspose2d extends Module {
       groups,
       dilation,
     });
+  }
+
+  /** The outputPadding that gives `outputSize`: sizes from the smallest up to stride − 1 more. */
+  #paddingFor(x: Tensor, outputSize: number[]): [number, number] {
+    const requested = outputSize.slice(-2);
+    const smallest = ([0, 1] as const).map(
+      (axis) =>
+        (x.shape[x.ndim - 2 + axis] - 1) * this.stride[axis] -
+        2 * this.padding[axis] +
+        this.dilation[axis] * (this.kernelSize[axis] - 1) +
+        1,
+    );
+    const largest = smallest.map((size, axis) => size + this.stride[axis] - 1);
+    if (
+      requested.length !== 2 ||
+      requested.some((size, axis) => !Number.isInteger(size) || size < smallest[axis] || size > largest[axis])
+    ) {
+      throw new RangeError(
+        `ConvTranspose2d: requested an output size of ${formatShape(outputSize)}, but valid sizes range from ` +
+          `${formatShape(smallest)} to ${formatShape(largest)} (for an input of ${formatShape(x.shape)})`,
+      );
+    }
+    return [requested[0] - smallest[0], requested[1] - smallest[1]];
   }
 
   override extraRepr(): string {
