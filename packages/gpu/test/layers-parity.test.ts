@@ -1,5 +1,15 @@
 // Every nn layer, moved with module.to("gpu"), forward and backward against its float64 CPU copy.
-import { Generator, noGrad, randint, type Shape, type Tensor, tensor, tidy, zeros } from "@normgrad/core";
+import {
+  full,
+  Generator,
+  noGrad,
+  randint,
+  type Shape,
+  type Tensor,
+  tensor,
+  tidy,
+  zeros,
+} from "@normgrad/core";
 import {
   AdaptiveAvgPool2d,
   AdaptiveMaxPool2d,
@@ -32,6 +42,7 @@ import {
   Mish,
   Module,
   MSELoss,
+  MultiheadAttention,
   PReLU,
   Sequential,
   SiLU,
@@ -68,6 +79,19 @@ class SequenceOutput extends Module {
 
   forward(x: Tensor): Tensor {
     return this.recurrent.forward(x)[0];
+  }
+}
+
+/** Causal self-attention: an int32 mask made on the input's device, 1 above the diagonal (masked). */
+class CausalSelfAttention extends Module {
+  constructor(readonly attention: MultiheadAttention) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    const length = x.shape[0];
+    const attnMask = full([length, length], 1, { dtype: "int32", device: x.device }).triu(1);
+    return this.attention.forward(x, x, x, { attnMask })[0];
   }
 }
 
@@ -168,6 +192,11 @@ const CASES: readonly LayerCase[] = [
     // the key projection's gradient is a sum that cancels (softmax's gradient sums to zero over
     // the keys), so its float32 error is absolute: 3e-4 measured, against gradients up to ~1.
     tolerance: { rtol: 1e-3, atol: 1e-3 },
+  },
+  {
+    name: "MultiheadAttention, causal int32 mask",
+    make: (generator) => new CausalSelfAttention(new MultiheadAttention(6, 2, { generator })),
+    input: [4, 2, 6],
   },
   { name: "MaxPool1d 3/2 pad 1", make: () => new MaxPool1d(3, { stride: 2, padding: 1 }), input: [2, 3, 8] },
   {
