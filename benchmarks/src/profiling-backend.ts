@@ -51,6 +51,7 @@ const CATEGORY_OF: { [K in keyof Backend]-?: KernelCategory | null } = {
   normForward: "norms",
   normBackward: "norms",
   updateRunningStatistics: "norms",
+  updateRunningStatisticsOnDevice: "norms",
   sgdStep: "optimizer",
   adamStep: "optimizer",
 };

@@ -286,6 +286,17 @@ export interface Backend {
     batch: NormStatistics<View>,
     options: { readonly momentum: number; readonly varianceScale: number },
   ): { next: NormStatistics<Float64Array>; written: boolean };
+  /**
+   * Optional twin of `updateRunningStatistics` for devices where a read waits for the device
+   * (GPU.js): the same update in the running buffers' dtype, written only when every batch
+   * statistic and every next value is finite, judged on the device. Reads nothing back: returns
+   * a one-element float32 buffer, 1 when the update was refused and 0 when it was written.
+   */
+  updateRunningStatisticsOnDevice?(
+    running: NormStatistics<DeviceBuffer>,
+    batch: NormStatistics<View>,
+    options: { readonly momentum: number; readonly varianceScale: number },
+  ): DeviceBuffer;
 
   /**
    * Optional fused SGD step, in place on `param` and `momentumBuffer` (null without momentum):

@@ -276,14 +276,62 @@ export function canFuseRunningStatistics(
   running: NormStatistics<Tensor>,
   batch: NormStatistics<Tensor>,
 ): boolean {
+  return running.mean.backend.updateRunningStatistics !== undefined && updatableInPlace(running, batch);
+}
+
+/** The running tensors own their storages, and all four tensors share the device and the running mean's size. */
+function updatableInPlace(running: NormStatistics<Tensor>, batch: NormStatistics<Tensor>): boolean {
   const { mean } = running;
   const all = [running.mean, running.variance, batch.mean, batch.variance];
   return (
-    mean.backend.updateRunningStatistics !== undefined &&
     running.mean.ownsStorage() &&
     running.variance.ownsStorage() &&
     all.every((t) => t.device === mean.device && t.size === mean.size)
   );
+}
+
+/**
+ * True when `deviceRunningStatistics(running, batch, …)` can run: the backend has
+ * `updateRunningStatisticsOnDevice` and the tensors qualify as for `canFuseRunningStatistics`.
+ */
+export function canUpdateRunningStatisticsOnDevice(
+  running: NormStatistics<Tensor>,
+  batch: NormStatistics<Tensor>,
+): boolean {
+  return (
+    running.mean.backend.updateRunningStatisticsOnDevice !== undefined && updatableInPlace(running, batch)
+  );
+}
+
+/**
+ * Updates running statistics in place on the device (see `Backend.updateRunningStatisticsOnDevice`):
+ * `running = (1 − momentum)·running + momentum·batch`, the batch variance scaled by
+ * `varianceScale` first, written only when every value is finite. Reads nothing: returns a
+ * one-element flag tensor, 1 when the update was refused (for `checkValues`). Throws where
+ * `canUpdateRunningStatisticsOnDevice` is false.
+ */
+export function deviceRunningStatistics(
+  running: NormStatistics<Tensor>,
+  batch: NormStatistics<Tensor>,
+  options: { readonly momentum: number; readonly varianceScale: number },
+): Tensor {
+  const { backend } = running.mean;
+  const { updateRunningStatisticsOnDevice } = backend;
+  if (updateRunningStatisticsOnDevice === undefined || !canUpdateRunningStatisticsOnDevice(running, batch)) {
+    throw new Error(
+      `deviceRunningStatistics: no device-side update for these ${running.mean.dtype} statistics on ` +
+        `${running.mean.device} (check canUpdateRunningStatisticsOnDevice first)`,
+    );
+  }
+  const refused = updateRunningStatisticsOnDevice.call(
+    backend,
+    { mean: running.mean.storage.buffer, variance: running.variance.storage.buffer },
+    { mean: batch.mean.kernelView, variance: batch.variance.kernelView },
+    options,
+  );
+  // Written or not is known on the device only; bumping the versions either way is safe.
+  markWritten([running.mean, running.variance]);
+  return wrap(backend, refused, []);
 }
 
 /**

@@ -26,7 +26,7 @@ export type {
   View,
 } from "./backend.ts";
 export type { ValueCheck } from "./check-values.ts";
-export { checkValues } from "./check-values.ts";
+export { checkValues, synchronize } from "./check-values.ts";
 export { CpuBackend } from "./cpu/cpu-backend.ts";
 export { CpuBuffer, cpuData } from "./cpu/cpu-buffer.ts";
 export {
@@ -66,6 +66,8 @@ export {
   canFuseNormalize,
   canFuseRunningStatistics,
   canFuseSgdStep,
+  canUpdateRunningStatisticsOnDevice,
+  deviceRunningStatistics,
   fusedAdamStep,
   fusedNormalize,
   fusedRunningStatistics,

@@ -61,13 +61,16 @@ export function scatter(self: Tensor, dim: number, index: Tensor, src: Tensor | 
   const hits = noGrad(() => P.scatterAdd(ones, axis, index.contiguous(), self.shape));
   if (typeof src !== "number" && index.size > 0) {
     const most = noGrad(() => hits.max());
-    checkValues([most], ([[count]]) =>
-      count > 1
-        ? new RangeError(
-            `scatter: index writes ${count} values to one position along dim ${dim}, which PyTorch leaves undefined: ` +
-              "use scatterAdd to sum them, or make the indices distinct",
-          )
-        : null,
+    checkValues(
+      [most],
+      ([[count]]) =>
+        count > 1
+          ? new RangeError(
+              `scatter: index writes ${count} values to one position along dim ${dim}, which PyTorch leaves undefined: ` +
+                "use scatterAdd to sum them, or make the indices distinct",
+            )
+          : null,
+      () => most.sub(1),
     );
     most.dispose();
   }

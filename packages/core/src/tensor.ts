@@ -1,7 +1,7 @@
 // The Tensor class: shape, dtype, device, autograd state, and every op as a method.
 import { type GradNode, isGradEnabled, noGrad, runBackward } from "./autograd.ts";
 import type { Backend, Device, UnaryOp, View } from "./backend.ts";
-import { checkValues, settleValueChecks } from "./check-values.ts";
+import { checkValues, settleValueChecks, settleValueChecksSync } from "./check-values.ts";
 import { getBackend } from "./devices.ts";
 import { assertInt32, DTYPES, type DType, isFloating, type TypedArray } from "./dtype.ts";
 import { formatTensor, formatValue } from "./format.ts";
@@ -320,15 +320,19 @@ export class Tensor {
     return true;
   }
 
-  /** A flat row-major copy of the values (synchronous; errors on devices that cannot read synchronously). */
+  /**
+   * A flat row-major copy of the values (synchronous; errors on devices that cannot read
+   * synchronously). Off the CPU it first throws any failed value check of earlier ops on this
+   * device (an index out of range, non-finite BatchNorm statistics; see `checkValues`).
+   */
   dataSync(): TypedArray {
+    settleValueChecksSync(this.device);
     return this.backend.read(this.kernelView);
   }
 
   /**
-   * A flat row-major copy of the values. On asynchronous devices it first throws any failed
-   * value check of earlier ops on this device (an index out of range, non-finite BatchNorm
-   * statistics; see `checkValues`).
+   * A flat row-major copy of the values. Off the CPU it first throws any failed value check of
+   * earlier ops on this device (see `checkValues`).
    */
   async data(): Promise<TypedArray> {
     const [values] = await Promise.all([
@@ -1474,16 +1478,39 @@ export class Tensor {
   }
 }
 
+/** The smallest and largest of some values (a loop: spreading a large array into Math.min overflows the stack). */
+function valueRange(values: ArrayLike<number>): [number, number] {
+  let [low, high] = [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+  for (let i = 0; i < values.length; i++) {
+    low = Math.min(low, values[i]);
+    high = Math.max(high, values[i]);
+  }
+  return [low, high];
+}
+
+/**
+ * The largest `(i − (size − 1))·i` over the indices: positive exactly when an integer index
+ * lies outside `[0, size)` (a `checkValues` flag computed on the device).
+ */
+function outOfRangeFlag(indices: Tensor, size: number): Tensor {
+  return indices
+    .sub(size - 1)
+    .mul(indices)
+    .max();
+}
+
 /** Throws (see `checkValues`) naming the smallest or largest index when one lies outside `[0, size)`. */
 export function assertIndicesInRange(indices: Tensor, size: number, op: string): void {
   if (indices.size === 0) return;
-  // Two scalars cross to the host instead of every index.
-  const bounds = noGrad(() => [indices.min(), indices.max()]);
-  checkValues(bounds, ([[low], [high]]) => {
-    const outside = low < 0 ? low : high >= size ? high : null;
-    return outside === null
-      ? null
-      : new RangeError(`${op}: index ${outside} is out of range for a dim of size ${size}`);
-  });
-  for (const bound of bounds) bound.dispose();
+  checkValues(
+    [indices],
+    ([values]) => {
+      const [low, high] = valueRange(values);
+      const outside = low < 0 ? low : high >= size ? high : null;
+      return outside === null
+        ? null
+        : new RangeError(`${op}: index ${outside} is out of range for a dim of size ${size}`);
+    },
+    () => outOfRangeFlag(indices, size),
+  );
 }

@@ -53,6 +53,8 @@ import {
   normMergeSource,
   normOutputSource,
   normPartialSource,
+  runningRefusedSource,
+  runningUpdateSource,
 } from "./kernels/norm.ts";
 import {
   adamMomentSource,
@@ -108,6 +110,15 @@ export interface GpuStats {
 
 let warnedFallback = false;
 
+/** Fills of up to this many elements are cached per (dtype, size, value), this many fills at most; see `GpuBackend.full`. */
+const CACHED_FILL_SIZE = 4096;
+const CACHED_FILLS = 256;
+
+/** Another reference to a value: kernels never write a result in place, so sharing memory is safe. */
+function share(value: Resident): Resident {
+  return isDeviceHandle(value) ? value.clone() : value;
+}
+
 /** Comparisons return int32 masks; everything else computes in the requested dtype. */
 function resultDtype(op: BinaryOp, dtype: DType): DType {
   return op === "eq" || op === "ne" || op === "lt" || op === "le" || op === "gt" || op === "ge"
@@ -145,6 +156,8 @@ export class GpuBackend implements Backend {
   readonly #runner: KernelRunner;
   #live = 0;
   #stats = { reads: 0, uploads: 0, launches: 0 };
+  /** Cached fills (see `full`), freed with the backend. */
+  readonly #fills = new Map<string, GpuBuffer>();
   readonly #probe: GpuBuffer;
 
   constructor({ mode = "auto", threads = false, specializeInputSizes = true }: GpuBackendOptions = {}) {
@@ -229,6 +242,8 @@ export class GpuBackend implements Backend {
   /** Frees every kernel and the GPU.js instance (buffers should be disposed first). */
   async destroy(): Promise<void> {
     this.#free(this.#probe);
+    for (const fill of this.#fills.values()) this.#free(fill);
+    this.#fills.clear();
     await this.#runner.destroy();
   }
 
@@ -321,12 +336,38 @@ export class GpuBackend implements Backend {
     return this.#transfer(source, floats.length, dtype);
   }
 
+  /**
+   * Small fills (scalar operands, `onesLike` seeds, per-row zeros) come from a cache: each call
+   * gets its own buffer sharing the cached memory (kernels never write in place), so disposing
+   * it never reaches the cache, and a training step uploads no constants.
+   */
   full(size: number, value: number, dtype: DType): DeviceBuffer {
     if (dtype === "float64") throw float64Refused("full(…, float64)");
     assertSize(size);
+    if (size > CACHED_FILL_SIZE) return this.#fill(size, value, dtype);
+    const key = `${dtype} ${size} ${Object.is(value, -0) ? "-0" : value}`;
+    let cached = this.#fills.get(key);
+    if (cached === undefined) {
+      cached = this.#fill(size, value, dtype);
+      this.#live--;
+    }
+    // Most recently used last; the least recently used goes when the cache is full.
+    this.#fills.delete(key);
+    this.#fills.set(key, cached);
+    for (const [oldest, fill] of this.#fills) {
+      if (this.#fills.size <= CACHED_FILLS) break;
+      this.#fills.delete(oldest);
+      this.#free(fill);
+    }
+    this.#live++;
+    const ready = cached.ready;
+    return new GpuBuffer(dtype, size, ready === null ? cached.settled().then(share) : share(ready));
+  }
+
+  #fill(size: number, stored: number, dtype: DType): GpuBuffer {
     this.#stats.uploads++;
-    if (!this.#runner.deviceResident) return this.#wrap(dtype, size, new Float32Array(size).fill(value));
-    return this.#transfer(fillSource(value), size, dtype);
+    if (!this.#runner.deviceResident) return this.#wrap(dtype, size, new Float32Array(size).fill(stored));
+    return this.#transfer(fillSource(stored), size, dtype);
   }
 
   /** The view's values as a fresh Float32Array, or a promise of them. */
@@ -375,8 +416,6 @@ export class GpuBackend implements Backend {
 
   writeInto(target: DeviceBuffer, source: DeviceBuffer): void {
     const [into, from] = [this.#buffer(target), this.#buffer(source)];
-    // Kernels never write a result in place, so sharing the memory (a reference-counted handle) is safe.
-    const share = (value: Resident): Resident => (isDeviceHandle(value) ? value.clone() : value);
     const ready = from.ready;
     this.#runner.free(into.swap(ready === null ? from.settled().then(share) : share(ready)));
     if (into.centring !== null) {
@@ -686,6 +725,37 @@ export class GpuBackend implements Backend {
     if (channelSums !== null) this.#free(channelSums);
     for (const temporary of temporaries) this.#free(temporary);
     return { dx, dweight, dbias };
+  }
+
+  /**
+   * BatchNorm's running statistics updated in place without a read: one kernel judges every
+   * channel's batch and next values finite (the refusal flag it returns), one per statistic
+   * writes `(1 − m)·running + m·batch` unless refused.
+   */
+  updateRunningStatisticsOnDevice(
+    running: NormStatistics<DeviceBuffer>,
+    batch: NormStatistics<View>,
+    { momentum, varianceScale }: { readonly momentum: number; readonly varianceScale: number },
+  ): DeviceBuffer {
+    const stored = { mean: this.#buffer(running.mean), variance: this.#buffer(running.variance) };
+    const [mean, variance] = [this.#whole(batch.mean), this.#whole(batch.variance)];
+    const values = { mean: mean.buffer, variance: variance.buffer };
+    const refused = this.#launch(runningRefusedSource(stored, values, momentum, varianceScale), 1, "float32");
+    const channels = stored.mean.size;
+    const nextMean = this.#run(
+      runningUpdateSource(stored.mean, values.mean, refused, momentum, 1),
+      channels,
+      stored.mean.dtype,
+    );
+    const nextVariance = this.#run(
+      runningUpdateSource(stored.variance, values.variance, refused, momentum, varianceScale),
+      channels,
+      stored.variance.dtype,
+    );
+    this.#overwrite(stored.mean, nextMean);
+    this.#overwrite(stored.variance, nextVariance);
+    for (const { buffer, temporary } of [mean, variance]) if (temporary) this.#free(buffer);
+    return refused;
   }
 
   // ---- fused optimizer updates ------------------------------------------------------------------

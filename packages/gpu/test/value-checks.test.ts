@@ -1,22 +1,22 @@
-// Value checks on the GPU (index and target ranges, non-finite BatchNorm statistics): thrown at once in the synchronous modes, by the next `await data()` in the asynchronous ones; BatchNorm's running statistics stay right either way.
-import { getBackend, type Tensor, tensor, tidy } from "@normgrad/core";
+// Value checks on the GPU (index and target ranges, non-finite BatchNorm statistics): deferred to the next read or `synchronize` in every mode; BatchNorm's running statistics stay right.
+import { getBackend, synchronize, type Tensor, tensor, tidy } from "@normgrad/core";
 import { BatchNorm1d, F } from "@normgrad/nn";
 import { seeded } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { LAYER_TOLERANCE, SUITE_MODES, skipReason, toGpu, useGpuBackend } from "./helpers.ts";
 
 /**
- * Expects `run` to report `message`: thrown by `run` itself where the device reads
- * synchronously, else by the next `await data()` on the device, and only once (the read after
- * it gives the values).
+ * Expects `run` not to throw and its check to report `message` at the next read on the device
+ * (`dataSync` where the device reads synchronously, else `await data()`), and only once (the
+ * read after it gives the values), as a CUDA device-side assert surfaces at the next sync.
  */
 async function expectReported(run: () => Tensor, message: RegExp): Promise<void> {
-  if (getBackend("gpu").readsSynchronously) {
-    expect(run).toThrow(message);
-    return;
-  }
   const result = run();
-  await expect(result.data()).rejects.toThrow(message);
+  if (getBackend("gpu").readsSynchronously) {
+    expect(() => result.dataSync()).toThrow(message);
+  } else {
+    await expect(result.data()).rejects.toThrow(message);
+  }
   expect((await result.data()).length).toBe(result.size);
   result.dispose();
 }
@@ -53,6 +53,16 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
       ],
     ] as const)("%s with an index out of range names it", async (_, run, message) => {
       await expectReported(() => tidy(run), message);
+    });
+
+    it("synchronize reports a failed check once, and a passing check reads nothing more", async () => {
+      const loss = tidy(() => F.crossEntropy(logits(), targets([0, 3, 9])));
+      await expect(synchronize("gpu")).rejects.toThrow(/crossEntropy: target 9 is out of bounds/);
+      await expect(synchronize("gpu")).resolves.toBeUndefined();
+      const fine = tidy(() => F.crossEntropy(logits(), targets([0, 3, 2])));
+      expect(Number.isFinite((await fine.data())[0])).toBe(true);
+      loss.dispose();
+      fine.dispose();
     });
 
     it("a BatchNorm1d training forward on NaN and ±Infinity names the channels and leaves every running statistic unchanged", async () => {

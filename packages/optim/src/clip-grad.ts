@@ -1,5 +1,5 @@
 // Gradient clipping: by the total norm of all gradients, or elementwise by value (torch.nn.utils.clip_grad_*).
-import { checkValues, noGrad, Tensor, tensor, tidy } from "@normgrad/core";
+import { checkValues, noGrad, Tensor, tensor, tidy, where } from "@normgrad/core";
 
 /** Options of `clipGradNorm`. */
 export interface ClipGradNormOptions {
@@ -43,13 +43,17 @@ export function clipGradNorm(
               .reduce((a, b) => a.add(b))
               .pow(1 / normType);
       if (errorIfNonfinite) {
-        checkValues([totalNorm], ([[norm]]) =>
-          Number.isFinite(norm)
-            ? null
-            : new Error(
-                `clipGradNorm: the total norm of order ${normType} of the gradients is ${norm}, so they cannot ` +
-                  "be clipped; pass errorIfNonfinite: false to scale them anyway",
-              ),
+        checkValues(
+          [totalNorm],
+          ([[norm]]) =>
+            Number.isFinite(norm)
+              ? null
+              : new Error(
+                  `clipGradNorm: the total norm of order ${normType} of the gradients is ${norm}, so they cannot ` +
+                    "be clipped; pass errorIfNonfinite: false to scale them anyway",
+                ),
+          // x − x is 0 exactly when x is finite.
+          () => where(totalNorm.sub(totalNorm).eq(0), 0, 1),
         );
       }
       const scale = totalNorm.add(1e-6).reciprocal().mul(maxNorm).minimum(1);

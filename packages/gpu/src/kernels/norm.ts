@@ -1,5 +1,5 @@
 // Fused normalization kernels (BatchNorm, LayerNorm, GroupNorm, InstanceNorm): block-wise shifted statistics, Chan merges, normalize, backward.
-import type { NormBlocks } from "@normgrad/core";
+import type { NormBlocks, NormStatistics } from "@normgrad/core";
 import type { GpuBuffer } from "../gpu-buffer.ts";
 import { emitCoordinates, emitDivision, KernelSource } from "../kernel-source.ts";
 
@@ -256,6 +256,59 @@ export function normInputGradSource(
     `const sumG = ${sumScale}${ss}[k];`,
     `const sumGX = ${sumScale}${ss}[${statistics} + k];`,
     `return s * (gradient - sumG / ${count} - (xhat * sumGX) / ${count});`,
+  );
+  return source;
+}
+
+/** GLSL-safe finiteness: NaN fails every comparison, ±∞ exceeds the largest float32. */
+const FINITE = (value: string): string => `Math.abs(${value}) <= 3.4028234663852886e38`;
+
+/**
+ * Running statistics' refusal flag (one output): 1 when any channel's batch mean or scaled
+ * variance, or next value `(1 − m)·running + m·batch`, is not finite, else 0.
+ */
+export function runningRefusedSource(
+  running: NormStatistics<GpuBuffer>,
+  batch: NormStatistics<GpuBuffer>,
+  momentum: number,
+  varianceScale: number,
+): KernelSource {
+  const source = new KernelSource();
+  const [rm, rv, bm, bv] = [running.mean, running.variance, batch.mean, batch.variance].map((b) =>
+    source.array(b),
+  );
+  const [channels, m, scale] = [running.mean.size, momentum, varianceScale].map((v) => source.number(v));
+  source.line(
+    "let refused = 0;",
+    `for (let c = 0; c < ${channels}; c++) {`,
+    `  const mean = ${bm}[c];`,
+    `  const variance = ${bv}[c] * ${scale};`,
+    `  const nextMean = (1 - ${m}) * ${rm}[c] + ${m} * mean;`,
+    `  const nextVariance = (1 - ${m}) * ${rv}[c] + ${m} * variance;`,
+    `  if (${FINITE("mean")} && ${FINITE("variance")} && ${FINITE("nextMean")} && ${FINITE("nextVariance")}) {`,
+    "  } else {",
+    "    refused = 1;",
+    "  }",
+    "}",
+    "return refused;",
+  );
+  return source;
+}
+
+/** One running statistic after the masked update: `refused ? running : (1 − m)·running + m·scale·batch`. */
+export function runningUpdateSource(
+  running: GpuBuffer,
+  batch: GpuBuffer,
+  refused: GpuBuffer,
+  momentum: number,
+  scale: number,
+): KernelSource {
+  const source = new KernelSource();
+  const [r, b, flag] = [running, batch, refused].map((buffer) => source.array(buffer));
+  const [m, s] = [momentum, scale].map((v) => source.number(v));
+  source.line(
+    "const c = this.thread.x;",
+    `return ${flag}[0] > 0 ? ${r}[c] : (1 - ${m}) * ${r}[c] + ${m} * (${b}[c] * ${s});`,
   );
   return source;
 }

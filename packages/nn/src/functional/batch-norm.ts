@@ -1,7 +1,9 @@
 // Functional BatchNorm: batch statistics in training (updating the running ones in place), running statistics in eval.
 import {
   canFuseRunningStatistics,
+  canUpdateRunningStatisticsOnDevice,
   checkValues,
+  deviceRunningStatistics,
   formatShape,
   fusedRunningStatistics,
   type NormStatistics,
@@ -76,6 +78,19 @@ function nonFiniteError(
   );
 }
 
+/** `(1 − m)·running + m·batch` per channel, rounded to the running statistics' dtype. */
+function nextValues(
+  running: ArrayLike<number>,
+  batch: ArrayLike<number>,
+  momentum: number,
+  stored: string,
+): Float64Array {
+  const round = stored === "float32" ? Math.fround : (value: number) => value;
+  return Float64Array.from({ length: running.length }, (_, c) =>
+    round((1 - momentum) * running[c] + momentum * batch[c]),
+  );
+}
+
 /**
  * `running = (1 − m)·running + m·batch` for mean and variance, in place (the buffers keep their
  * identity, so state dicts and optimizers still see them), without recording a graph, computed in
@@ -100,6 +115,24 @@ export function updateRunningStatistics(
     if (error !== null) throw error;
     return;
   }
+  if (typeof momentum === "number" && canUpdateRunningStatisticsOnDevice(running, batch)) {
+    // Three kernels and no read: the device refuses a bad update and the check reads its flag later.
+    const stored = running.mean.dtype;
+    const refused = deviceRunningStatistics(running, batch, { momentum, varianceScale: 1 });
+    checkValues(
+      [batch.mean, batch.variance, running.mean, running.variance],
+      ([means, variances, runningMeans, runningVariances]) =>
+        // A refused update left the running statistics as they were: the next values follow from them.
+        nonFiniteError(op, stored, [
+          means,
+          variances,
+          nextValues(runningMeans, means, momentum, stored),
+          nextValues(runningVariances, variances, momentum, stored),
+        ]),
+      () => refused,
+    );
+    return;
+  }
   noGrad(() =>
     tidy(() => {
       const stored = running.mean.dtype;
@@ -116,12 +149,14 @@ export function updateRunningStatistics(
           .add(batch.variance.to(precise).mul(m))
           .to(stored),
       };
-      checkValues([batch.mean, batch.variance, next.mean, next.variance], (values) =>
-        nonFiniteError(op, stored, values),
-      );
       // x − x is 0 exactly when x is finite (NaN and ±∞ give NaN). One bad channel skips the whole
       // update, as the synchronous check (which throws before writing) does.
       const finite = next.mean.sub(next.mean).eq(0).mul(next.variance.sub(next.variance).eq(0)).min();
+      checkValues(
+        [batch.mean, batch.variance, next.mean, next.variance],
+        (values) => nonFiniteError(op, stored, values),
+        () => where(finite, 0, 1),
+      );
       running.mean.copy_(where(finite, next.mean, running.mean));
       running.variance.copy_(where(finite, next.variance, running.variance));
     }),

@@ -59,25 +59,31 @@ function assertClassTargets(op: string, input: Tensor, target: Tensor, ignoreInd
   }
   const classes = input.ndim === 1 ? input.shape[0] : input.shape[1];
   if (target.size === 0) return;
-  // The smallest and largest target that is not ignoreIndex: two scalars cross to the host, not every target.
-  const bounds = noGrad(() => {
-    const ignored = target.eq(ignoreIndex);
-    const counted = where(ignored, 0, target);
-    const result = [counted.min(), counted.max()];
-    ignored.dispose();
-    counted.dispose();
-    return result;
-  });
-  checkValues(bounds, ([[low], [high]]) => {
-    const outside = low < 0 ? low : high >= classes ? high : null;
-    return outside === null
-      ? null
-      : new RangeError(
-          `${op}: target ${outside} is out of bounds: class indices must be in [0, ${classes - 1}]` +
-            (ignoreIndex < 0 || ignoreIndex >= classes ? ` or equal ignoreIndex ${ignoreIndex}` : ""),
-        );
-  });
-  for (const bound of bounds) bound.dispose();
+  checkValues(
+    [target],
+    ([values]) => {
+      // The smallest and largest target that is not ignoreIndex.
+      let [low, high] = [0, 0];
+      for (const value of values) {
+        if (value !== ignoreIndex) [low, high] = [Math.min(low, value), Math.max(high, value)];
+      }
+      const outside = low < 0 ? low : high >= classes ? high : null;
+      return outside === null
+        ? null
+        : new RangeError(
+            `${op}: target ${outside} is out of bounds: class indices must be in [0, ${classes - 1}]` +
+              (ignoreIndex < 0 || ignoreIndex >= classes ? ` or equal ignoreIndex ${ignoreIndex}` : ""),
+          );
+    },
+    () => {
+      // (t − (C − 1))·t is positive exactly for an integer t outside [0, C); ignored targets count as 0.
+      const counted = where(target.eq(ignoreIndex), 0, target);
+      return counted
+        .sub(classes - 1)
+        .mul(counted)
+        .max();
+    },
+  );
 }
 
 function assertClassWeight(op: string, weight: Tensor | null, input: Tensor): void {
@@ -382,13 +388,17 @@ export function binaryCrossEntropy(
   assertSameShape("binaryCrossEntropy", input, target);
   if (input.size > 0) {
     const bounds = noGrad(() => [input.min(), input.max()]);
-    checkValues(bounds, ([[low], [high]]) =>
-      low >= 0 && high <= 1
-        ? null
-        : new RangeError(
-            `binaryCrossEntropy: all elements of input should be between 0 and 1, got ` +
-              `${formatValue(low >= 0 ? high : low)}: pass probabilities (or use binaryCrossEntropyWithLogits)`,
-          ),
+    checkValues(
+      bounds,
+      ([[low], [high]]) =>
+        low >= 0 && high <= 1
+          ? null
+          : new RangeError(
+              `binaryCrossEntropy: all elements of input should be between 0 and 1, got ` +
+                `${formatValue(low >= 0 ? high : low)}: pass probabilities (or use binaryCrossEntropyWithLogits)`,
+            ),
+      // Comparisons with NaN are false, so NaN fails too.
+      () => where(bounds[0].ge(0), where(bounds[1].le(1), 0, 1), 1),
     );
     for (const bound of bounds) bound.dispose();
   }
