@@ -3,7 +3,7 @@ import { noGrad } from "./autograd.ts";
 import type { Device } from "./backend.ts";
 import { getBackend } from "./devices.ts";
 import type { TypedArray } from "./dtype.ts";
-import { keep } from "./memory.ts";
+import { keep, tidy } from "./memory.ts";
 import type { Tensor } from "./tensor.ts";
 
 /** Looks at the values of the checked tensors (in the order given) and returns the error to report, or null. */
@@ -66,7 +66,10 @@ export function checkValues(tensors: readonly Tensor[], check: ValueCheck, flag:
 
 /** The checks' flags folded into one (largest) on their device. */
 function combinedFlag(checks: readonly DeferredCheck[]): Tensor {
-  return noGrad(() => checks.slice(1).reduce((all, { flag }) => all.maximum(flag), checks[0].flag));
+  // tidy frees the partial maxima; the flags themselves were made outside it.
+  return noGrad(() =>
+    tidy(() => checks.slice(1).reduce((all, { flag }) => all.maximum(flag), checks[0].flag)),
+  );
 }
 
 function disposeChecks(checks: readonly DeferredCheck[], combined: Tensor): void {

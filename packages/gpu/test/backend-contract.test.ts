@@ -1,5 +1,15 @@
 // The backend's contract: mode selection and reporting, float32-only storage, reads, memory (tidy), the asynchronous mode.
-import { getBackend, keep, liveBuffers, noGrad, type Tensor, tensor, tidy, zeros } from "@normgrad/core";
+import {
+  getBackend,
+  keep,
+  liveBuffers,
+  noGrad,
+  synchronize,
+  type Tensor,
+  tensor,
+  tidy,
+  zeros,
+} from "@normgrad/core";
 import { seeded } from "@normgrad/testing";
 import { describe, expect, it, vi } from "vitest";
 import { GpuBackend, headlessGlUnavailableReason, initGpu, webgpuUnavailableReason } from "../src/index.ts";
@@ -197,9 +207,12 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
           });
         });
       step(); // the first step compiles kernels; the count must not depend on that either
+      // gather's index check keeps its flag on the device until the next read or synchronize.
+      await synchronize("gpu");
       const start = liveBuffers("gpu");
       step();
       step();
+      await synchronize("gpu");
       expect(liveBuffers("gpu")).toBe(start);
       // The updates really ran (and, asynchronously, finished): the weights moved.
       expect(Array.from(await weight.data())).not.toEqual(Array.from(seeded([8, 3], 1).dataSync()));
