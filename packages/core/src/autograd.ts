@@ -182,8 +182,9 @@ export function runBackward(
   const firstMade = tensorsCreated();
   const references = new Map<Tensor, number>();
   const handedOver = new Set<Tensor>();
-  const isMade = (t: Tensor): boolean =>
-    !createGraph && t.serial >= firstMade && !seeds.includes(t) && t.backend.releasesGradientsEagerly;
+  // Made by this backward (not a seed, not kept for a new graph): a leaf may own such a gradient.
+  const madeHere = (t: Tensor): boolean => !createGraph && t.serial >= firstMade && !seeds.includes(t);
+  const isMade = (t: Tensor): boolean => madeHere(t) && t.backend.releasesGradientsEagerly;
   const hold = (t: Tensor): void => {
     references.set(t, (references.get(t) ?? 0) + 1);
   };
@@ -231,7 +232,8 @@ export function runBackward(
           drop(dy);
           continue;
         }
-        const exclusive = references.get(dy) === 1 && isMade(dy) && dy.storage.references === 1;
+        // Owned without a copy on every backend: keeping a gradient releases nothing early.
+        const exclusive = references.get(dy) === 1 && madeHere(dy) && dy.storage.references === 1;
         if (exclusive) references.delete(dy);
         else {
           handedOver.add(dy);

@@ -1,7 +1,6 @@
 // Checks of tensor values (index ranges, finiteness): at once on the CPU, at the next read on other devices.
 import { noGrad } from "./autograd.ts";
 import type { Device } from "./backend.ts";
-import { getBackend } from "./devices.ts";
 import type { TypedArray } from "./dtype.ts";
 import { keep, tidy } from "./memory.ts";
 import type { Tensor } from "./tensor.ts";
@@ -54,7 +53,7 @@ export function checkValues(tensors: readonly Tensor[], check: ValueCheck, flag:
   queue.push(recorded);
   deferred.set(device, queue);
   if (queue.length < MAX_DEFERRED) return;
-  if (getBackend(device).readsSynchronously) {
+  if (recorded.flag.backend.readsSynchronously) {
     settleValueChecksSync(device);
   } else {
     deferred.delete(device);
@@ -105,7 +104,8 @@ async function firstFailure(checks: readonly DeferredCheck[]): Promise<Error | n
 export function settleValueChecksSync(device: Device): void {
   const checks = deferred.get(device);
   if (checks === undefined || checks.length === 0) return;
-  const backend = getBackend(device);
+  // The checks' own backend: the device may have been given a new one since they were recorded.
+  const { backend } = checks[0].flag;
   if (!backend.readsSynchronously) return;
   deferred.delete(device);
   const combined = combinedFlag(checks);

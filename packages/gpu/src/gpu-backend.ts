@@ -46,6 +46,7 @@ import { catSource, gatherSource, padSource, scatterAddSource } from "./kernels/
 import {
   type Centring,
   NORM_BLOCK,
+  type NormSums,
   normChannelSumsSource,
   normGroupSumsSource,
   normInputGradSource,
@@ -631,21 +632,28 @@ export class GpuBackend implements Backend {
     if (statistics === null) {
       const blocks = Math.max(1, Math.ceil(g.count / NORM_BLOCK));
       const partials = g.statistics * blocks;
-      const blockMeans = this.#run(normPartialSource(input, null, g, blocks), partials, "float32");
-      const blockSquares = this.#run(normPartialSource(input, blockMeans, g, blocks), partials, "float32");
       // The shifted mean lives as long as the mean it belongs to (freed with it, not counted).
-      const shiftedMean = this.#run(
-        normMergeSource(blockMeans, blockSquares, g, blocks, "mean"),
-        g.statistics,
-        "float32",
-      );
-      variance = this.#launch(
-        normMergeSource(blockMeans, blockSquares, g, blocks, "variance"),
-        g.statistics,
-        "float32",
-      );
-      this.#free(blockMeans);
-      this.#free(blockSquares);
+      let shiftedMean: GpuBuffer;
+      if (blocks === 1) {
+        // One block per statistic is the whole statistic: no merge (two launches fewer).
+        shiftedMean = this.#run(normPartialSource(input, null, g, 1), partials, "float32");
+        variance = this.#launch(normPartialSource(input, shiftedMean, g, 1, true), partials, "float32");
+      } else {
+        const blockMeans = this.#run(normPartialSource(input, null, g, blocks), partials, "float32");
+        const blockSquares = this.#run(normPartialSource(input, blockMeans, g, blocks), partials, "float32");
+        shiftedMean = this.#run(
+          normMergeSource(blockMeans, blockSquares, g, blocks, "mean"),
+          g.statistics,
+          "float32",
+        );
+        variance = this.#launch(
+          normMergeSource(blockMeans, blockSquares, g, blocks, "variance"),
+          g.statistics,
+          "float32",
+        );
+        this.#free(blockMeans);
+        this.#free(blockSquares);
+      }
       const mean = this.#launch(normMeanSource(input, shiftedMean, g), g.statistics, "float32");
       mean.centring = shiftedMean;
       centring = { kind: "shifted", shiftedMean };
@@ -692,37 +700,45 @@ export class GpuBackend implements Backend {
         : { kind: "mean", mean: whole(statistics.mean) };
     const variance = whole(statistics.variance);
     const dtype = dy.buffer.dtype;
-    const needChannelSums =
-      needs.weight || needs.bias || (needs.input && statisticsFromInput && g.kind === "per-channel");
-    const channelSums = needChannelSums
-      ? this.#run(
-          normChannelSumsSource(gradient, input, g, centring, variance, eps),
-          2 * g.channels,
-          "float32",
-        )
-      : null;
-    const slice = (from: GpuBuffer, start: number, length: number): GpuBuffer =>
-      this.#launch(copySource({ buffer: from, strides: [1], offset: start }, [length], dtype), length, dtype);
-    const dbias = needs.bias && channelSums !== null ? slice(channelSums, 0, g.channels) : null;
-    const dweight = needs.weight && channelSums !== null ? slice(channelSums, g.channels, g.channels) : null;
+    // Σdy (dbias) and Σdy·x̂ (dweight) per channel, each its own kernel: BatchNorm's dx reads both.
+    const sumsForDx = needs.input && statisticsFromInput && g.kind === "per-channel";
+    const channelSum = (which: 0 | 1, needed: boolean): GpuBuffer | null =>
+      needed
+        ? this.#run(
+            normChannelSumsSource(gradient, input, g, centring, variance, eps, which),
+            g.channels,
+            dtype,
+          )
+        : null;
+    const sumDy = channelSum(0, needs.bias || sumsForDx);
+    const sumDyXhat = channelSum(1, needs.weight || sumsForDx);
     let dx: GpuBuffer | null = null;
     if (needs.input) {
-      let sums: GpuBuffer | null = null;
-      if (statisticsFromInput) {
-        sums =
-          g.kind === "per-channel"
-            ? channelSums
-            : this.#run(
-                normGroupSumsSource(gradient, input, g, centring, variance, gamma, eps),
-                2 * g.statistics,
-                "float32",
-              );
+      let sums: NormSums | null = null;
+      if (sumsForDx && sumDy !== null && sumDyXhat !== null) {
+        sums = { first: sumDy, second: sumDyXhat, secondStart: 0 };
+      } else if (statisticsFromInput) {
+        const groupSums = this.#run(
+          normGroupSumsSource(gradient, input, g, centring, variance, gamma, eps),
+          2 * g.statistics,
+          "float32",
+        );
+        sums = { first: groupSums, second: groupSums, secondStart: g.statistics };
       }
       const source = normInputGradSource(gradient, input, g, centring, variance, gamma, sums, eps);
       dx = this.#launch(source, shapeSize(x.shape), dtype);
-      if (sums !== null && sums !== channelSums) this.#free(sums);
+      if (sums !== null && sums.first !== sumDy) this.#free(sums.first);
     }
-    if (channelSums !== null) this.#free(channelSums);
+    const handOut = (sum: GpuBuffer | null, needed: boolean): GpuBuffer | null => {
+      if (sum === null) return null;
+      if (!needed) {
+        this.#free(sum);
+        return null;
+      }
+      this.#live++;
+      return sum;
+    };
+    const [dbias, dweight] = [handOut(sumDy, needs.bias), handOut(sumDyXhat, needs.weight)];
     for (const temporary of temporaries) this.#free(temporary);
     return { dx, dweight, dbias };
   }

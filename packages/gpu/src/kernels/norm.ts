@@ -19,14 +19,16 @@ function emitElementAddress(source: KernelSource, g: NormBlocks, k: string, e: s
 /**
  * First pass, one thread per (statistic k, block b): over the block's elements d = x − x_k0
  * (x_k0 = the statistic's first element, so d is exact where the data sit far from zero), the
- * block mean (`which` 0) or its M₂ = Σ(d − mean)² − (Σ(d − mean))²/n (`which` 1, reading the
- * means from the first call).
+ * block mean (`means` null) or its M₂ = Σ(d − mean)² − (Σ(d − mean))²/n (reading the means
+ * from the first call), divided by n with `perElement` (the biased variance, when one block
+ * holds the whole statistic).
  */
 export function normPartialSource(
   x: GpuBuffer,
   means: GpuBuffer | null,
   g: NormBlocks,
   blocks: number,
+  perElement = false,
 ): KernelSource {
   const source = new KernelSource();
   const xs = source.array(x);
@@ -51,7 +53,7 @@ export function normPartialSource(
     "sum += inBlock === 1 ? d : 0;",
     "squares += inBlock === 1 ? d * d : 0;",
     "}",
-    `return ${ms === null ? "sum / n" : "Math.max(squares - (sum * sum) / n, 0)"};`,
+    `return ${ms === null ? "sum / n" : `Math.max(squares - (sum * sum) / n, 0)${perElement ? " / n" : ""}`};`,
   );
   return source;
 }
@@ -153,8 +155,8 @@ export function normOutputSource(
 }
 
 /**
- * Per-channel sums over (outer, inner), `j < C`: Σdy (dbias), `j ≥ C`: Σdy·x̂ (dweight). Each
- * outer index's run of `inner` is summed into its own partial first.
+ * Per-channel sums over (outer, inner), one per thread: Σdy (dbias, `which` 0) or Σdy·x̂
+ * (dweight, `which` 1). Each outer index's run of `inner` is summed into its own partial first.
  */
 export function normChannelSumsSource(
   dy: GpuBuffer,
@@ -163,13 +165,13 @@ export function normChannelSumsSource(
   centring: Centring,
   variance: GpuBuffer,
   eps: number,
+  which: 0 | 1,
 ): KernelSource {
   const source = new KernelSource();
   const [ds, xs, vs] = [source.array(dy), source.array(x), source.array(variance)];
   const epsName = source.number(eps);
   const [channels, inner] = [source.number(g.channels), source.number(g.inner)];
-  source.line("const j = this.thread.x;");
-  emitDivision(source, "j", channels, "which", "channel");
+  source.line("const channel = this.thread.x;", `const which = ${source.number(which)};`);
   source.line("let total = 0;", `for (let o = 0; o < ${source.number(g.outer)}; o++) {`, "let row = 0;");
   source.line(
     `for (let t = 0; t < ${inner}; t++) {`,
@@ -220,11 +222,17 @@ export function normGroupSumsSource(
   return source;
 }
 
+/** Where dx finds Σĝ (`first[k]`) and Σĝx̂ (`second[secondStart + k]`) per statistic. */
+export interface NormSums {
+  readonly first: GpuBuffer;
+  readonly second: GpuBuffer;
+  readonly secondStart: number;
+}
+
 /**
  * dx, one element per thread, with ĝ = dy·weight[c] and s = 1/√(σ² + eps):
- * `dx = s·(ĝ − Σĝ/m − x̂·Σĝx̂/m)` when the statistics came from x (`sums` holds Σĝ then Σĝx̂ per
- * statistic; for BatchNorm they are Σdy, Σdy·x̂ per channel, and weight[c] factors out), else
- * `dx = s·ĝ`.
+ * `dx = s·(ĝ − Σĝ/m − x̂·Σĝx̂/m)` when the statistics came from x (`sums`; for BatchNorm they are
+ * Σdy, Σdy·x̂ per channel, and weight[c] factors out), else `dx = s·ĝ`.
  */
 export function normInputGradSource(
   dy: GpuBuffer,
@@ -233,13 +241,14 @@ export function normInputGradSource(
   centring: Centring,
   variance: GpuBuffer,
   weight: GpuBuffer | null,
-  sums: GpuBuffer | null,
+  sums: NormSums | null,
   eps: number,
 ): KernelSource {
   const source = new KernelSource();
   const [ds, xs, vs] = [source.array(dy), source.array(x), source.array(variance)];
   const ws = weight && source.array(weight);
-  const ss = sums && source.array(sums);
+  const ss = sums && source.array(sums.first);
+  const second = sums && (sums.second === sums.first ? ss : source.array(sums.second));
   const epsName = source.number(eps);
   source.line("const i = this.thread.x;");
   const [o, c] = emitCoordinates(source, [g.outer, g.channels, g.inner], "i", "c");
@@ -251,10 +260,10 @@ export function normInputGradSource(
     return source;
   }
   const sumScale = g.kind === "per-channel" ? `${scale} * ` : "";
-  const [statistics, count] = [source.number(g.statistics), source.number(g.count)];
+  const [secondStart, count] = [source.number(sums?.secondStart ?? 0), source.number(g.count)];
   source.line(
     `const sumG = ${sumScale}${ss}[k];`,
-    `const sumGX = ${sumScale}${ss}[${statistics} + k];`,
+    `const sumGX = ${sumScale}${second}[${secondStart} + k];`,
     `return s * (gradient - sumG / ${count} - (xhat * sumGX) / ${count});`,
   );
   return source;
