@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { type DType, gradcheck, manualSeed, randn, type Tensor, tensor } from "@normgrad/core";
 import "@normgrad/testing";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { GRU, GRUCell, LSTM, LSTMCell, RNN, StateDict } from "../src/index.ts";
 
 interface FixtureTensor {
@@ -201,6 +201,22 @@ describe("modes", () => {
     lstm.train();
     const [trainA] = lstm.forward(x);
     expect(trainA.sub(evalA).abs().max().item()).toBeGreaterThan(1e-4);
+  });
+
+  it("warns, as PyTorch, that dropout does nothing with one layer", () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      const gru = new GRU(3, 4, { dropout: 0.2 });
+      expect(gru.toString()).toBe("GRU(3, 4, dropout=0.2)");
+      expect(warn).toHaveBeenCalledWith(
+        "GRU: dropout applies after every layer but the last, so dropout=0.2 does nothing with numLayers=1",
+      );
+      warn.mockClear();
+      new LSTM(3, 4, { numLayers: 2, dropout: 0.2 });
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it("batchFirst is the transpose of the sequence-first layout", () => {

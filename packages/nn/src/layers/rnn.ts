@@ -65,7 +65,10 @@ export interface RecurrentOptions extends FactoryOptions {
   bias?: boolean;
   /** Input and output as (N, T, features) instead of (T, N, features). Default false. */
   batchFirst?: boolean;
-  /** Dropout on every layer's output but the last, in training. Default 0. */
+  /**
+   * Dropout on every layer's output but the last, in training. Default 0. With `numLayers` 1 it
+   * does nothing, and the constructor warns on the console (PyTorch's UserWarning).
+   */
   dropout?: number;
   /** A second pass from the last step to the first, its outputs concatenated. Default false. */
   bidirectional?: boolean;
@@ -97,6 +100,12 @@ abstract class RecurrentBase extends Module<[Tensor, (Tensor | [Tensor, Tensor] 
     assertPositiveInt(numLayers, `${name} numLayers`);
     if (!(dropout >= 0 && dropout <= 1)) {
       throw new RangeError(`${name} dropout must be a probability in [0, 1], got ${dropout}`);
+    }
+    if (dropout > 0 && numLayers === 1) {
+      // PyTorch accepts this with a UserWarning (the dropout never applies); so do we, on the console.
+      console.warn(
+        `${name}: dropout applies after every layer but the last, so dropout=${dropout} does nothing with numLayers=1`,
+      );
     }
     this.inputSize = inputSize;
     this.hiddenSize = hiddenSize;
