@@ -255,5 +255,14 @@ describe("errors name the values", () => {
       /expected hx of shape \[2, 4\], got \[3, 4\]/,
     );
     expect(() => new LSTM(3, 4).forward(tensor([[1, 2, 3]], { dtype: "int32" }))).toThrow(/int32/);
+    expect(() => new GRU(3, 4).forward(randn([5, 3]), randn([2, 4]))).toThrow(
+      /GRU: expected h_0 of shape \[1, 4\], got \[2, 4\]/,
+    );
+    expect(() => new RNN(3, 4).forward(randn([5, 2, 3]), randn([1, 2, 4], { dtype: "float64" }))).toThrow(
+      /RNN: h_0 is float64 but the input is float32; they must match/,
+    );
+    expect(() => new LSTMCell(3, 4).forward(randn([3]), [randn([4]), randn([2, 4])])).toThrow(
+      /LSTMCell: expected cx of shape \[4\], got \[2, 4\]/,
+    );
   });
 });

@@ -57,6 +57,32 @@ function step(
   }
 }
 
+/**
+ * A given initial state checked against the input `x` (dtype, and `shape`, less its batch
+ * dimension `batchDim` for unbatched input) with that dimension restored; zeros when absent.
+ */
+function initialState(
+  module: string,
+  what: string,
+  state: Tensor | null | undefined,
+  x: Tensor,
+  shape: number[],
+  batchDim: number,
+  batched: boolean,
+): Tensor {
+  if (state === null || state === undefined) return zeros(shape, { dtype: x.dtype, device: x.device });
+  const expected = batched ? shape : shape.filter((_, i) => i !== batchDim);
+  if (state.ndim !== expected.length || state.shape.some((size, i) => size !== expected[i])) {
+    throw new RangeError(
+      `${module}: expected ${what} of shape ${formatShape(expected)}, got ${formatShape(state.shape)}`,
+    );
+  }
+  if (state.dtype !== x.dtype) {
+    throw new TypeError(`${module}: ${what} is ${state.dtype} but the input is ${x.dtype}; they must match`);
+  }
+  return batched ? state : state.unsqueeze(batchDim);
+}
+
 /** Options shared by {@link RNN}, {@link LSTM} and {@link GRU}; PyTorch's names and defaults. */
 export interface RecurrentOptions extends FactoryOptions {
   /** Stacked layers, each feeding the next. Default 1. */
@@ -170,18 +196,8 @@ abstract class RecurrentBase extends Module<[Tensor, (Tensor | [Tensor, Tensor] 
     let x = batched ? (this.batchFirst ? input.transpose(0, 1) : input) : input.unsqueeze(1);
     const [steps, batch] = x.shape;
     const stateShape = [this.numLayers * this.directions, batch, this.hiddenSize];
-    const initial = (state: Tensor | null, what: string): Tensor => {
-      if (state === null) return zeros(stateShape, { dtype: x.dtype, device: x.device });
-      const expected = batched ? stateShape : [stateShape[0], stateShape[2]];
-      if (state.ndim !== expected.length || state.shape.some((size, i) => size !== expected[i])) {
-        throw new RangeError(
-          `${name}: expected ${what} of shape ${formatShape(expected)}, got ${formatShape(state.shape)}`,
-        );
-      }
-      return batched ? state : state.unsqueeze(1);
-    };
-    const h0 = initial(hx?.h ?? null, "h_0");
-    const c0 = this.#mode === "LSTM" ? initial(hx?.c ?? null, "c_0") : null;
+    const h0 = initialState(name, "h_0", hx?.h, x, stateShape, 1, batched);
+    const c0 = this.#mode === "LSTM" ? initialState(name, "c_0", hx?.c, x, stateShape, 1, batched) : null;
     const hn: Tensor[] = [];
     const cn: Tensor[] = [];
     for (let layer = 0; layer < this.numLayers; layer++) {
@@ -341,19 +357,9 @@ abstract class CellBase extends Module<[Tensor, (Tensor | [Tensor, Tensor] | nul
     const batched = input.ndim === 2;
     const x = batched ? input : input.unsqueeze(0);
     const shape = [x.shape[0], this.hiddenSize];
-    const initial = (state: Tensor | null | undefined, what: string): Tensor => {
-      if (state === null || state === undefined) return zeros(shape, { dtype: x.dtype, device: x.device });
-      const expected = batched ? shape : [this.hiddenSize];
-      if (state.ndim !== expected.length || state.shape.some((size, i) => size !== expected[i])) {
-        throw new RangeError(
-          `${name}: expected ${what} of shape ${formatShape(expected)}, got ${formatShape(state.shape)}`,
-        );
-      }
-      return batched ? state : state.unsqueeze(0);
-    };
     const state = {
-      h: initial(hx?.h, "hx"),
-      c: this.#mode === "LSTM" ? initial(hx?.c, "cx") : null,
+      h: initialState(name, "hx", hx?.h, x, shape, 0, batched),
+      c: this.#mode === "LSTM" ? initialState(name, "cx", hx?.c, x, shape, 0, batched) : null,
     };
     const next = step(
       this.#mode,
