@@ -89,8 +89,8 @@ export {
   MaxPool1d,
   MaxPool2d,
 } from "./layers/pooling.ts";
-export type { RecurrentOptions, RNNOptions } from "./layers/rnn.ts";
-export { GRU, GRUCell, LSTM, LSTMCell, RNN } from "./layers/rnn.ts";
+export type { RecurrentOptions, RNNCellOptions, RNNOptions } from "./layers/rnn.ts";
+export { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell } from "./layers/rnn.ts";
 export type { SyncBatchNormOptions } from "./layers/sync-batch-norm.ts";
 export { convertSyncBatchnorm, SyncBatchNorm } from "./layers/sync-batch-norm.ts";
 export { Upsample } from "./layers/upsample.ts";

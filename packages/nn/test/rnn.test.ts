@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { type DType, gradcheck, manualSeed, randn, type Tensor, tensor } from "@normgrad/core";
 import "@normgrad/testing";
 import { describe, expect, it, vi } from "vitest";
-import { GRU, GRUCell, LSTM, LSTMCell, RNN, StateDict } from "../src/index.ts";
+import { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell, StateDict } from "../src/index.ts";
 
 interface FixtureTensor {
   shape: number[];
@@ -12,7 +12,7 @@ interface FixtureTensor {
 
 interface RnnCase {
   name: string;
-  kind: "RNN" | "LSTM" | "GRU" | "LSTMCell" | "GRUCell";
+  kind: "RNN" | "LSTM" | "GRU" | "RNNCell" | "LSTMCell" | "GRUCell";
   config: {
     input_size: number;
     hidden_size: number;
@@ -45,7 +45,7 @@ const TOLERANCE = {
   float32: { rtol: 5e-4, atol: 1e-5 },
 } as const;
 
-type AnyRecurrent = RNN | LSTM | GRU | LSTMCell | GRUCell;
+type AnyRecurrent = RNN | LSTM | GRU | RNNCell | LSTMCell | GRUCell;
 
 function build({ kind, config }: RnnCase, dtype: DType): AnyRecurrent {
   const { input_size: input, hidden_size: hidden, bias } = config;
@@ -63,6 +63,8 @@ function build({ kind, config }: RnnCase, dtype: DType): AnyRecurrent {
       return new LSTM(input, hidden, options);
     case "GRU":
       return new GRU(input, hidden, options);
+    case "RNNCell":
+      return new RNNCell(input, hidden, { bias, nonlinearity: config.nonlinearity, dtype });
     case "LSTMCell":
       return new LSTMCell(input, hidden, { bias, dtype });
     case "GRUCell":
@@ -241,6 +243,8 @@ describe("errors name the values", () => {
     );
     // @ts-expect-error: a nonlinearity PyTorch does not have
     expect(() => new RNN(3, 4, { nonlinearity: "gelu" })).toThrow(/"tanh" or "relu", got "gelu"/);
+    // @ts-expect-error: a nonlinearity PyTorch does not have
+    expect(() => new RNNCell(3, 4, { nonlinearity: "sigmoid" })).toThrow(/RNNCell nonlinearity.*"sigmoid"/);
   });
 
   it("rejects an input or a state of the wrong shape", () => {

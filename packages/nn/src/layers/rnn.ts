@@ -373,7 +373,34 @@ abstract class CellBase extends Module<[Tensor, (Tensor | [Tensor, Tensor] | nul
   }
 
   override extraRepr(): string {
-    return `${this.inputSize}, ${this.hiddenSize}${this.bias ? "" : ", bias=False"}`;
+    const relu = this.#mode === "RNN_RELU" ? ", nonlinearity=relu" : "";
+    return `${this.inputSize}, ${this.hiddenSize}${this.bias ? "" : ", bias=False"}${relu}`;
+  }
+}
+
+/** Options of {@link RNNCell}: `bias` (default true) and the nonlinearity (default "tanh"). */
+export interface RNNCellOptions extends FactoryOptions {
+  bias?: boolean;
+  nonlinearity?: "tanh" | "relu";
+}
+
+/** One Elman RNN step, PyTorch's `nn.RNNCell`: `forward(input, h?)` → h' = act(W_ih·x + b_ih + W_hh·h + b_hh). */
+export class RNNCell extends CellBase {
+  readonly nonlinearity: "tanh" | "relu";
+
+  constructor(inputSize: number, hiddenSize: number, options: RNNCellOptions = {}) {
+    const { nonlinearity = "tanh" } = options;
+    if (nonlinearity !== "tanh" && nonlinearity !== "relu") {
+      throw new RangeError(
+        `RNNCell nonlinearity must be "tanh" or "relu", got ${JSON.stringify(nonlinearity)}`,
+      );
+    }
+    super(nonlinearity === "tanh" ? "RNN_TANH" : "RNN_RELU", inputSize, hiddenSize, options);
+    this.nonlinearity = nonlinearity;
+  }
+
+  forward(input: Tensor, hx: Tensor | null = null): Tensor {
+    return this.cell(input, hx === null ? null : { h: hx, c: null }).h;
   }
 }
 
