@@ -45,7 +45,7 @@ export type UnaryOp =
 /** Arithmetic of two inputs; the result has the promoted dtype. */
 export type ArithmeticOp = "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum";
 
-/** Comparisons of two inputs; the result is an int32 mask of 0s and 1s (normgrad has no bool dtype). */
+/** Comparisons of two inputs; the result is a bool mask (0s and 1s, one byte each on the CPU). */
 export type CompareOp = "eq" | "ne" | "lt" | "le" | "gt" | "ge";
 
 /** Every elementwise function of two inputs. */

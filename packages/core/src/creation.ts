@@ -41,7 +41,8 @@ export function fromValues(values: ArrayLike<number>, shape: Shape, options: Ten
     for (let i = 0; i < values.length; i++) assertInt32(values[i], `int32 value at index ${i}`);
   }
   const typed = allocateTypedArray(dtype, values.length);
-  if (ArrayBuffer.isView(values)) typed.set(values);
+  if (dtype === "bool") for (let i = 0; i < values.length; i++) typed[i] = values[i] !== 0 ? 1 : 0;
+  else if (ArrayBuffer.isView(values)) typed.set(values);
   else for (let i = 0; i < values.length; i++) typed[i] = values[i];
   const out = new Tensor(new Storage(backend, backend.upload(typed)), shape, contiguousStrides(shape), 0);
   if (options.requiresGrad) out.requiresGrad = true;

@@ -55,7 +55,10 @@ export function formatTensor(tensor: Tensor): string {
     else for (const i of shownIndices(shape[axis])) if (i >= 0) collect(axis + 1, start + i * steps[axis]);
   };
   collect(0, 0);
-  const format = valueFormatter(shown, tensor.dtype === "int32");
+  const format =
+    tensor.dtype === "bool"
+      ? (value: number) => (value !== 0 ? "True" : "False")
+      : valueFormatter(shown, tensor.dtype === "int32");
   const width = shown.reduce((widest, value) => Math.max(widest, format(value).length), 0);
 
   const render = (axis: number, start: number, indent: number): string => {

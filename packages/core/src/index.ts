@@ -57,7 +57,7 @@ export type { CustomOpSpec } from "./define-op.ts";
 export { defineOp } from "./define-op.ts";
 export { getBackend, liveBuffers, registerBackend } from "./devices.ts";
 export type { DType, TypedArray, TypedArrayOf } from "./dtype.ts";
-export { allocateTypedArray, DTYPES, isFloating, promoteTypes } from "./dtype.ts";
+export { allocateTypedArray, DTYPES, isFloating, isMaskDtype, promoteTypes } from "./dtype.ts";
 export { einsum } from "./einsum.ts";
 export { formatValue } from "./format.ts";
 export type { NormalizeOptions, NormalizeResult } from "./fused.ts";

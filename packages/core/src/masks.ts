@@ -1,17 +1,16 @@
-// Masks: maskedFill and maskedSelect, any/all, isnan/isinf/isfinite, nonzero and the logical ops, on the comparisons' 0/1 masks.
+// Masks: maskedFill and maskedSelect, any/all, isnan/isinf/isfinite, nonzero and the logical ops, on bool (or int32 0/1) masks.
 import { fromValues } from "./creation.ts";
-import { isFloating } from "./dtype.ts";
+import { isFloating, isMaskDtype } from "./dtype.ts";
 import { formatValue } from "./format.ts";
 import * as P from "./primitives.ts";
 import { broadcastShapes, formatShape, normalizeAxes } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";
 
-/** Checks a mask is a comparison's int32 0/1 tensor (normgrad's boolean) that broadcasts to `shape`. */
+/** Checks a mask is bool (or int32 0/1, which keeps working) and broadcasts to `shape`. */
 function assertMask(op: string, mask: Tensor, shape: readonly number[]): void {
-  if (mask.dtype !== "int32") {
+  if (!isMaskDtype(mask.dtype)) {
     throw new TypeError(
-      `${op}: the mask must be int32 0/1 (a comparison's result, normgrad's boolean), got ${mask.dtype}: ` +
-        "build it with a comparison such as x.gt(0)",
+      `${op}: the mask must be bool (or int32 0/1), got ${mask.dtype}: build it with a comparison such as x.gt(0)`,
     );
   }
   let fits = mask.ndim <= shape.length;
@@ -25,7 +24,7 @@ function assertMask(op: string, mask: Tensor, shape: readonly number[]): void {
     );
 }
 
-/** `out = value` where `mask` is 1, else x (PyTorch's `masked_fill`); the mask broadcasts to x. No gradient where filled. */
+/** `out = value` where `mask` is true, else x (PyTorch's `masked_fill`); the mask broadcasts to x. No gradient where filled. */
 export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
   assertMask("maskedFill", mask, x.shape);
   if (!Number.isFinite(value) && !isFloating(x.dtype)) {
@@ -35,7 +34,7 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
 }
 
 /**
- * The elements of x where `mask` is 1, in row-major order, as a 1-D tensor (PyTorch's
+ * The elements of x where `mask` is true, in row-major order, as a 1-D tensor (PyTorch's
  * `masked_select`); x and mask broadcast together. Its size depends on the mask's values, so the
  * mask is read (a synchronization on a GPU, as in PyTorch). Gradient: scattered back to the
  * selected positions.
@@ -55,27 +54,27 @@ export function maskedSelect(x: Tensor, mask: Tensor): Tensor {
   return x.expand(shape).reshape([-1]).indexSelect(0, index);
 }
 
-/** 1 where any element over `dim` (all when left out) is nonzero, else 0; an empty reduction gives 0. */
+/** True where any element over `dim` (all when left out) is nonzero; an empty reduction gives false. */
 export function any(x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor {
   return x.ne(0).sum(normalizeAxes(dim, x.ndim), keepdim).gt(0);
 }
 
-/** 1 where every element over `dim` (all when left out) is nonzero, else 0; an empty reduction gives 1. */
+/** True where every element over `dim` (all when left out) is nonzero; an empty reduction gives true. */
 export function all(x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor {
   return x.eq(0).sum(normalizeAxes(dim, x.ndim), keepdim).eq(0);
 }
 
-/** 1 where x is NaN (only NaN differs from itself). */
+/** True where x is NaN (only NaN differs from itself). */
 export function isnan(x: Tensor): Tensor {
   return x.ne(x);
 }
 
-/** 1 where x is +∞ or −∞. */
+/** True where x is +∞ or −∞. */
 export function isinf(x: Tensor): Tensor {
   return x.abs().eq(Number.POSITIVE_INFINITY);
 }
 
-/** 1 where x is neither NaN nor ±∞ (x − x is 0 exactly there). */
+/** True where x is neither NaN nor ±∞ (x − x is 0 exactly there). */
 export function isfinite(x: Tensor): Tensor {
   return x.sub(x).eq(0);
 }
@@ -101,7 +100,7 @@ export function nonzero(x: Tensor): Tensor {
   return fromValues(Int32Array.from(rows), [count, x.ndim], { dtype: "int32", device: x.device });
 }
 
-/** `logicalNot`, `logicalAnd`, `logicalOr`, `logicalXor`: nonzero is true; results are 0/1 masks. */
+/** `logicalNot`, `logicalAnd`, `logicalOr`, `logicalXor`: nonzero is true; results are bool. */
 export const logical = {
   not: (a: Tensor): Tensor => a.eq(0),
   and: (a: Tensor, b: Tensor): Tensor => a.ne(0).mul(b.ne(0)).ne(0),

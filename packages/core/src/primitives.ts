@@ -4,6 +4,7 @@ import type {
   ArithmeticOp,
   AvgPool2dParams,
   BinaryOp,
+  CompareOp,
   Conv2dKernelParams,
   Conv2dParams,
   Device,
@@ -124,27 +125,45 @@ function assertSameDevice(op: string, tensors: readonly Tensor[]): void {
   }
 }
 
+function isComparison(op: BinaryOp): op is CompareOp {
+  return op === "eq" || op === "ne" || op === "lt" || op === "le" || op === "gt" || op === "ge";
+}
+
 const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set([
   ...["exp", "log", "sqrt", "recip", "tanh", "sigmoid", "erf"],
   ...["sin", "cos", "atan", "log1p", "expm1"],
 ] as const);
 
-/** Elementwise unary op; integer inputs of the float-only ops (exp, log, sqrt, …) give float32. */
+/** Elementwise unary op; integer inputs of the float-only ops (exp, log, sqrt, …) give float32, other ops on bool compute in int32. */
 export function unary(op: UnaryOp, x: Tensor): Tensor {
+  if (x.dtype === "bool" && !FLOAT_ONLY.has(op)) return unary(op, cast(x, "int32"));
   const dtype = FLOAT_ONLY.has(op) && !isFloating(x.dtype) ? "float32" : x.dtype;
   return record(op, [x], {}, fromKernel(x, x.backend.unary(op, viewOf(x), dtype), x.shape));
 }
 
-/** Elementwise binary op with broadcasting and type promotion. */
+/**
+ * Elementwise binary op with broadcasting and type promotion. Comparisons give bool. Arithmetic
+ * on two bools is PyTorch's: add and maximum are "or", mul and minimum "and", div float32, sub
+ * an error.
+ */
 export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   assertSameDevice(op, [a, b]);
   const shape = broadcastShapes(a.shape, b.shape);
   let dtype = promoteTypes(a.dtype, b.dtype);
-  if (op === "div" && dtype === "int32") dtype = "float32";
+  if (dtype === "bool" && !isComparison(op)) {
+    if (op === "sub") {
+      throw new TypeError(
+        'sub of two bool tensors is not supported (as in PyTorch): use logicalXor, or .to("int32") first',
+      );
+    }
+    const result = binary(op, cast(a, "int32"), cast(b, "int32"));
+    return op === "div" || op === "pow" ? result : cast(result, "bool");
+  }
+  if (op === "div" && (dtype === "int32" || dtype === "bool")) dtype = "float32";
   const left = expand(a, shape);
   const right = expand(b, shape);
   const out = fromKernel(a, a.backend.binary(op, viewOf(left), viewOf(right), dtype), shape);
-  if (op === "eq" || op === "ne" || op === "lt" || op === "le" || op === "gt" || op === "ge") return out;
+  if (isComparison(op)) return out;
   return record(op, [left, right], {}, out);
 }
 
@@ -169,6 +188,8 @@ export function reduce(op: "sum" | "max" | "min", x: Tensor, axes: readonly numb
       }
     }
   }
+  // Sums of bools count, in int32 (PyTorch's int64).
+  if (op === "sum" && x.dtype === "bool") return reduce(op, cast(x, "int32"), axes);
   const shape = x.shape.filter((_, axis) => !axes.includes(axis));
   return record(op, [x], { axes }, fromKernel(x, x.backend.reduce(op, viewOf(x), axes), shape));
 }

@@ -405,7 +405,7 @@ export class Tensor {
       }
       return P.toDevice(this, target);
     }
-    if (target !== "float32" && target !== "float64" && target !== "int32") {
+    if (target !== "float32" && target !== "float64" && target !== "int32" && target !== "bool") {
       throw new TypeError(
         `to(${formatValue(target)}): expected a dtype (${DTYPES.join(", ")}) or a device ("cpu", "gpu")`,
       );
@@ -456,8 +456,11 @@ export class Tensor {
   }
 
   /** A number as a scalar tensor on this device, in this dtype (int32 tensors with a fraction get float32). */
+  /** A number beside this tensor, typed as PyTorch types Python scalars: an int beside a bool is int32, a fraction beside an integer dtype float32. */
   #scalar(value: number): Tensor {
-    const dtype = this.dtype === "int32" && !Number.isInteger(value) ? "float32" : this.dtype;
+    const integral = this.dtype === "int32" || this.dtype === "bool";
+    const dtype =
+      integral && !Number.isInteger(value) ? "float32" : this.dtype === "bool" ? "int32" : this.dtype;
     if (dtype === "int32") assertInt32(value, "a number next to an int32 tensor");
     return new Tensor(new Storage(this.backend, this.backend.full(1, value, dtype)), [], [], 0);
   }
@@ -509,32 +512,32 @@ export class Tensor {
     return P.binary("minimum", this, this.#lift(other));
   }
 
-  /** `this == other` as an int32 mask. */
+  /** `this == other` as a bool mask. */
   eq(other: TensorLike): Tensor {
     return P.binary("eq", this, this.#lift(other));
   }
 
-  /** `this != other` as an int32 mask. */
+  /** `this != other` as a bool mask. */
   ne(other: TensorLike): Tensor {
     return P.binary("ne", this, this.#lift(other));
   }
 
-  /** `this < other` as an int32 mask. */
+  /** `this < other` as a bool mask. */
   lt(other: TensorLike): Tensor {
     return P.binary("lt", this, this.#lift(other));
   }
 
-  /** `this <= other` as an int32 mask. */
+  /** `this <= other` as a bool mask. */
   le(other: TensorLike): Tensor {
     return P.binary("le", this, this.#lift(other));
   }
 
-  /** `this > other` as an int32 mask. */
+  /** `this > other` as a bool mask. */
   gt(other: TensorLike): Tensor {
     return P.binary("gt", this, this.#lift(other));
   }
 
-  /** `this >= other` as an int32 mask. */
+  /** `this >= other` as a bool mask. */
   ge(other: TensorLike): Tensor {
     return P.binary("ge", this, this.#lift(other));
   }
@@ -1122,37 +1125,37 @@ export class Tensor {
     return P.gather(this, axis, P.expand(view, shape));
   }
 
-  /** `value` where `mask` (int32 0/1, broadcast to this shape) is 1, else this (PyTorch's `masked_fill`). */
+  /** `value` where `mask` (bool, or int32 0/1; broadcast to this shape) is true, else this (PyTorch's `masked_fill`). */
   maskedFill(mask: Tensor, value: number): Tensor {
     return M.maskedFill(this, mask, value);
   }
 
-  /** The elements where `mask` is 1, as a 1-D tensor (reads the mask; PyTorch's `masked_select`). */
+  /** The elements where `mask` is true, as a 1-D tensor (reads the mask; PyTorch's `masked_select`). */
   maskedSelect(mask: Tensor): Tensor {
     return M.maskedSelect(this, mask);
   }
 
-  /** 1 where any element over `dim` (default all) is nonzero: an int32 0/1 mask. */
+  /** True where any element over `dim` (default all) is nonzero: a bool mask. */
   any(dim?: number | readonly number[], keepdim = false): Tensor {
     return M.any(this, dim, keepdim);
   }
 
-  /** 1 where every element over `dim` (default all) is nonzero: an int32 0/1 mask. */
+  /** True where every element over `dim` (default all) is nonzero: a bool mask. */
   all(dim?: number | readonly number[], keepdim = false): Tensor {
     return M.all(this, dim, keepdim);
   }
 
-  /** 1 where NaN. */
+  /** True where NaN. */
   isnan(): Tensor {
     return M.isnan(this);
   }
 
-  /** 1 where ±∞. */
+  /** True where ±∞. */
   isinf(): Tensor {
     return M.isinf(this);
   }
 
-  /** 1 where neither NaN nor ±∞. */
+  /** True where neither NaN nor ±∞. */
   isfinite(): Tensor {
     return M.isfinite(this);
   }
@@ -1162,22 +1165,22 @@ export class Tensor {
     return M.nonzero(this);
   }
 
-  /** 1 where this is 0. */
+  /** True where this is 0. */
   logicalNot(): Tensor {
     return M.logical.not(this);
   }
 
-  /** 1 where both are nonzero (broadcast). */
+  /** True where both are nonzero (broadcast). */
   logicalAnd(other: Tensor): Tensor {
     return M.logical.and(this, other);
   }
 
-  /** 1 where either is nonzero (broadcast). */
+  /** True where either is nonzero (broadcast). */
   logicalOr(other: Tensor): Tensor {
     return M.logical.or(this, other);
   }
 
-  /** 1 where exactly one is nonzero (broadcast). */
+  /** True where exactly one is nonzero (broadcast). */
   logicalXor(other: Tensor): Tensor {
     return M.logical.xor(this, other);
   }

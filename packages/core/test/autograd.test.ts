@@ -96,10 +96,14 @@ describe("backward", () => {
 });
 
 describe("grad mode, detach and requiresGrad", () => {
-  it("integer results carry no gradient: casts to int32, comparison masks and argmax (as PyTorch)", () => {
+  it("integer and bool results carry no gradient: casts to int32, comparison masks and argmax (as PyTorch)", () => {
     const x = leaf([-1, 2, 3]);
-    for (const y of [x.to("int32"), x.gt(0), x.argmax(0)]) {
-      expect([y.dtype, y.requiresGrad, y.gradFn]).toEqual(["int32", false, null]);
+    for (const [y, dtype] of [
+      [x.to("int32"), "int32"],
+      [x.gt(0), "bool"],
+      [x.argmax(0), "int32"],
+    ] as const) {
+      expect([y.dtype, y.requiresGrad, y.gradFn]).toEqual([dtype, false, null]);
     }
     // A float result computed from them still differentiates through x.
     const masked = x.mul(x.gt(0));

@@ -168,9 +168,9 @@ describe("elementwise forward values", () => {
     { name: "le", out: () => a.le(b), expected: [1, 1, 0, 1] },
     { name: "gt", out: () => a.gt(b), expected: [0, 0, 1, 0] },
     { name: "ge", out: () => a.ge(b), expected: [0, 0, 1, 1] },
-  ])("comparison $name gives an int32 0/1 mask that does not require grad", ({ out, expected }) => {
+  ])("comparison $name gives a bool mask that does not require grad", ({ out, expected }) => {
     const mask = out();
-    expect(mask.dtype).toBe("int32");
+    expect(mask.dtype).toBe("bool");
     expect(mask.tolist()).toEqual(expected);
     expect(mask.requiresGrad).toBe(false);
   });
@@ -226,11 +226,11 @@ describe("type promotion", () => {
     expect(ints.add(2).dtype).toBe("int32");
   });
 
-  it("float ops on int32 compute in float32; comparisons give int32 masks from any dtypes", () => {
+  it("float ops on int32 compute in float32; comparisons give bool masks from any dtypes", () => {
     expect(arange(3).exp().dtype).toBe("float32");
     expect(arange(3).sqrt().tolist()).toEqual([0, 1, Math.fround(Math.SQRT2)]);
     expect(arange(3).abs().dtype).toBe("int32");
-    expect(tensor([1.5], { dtype: "float64" }).gt(tensor([1], { dtype: "int32" })).dtype).toBe("int32");
+    expect(tensor([1.5], { dtype: "float64" }).gt(tensor([1], { dtype: "int32" })).dtype).toBe("bool");
   });
 
   it("float32 results are rounded to float32", () => {

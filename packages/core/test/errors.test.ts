@@ -274,12 +274,12 @@ describe.each<{ group: string; cases: { name: string; run: () => unknown; messag
       {
         name: "an unknown dtype in tensor()",
         run: () => tensor([1], untypedOptions('{"dtype": "float16"}')),
-        message: 'unknown dtype "float16": expected one of int32, float32, float64',
+        message: 'unknown dtype "float16": expected one of bool, int32, float32, float64',
       },
       {
         name: "an unknown dtype in zeros()",
-        run: () => zeros([1], untypedOptions('{"dtype": "bool"}')),
-        message: 'unknown dtype "bool": expected one of int32, float32, float64',
+        run: () => zeros([1], untypedOptions('{"dtype": "uint8"}')),
+        message: 'unknown dtype "uint8": expected one of bool, int32, float32, float64',
       },
     ],
   },
@@ -290,7 +290,7 @@ describe.each<{ group: string; cases: { name: string; run: () => unknown; messag
       {
         name: "a NaN dtype (JSON would print it as null)",
         run: () => Reflect.apply(zeros, undefined, [[1], { dtype: Number.NaN }]),
-        message: "unknown dtype NaN: expected one of int32, float32, float64",
+        message: "unknown dtype NaN: expected one of bool, int32, float32, float64",
       },
       {
         name: 'device "cuda" (used to be an engine TypeError)',
@@ -303,7 +303,7 @@ describe.each<{ group: string; cases: { name: string; run: () => unknown; messag
           const x = m23();
           return Reflect.apply(x.to, x, ["cuda"]);
         },
-        message: 'to("cuda"): expected a dtype (int32, float32, float64) or a device ("cpu", "gpu")',
+        message: 'to("cuda"): expected a dtype (bool, int32, float32, float64) or a device ("cpu", "gpu")',
       },
       {
         name: "randperm(-1) (used to give an empty permutation)",

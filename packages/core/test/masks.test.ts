@@ -7,7 +7,7 @@ import { type DType, gradcheck, randn, type Tensor, tensor } from "../src/index.
 interface FixtureTensor {
   shape: number[];
   data: (number | "nan" | "inf" | "-inf")[];
-  int: boolean;
+  dtype: "bool" | "int" | "float";
 }
 
 interface Case {
@@ -38,7 +38,9 @@ const { cases }: { cases: Case[] } = JSON.parse(
 const value = (x: number | string): number =>
   x === "nan" ? Number.NaN : x === "inf" ? Infinity : x === "-inf" ? -Infinity : Number(x);
 const fromFixture = (t: FixtureTensor, dtype: DType): Tensor =>
-  tensor(t.data.map(value), { dtype: t.int ? "int32" : dtype }).reshape(t.shape);
+  tensor(t.data.map(value), {
+    dtype: t.dtype === "bool" ? "bool" : t.dtype === "int" ? "int32" : dtype,
+  }).reshape(t.shape);
 
 function apply({ op, args }: Case, x: Tensor, other: Record<string, Tensor>): Tensor {
   switch (op) {
@@ -71,11 +73,11 @@ function apply({ op, args }: Case, x: Tensor, other: Record<string, Tensor>): Te
 describe.each(["float64", "float32"] as const)("against PyTorch (%s)", (dtype) => {
   it.each(cases.map((c) => [c.name, c] as const))("%s", (_, fixture) => {
     const { x: xFixture, ...rest } = fixture.inputs;
-    const x = fromFixture(xFixture, dtype).requiresGrad_(!xFixture.int);
+    const x = fromFixture(xFixture, dtype).requiresGrad_(xFixture.dtype === "float");
     const others = Object.fromEntries(Object.entries(rest).map(([name, t]) => [name, fromFixture(t, dtype)]));
     const output = apply(fixture, x, others);
     const expected = fixture.expected.output;
-    if (expected.int) expect(output.dtype).toBe("int32");
+    if (expected.dtype !== "float") expect(output.dtype).toBe(expected.dtype === "bool" ? "bool" : "int32");
     expect(output).toBeAllclose(fromFixture(expected, "float64"), {
       rtol: 1e-6,
       atol: dtype === "float64" ? 0 : 1e-7,
@@ -105,9 +107,10 @@ describe("gradcheck (float64) and errors", () => {
   it("names the mask's dtype and shape", () => {
     const x = randn([2, 3]);
     expect(() => x.maskedFill(randn([2, 3]), 0)).toThrow(
-      /mask must be int32 0\/1 .*got float32: build it with a comparison/,
+      /mask must be bool \(or int32 0\/1\), got float32: build it with a comparison/,
     );
-    expect(() => x.maskedFill(tensor([[1, 0]], { dtype: "int32" }), 0)).toThrow(
+    expect(x.maskedFill(tensor([[1, 0, 1]], { dtype: "int32" }), 0).dataSync()[0]).toBe(0);
+    expect(() => x.maskedFill(tensor([[1, 0]], { dtype: "bool" }), 0)).toThrow(
       /mask \[1, 2\] does not broadcast to the input's \[2, 3\]/,
     );
     expect(() =>

@@ -120,11 +120,17 @@ function share(value: Resident): Resident {
   return isDeviceHandle(value) ? value.clone() : value;
 }
 
-/** Comparisons return int32 masks; everything else computes in the requested dtype. */
+/** Comparisons return bool masks; everything else computes in the requested dtype. */
 function resultDtype(op: BinaryOp, dtype: DType): DType {
   return op === "eq" || op === "ne" || op === "lt" || op === "le" || op === "gt" || op === "ge"
-    ? "int32"
+    ? "bool"
     : dtype;
+}
+
+/** A read's float32 values in the typed array of the buffer's dtype. */
+function typedAs(dtype: DType, values: Float32Array): TypedArray {
+  if (dtype === "int32") return Int32Array.from(values);
+  return dtype === "bool" ? Uint8Array.from(values, (value) => (value !== 0 ? 1 : 0)) : values;
 }
 
 function isContiguousView(view: View): boolean {
@@ -151,7 +157,7 @@ function float64Refused(what: string): TypeError {
  */
 export class GpuBackend implements Backend {
   readonly device = "gpu";
-  readonly dtypes: readonly DType[] = ["float32", "int32"];
+  readonly dtypes: readonly DType[] = ["float32", "int32", "bool"];
   /** Why `auto` did not get a GL mode, or null. */
   readonly fallbackReason: string | null;
   readonly #runner: KernelRunner;
@@ -317,7 +323,8 @@ export class GpuBackend implements Backend {
 
   upload(values: TypedArray): DeviceBuffer {
     if (values instanceof Float64Array) throw float64Refused("upload of a float64 array");
-    const dtype: DType = values instanceof Int32Array ? "int32" : "float32";
+    const dtype: DType =
+      values instanceof Int32Array ? "int32" : values instanceof Uint8Array ? "bool" : "float32";
     assertSize(values.length);
     if (dtype === "int32") {
       for (const value of values) {
@@ -345,11 +352,12 @@ export class GpuBackend implements Backend {
   full(size: number, value: number, dtype: DType): DeviceBuffer {
     if (dtype === "float64") throw float64Refused("full(…, float64)");
     assertSize(size);
-    if (size > CACHED_FILL_SIZE) return this.#fill(size, value, dtype);
-    const key = `${dtype} ${size} ${Object.is(value, -0) ? "-0" : value}`;
+    const stored = dtype === "bool" ? Number(value !== 0) : value;
+    if (size > CACHED_FILL_SIZE) return this.#fill(size, stored, dtype);
+    const key = `${dtype} ${size} ${Object.is(stored, -0) ? "-0" : stored}`;
     let cached = this.#fills.get(key);
     if (cached === undefined) {
-      cached = this.#fill(size, value, dtype);
+      cached = this.#fill(size, stored, dtype);
       this.#live--;
     }
     // Most recently used last; the least recently used goes when the cache is full.
@@ -396,12 +404,12 @@ export class GpuBackend implements Backend {
     }
     const values = this.#values(view);
     if (values instanceof Promise) throw new Error("a GPU.js result could not be read synchronously");
-    return buffer.dtype === "int32" ? Int32Array.from(values) : values;
+    return typedAs(buffer.dtype, values);
   }
 
   async readAsync(view: View): Promise<TypedArray> {
     const values = await this.#values(view);
-    return this.#buffer(view.buffer).dtype === "int32" ? Int32Array.from(values) : values;
+    return typedAs(this.#buffer(view.buffer).dtype, values);
   }
 
   release(buffer: DeviceBuffer): void {

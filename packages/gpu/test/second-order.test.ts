@@ -37,7 +37,7 @@ describe.each(["webasm", "headlessgl"] as const)("GPU.js %s mode", (mode) => {
       gpu.loadStateDict(cpu.stateDict());
       gpu.to("gpu");
       const x = randn([3, 2, 4, 4]);
-      const labels = randn([3]).gt(0);
+      const labels = randn([3]).gt(0).to("int32");
       const v = [...cpu.parameters()].map((p) => randn(p.shape));
       const expected = hessianVectorProduct(cpu, x, labels, v);
       const actual = hessianVectorProduct(gpu, toGpu(x), labels.to("gpu"), v.map(toGpu));

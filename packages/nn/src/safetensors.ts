@@ -30,7 +30,7 @@ const FILE_DTYPES = {
   U32: { bytes: 4, dtype: "int32" },
   U16: { bytes: 2, dtype: "int32" },
   U8: { bytes: 1, dtype: "int32" },
-  BOOL: { bytes: 1, dtype: "int32" },
+  BOOL: { bytes: 1, dtype: "bool" },
 } as const satisfies Record<string, { bytes: number; dtype: DType }>;
 
 type FileDType = keyof typeof FILE_DTYPES;
@@ -77,6 +77,8 @@ function encodeTensor(source: Tensor, values: TypedArray): { dtype: FileDType; b
       });
       return { dtype: "I64", bytes: new Uint8Array(out.buffer) };
     }
+    case "bool":
+      return { dtype: "BOOL", bytes: Uint8Array.from(values, (value) => (value === 0 ? 0 : 1)) };
     default:
       return source.dtype satisfies never;
   }
@@ -96,7 +98,7 @@ function littleEndianBytes(values: Float32Array | Float64Array): Uint8Array {
  * Serializes a module's state dict (or any map of tensors) to safetensors bytes: an 8-byte
  * little-endian header length, a JSON header `{name: {dtype, shape, data_offsets}, __metadata__}`
  * padded with spaces to 8 bytes, then the tensors' bytes back to back in state-dict order.
- * float32 → F32, float64 → F64, int32 → I64 (PyTorch's dtype for counters and indices).
+ * float32 → F32, float64 → F64, int32 → I64 (PyTorch's dtype for counters and indices), bool → BOOL.
  * Module state versions travel in `__metadata__["normgrad.versions"]`.
  */
 export function toBytes(source: SaveSource, options: SaveOptions = {}): Uint8Array {

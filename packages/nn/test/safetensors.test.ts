@@ -64,7 +64,7 @@ describe("writer", () => {
 });
 
 describe("reader", () => {
-  it("converts the other file dtypes: F16, BF16 to float32; I8, U8, I16, U16, U32, BOOL to int32", () => {
+  it("converts the other file dtypes: F16, BF16 to float32; I8, U8, I16, U16, U32 to int32; BOOL to bool", () => {
     const data = new Uint8Array([
       ...[0x00, 0x3c, 0x00, 0xc0, 0x00, 0x7c], // F16 1, -2, inf
       ...[0x80, 0x3f, 0x40, 0xc0], // BF16 1, -3
@@ -98,7 +98,14 @@ describe("reader", () => {
     expect(state.get("u16")?.tolist()).toEqual([65534]);
     expect(state.get("u32")?.item()).toBe(16777217);
     expect(state.get("flags")?.tolist()).toEqual([0, 1]);
-    expect(state.get("flags")?.dtype).toBe("int32");
+    expect(state.get("flags")?.dtype).toBe("bool");
+  });
+
+  it("writes bool tensors as BOOL and reads them back as bool", () => {
+    const flags = tensor([1, 0, 1], { dtype: "bool" });
+    const back = fromBytes(toBytes(new Map([["flags", flags]]))).get("flags");
+    expect(back?.dtype).toBe("bool");
+    expect(back?.tolist()).toEqual([1, 0, 1]);
   });
 
   it("reads keys such as __proto__ and constructor as plain names, polluting nothing", () => {

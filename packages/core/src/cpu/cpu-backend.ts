@@ -18,7 +18,7 @@ import type {
   UnaryOp,
   View,
 } from "../backend.ts";
-import type { DType, TypedArray } from "../dtype.ts";
+import { type DType, dtypeOfArray, type TypedArray } from "../dtype.ts";
 import { type Shape, shapeSize } from "../shape.ts";
 import { recycleArray, takeArray } from "./buffer-pool.ts";
 import { conv2dForward, conv2dInputGrad, conv2dWeightGrad } from "./conv2d.ts";
@@ -41,8 +41,10 @@ function contiguousData(view: View): TypedArray {
 /** The float array of a contiguous view (conv and pool kernels take float32/float64 only). */
 function floatData(view: View): Float32Array | Float64Array {
   const data = cpuData(view.buffer);
-  if (data instanceof Int32Array) {
-    throw new Error("convolution and pooling kernels take float32 or float64 tensors, got int32");
+  if (data instanceof Int32Array || data instanceof Uint8Array) {
+    throw new Error(
+      `convolution and pooling kernels take float32 or float64 tensors, got ${dtypeOfArray(data)}`,
+    );
   }
   return data;
 }
@@ -58,7 +60,7 @@ function indexData(view: View): Int32Array {
 /** The CPU backend. Accumulations (sums, dot products) run in JavaScript doubles. */
 export class CpuBackend implements Backend {
   readonly device = "cpu";
-  readonly dtypes: readonly DType[] = ["float32", "float64", "int32"];
+  readonly dtypes: readonly DType[] = ["float32", "float64", "int32", "bool"];
   readonly readsSynchronously = true;
   readonly releasesGradientsEagerly = true;
   #live = 0;
@@ -74,7 +76,7 @@ export class CpuBackend implements Backend {
 
   full(size: number, value: number, dtype: DType): DeviceBuffer {
     const data = takeArray(dtype, size, value !== 0);
-    if (value !== 0) data.fill(value);
+    if (value !== 0) data.fill(dtype === "bool" ? 1 : value);
     return this.#wrap(data);
   }
 

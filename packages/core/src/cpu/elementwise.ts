@@ -174,8 +174,11 @@ export function copy(view: View, dtype: DType): TypedArray {
   const walk = coalesceDims(view.shape, [view.strides]);
   const [n, s] = innerExtent(walk.shape, walk.strides[0]);
   let o = 0;
+  // A byte array would keep 0.5 as 0 and 256 as 0: bool is "nonzero", NaN included.
+  const toBool = dtype === "bool" && !(source instanceof Uint8Array);
   forEachRow(walk.shape, walk.strides, [view.offset], ([base]) => {
-    for (let j = 0; j < n; j++) out[o++] = source[base + j * s];
+    if (toBool) for (let j = 0; j < n; j++) out[o++] = source[base + j * s] !== 0 ? 1 : 0;
+    else for (let j = 0; j < n; j++) out[o++] = source[base + j * s];
   });
   return out;
 }
@@ -213,11 +216,11 @@ export function unary(op: UnaryOp, x: View, dtype: DType): TypedArray {
   return out;
 }
 
-/** `op` applied to `a` and `b` (same shape, broadcast by strides); comparisons give int32 0/1. */
+/** `op` applied to `a` and `b` (same shape, broadcast by strides); comparisons give bool 0/1. */
 export function binary(op: BinaryOp, a: View, b: View, dtype: DType): TypedArray {
   const da = cpuData(a.buffer);
   const db = cpuData(b.buffer);
-  const out = takeArray(isArithmetic(op) ? dtype : "int32", shapeSize(a.shape), true);
+  const out = takeArray(isArithmetic(op) ? dtype : "bool", shapeSize(a.shape), true);
   const walk = coalesceDims(a.shape, [a.strides, b.strides]);
   const [n, sa] = innerExtent(walk.shape, walk.strides[0]);
   const sb = innerExtent(walk.shape, walk.strides[1])[1];

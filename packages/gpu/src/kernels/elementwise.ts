@@ -220,8 +220,9 @@ export function emitBinary(source: KernelSource, op: BinaryOp, a: string, b: str
   }
 }
 
-/** The value stored for `dtype`: int32 truncates toward zero (float → int casts), floats pass. */
+/** The value stored for `dtype`: int32 truncates toward zero (float → int casts), bool is 1 where nonzero (NaN too), floats pass. */
 export function storedAs(dtype: DType, value: string): string {
+  if (dtype === "bool") return `(${value} !== 0 ? 1 : 0)`;
   return dtype === "int32" ? `Math.trunc(${value})` : value;
 }
 

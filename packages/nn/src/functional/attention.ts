@@ -1,4 +1,4 @@
-// Scaled dot-product attention and its masks: boolean (int32 0/1) masks become −∞, float masks are added.
+// Scaled dot-product attention and its masks: boolean masks (bool, or int32 0/1) become −∞, float masks are added.
 import { formatShape, full, isFloating, type Tensor, where } from "@normgrad/core";
 import { dropout } from "./activation.ts";
 import { assertFloat } from "./validate.ts";
@@ -6,8 +6,8 @@ import { assertFloat } from "./validate.ts";
 /** Options of {@link scaledDotProductAttention}; the names and defaults of PyTorch 2's `F.scaled_dot_product_attention`. */
 export interface ScaledDotProductAttentionOptions {
   /**
-   * Broadcastable to (…, L, S). Float: added to the scores. int32 0/1 (normgrad's comparison
-   * results, in place of PyTorch's bool): 1 where a query may attend, 0 where it may not.
+   * Broadcastable to (…, L, S). Float: added to the scores. bool (or int32 0/1): true where a
+   * query may attend, false where it may not.
    */
   attnMask?: Tensor | null;
   /** Dropout on the attention weights (applied whenever p > 0, as PyTorch's functional form). Default 0. */
@@ -52,16 +52,16 @@ export function scaledDotProductAttention(
   }
   let scores = query.matmul(key.mT).mul(scale ?? 1 / Math.sqrt(features));
   const mask = isCausal
-    ? full([queries, keys], 1, { dtype: "int32", device: query.device }).tril()
+    ? full([queries, keys], 1, { dtype: "bool", device: query.device }).tril()
     : attnMask;
   if (mask !== null) scores = applyAttentionMask(scores, mask, "keep", "scaledDotProductAttention attnMask");
   return dropout(scores.softmax(-1), { p: dropoutP }).matmul(value);
 }
 
 /**
- * Applies an attention mask to scores: a float mask is added; an int32 0/1 mask sets −∞ where it
- * is 0 (`meaning` "keep": 1 = may attend, SDPA's convention) or where it is 1 ("mask": 1 = may
- * not, MultiheadAttention's `attnMask` and `keyPaddingMask` convention).
+ * Applies an attention mask to scores: a float mask is added; a bool (or int32 0/1) mask sets −∞
+ * where it is false (`meaning` "keep": true = may attend, SDPA's convention) or where it is true
+ * ("mask": true = may not, MultiheadAttention's `attnMask` and `keyPaddingMask` convention).
  */
 export function applyAttentionMask(
   scores: Tensor,
