@@ -57,9 +57,9 @@ const fromFixture = (t: FixtureTensor, dtype: DType): Tensor =>
     t.data.map((x) => x ?? Number.NEGATIVE_INFINITY),
     { dtype },
   ).reshape(t.shape);
-/** PyTorch's boolean masks as normgrad's int32 0/1 masks; float masks in the run's dtype. */
+/** PyTorch's boolean masks as bool tensors; float masks in the run's dtype. */
 const maskOf = (mask: FixtureMask | null | undefined, dtype: DType): Tensor | null =>
-  mask === null || mask === undefined ? null : fromFixture(mask, mask.bool ? "int32" : dtype);
+  mask === null || mask === undefined ? null : fromFixture(mask, mask.bool ? "bool" : dtype);
 
 const num = (value: unknown): number | undefined => (typeof value === "number" ? value : undefined);
 const flag = (value: unknown): boolean | undefined => (typeof value === "boolean" ? value : undefined);
@@ -249,7 +249,7 @@ describe("modes and masks", () => {
     expect(layer.forward(src).sub(evalOutput).abs().max().item()).toBeGreaterThan(1e-4);
   });
 
-  it("isCausal is the lower-triangular mask, and needWeights: false returns no weights", () => {
+  it("isCausal is the lower-triangular mask, int32 0/1 masks act as bool, needWeights: false returns no weights", () => {
     manualSeed(4);
     const [q, k, v] = [randn([4, 3]), randn([4, 3]), randn([4, 2])];
     const causal = F.scaledDotProductAttention(q, k, v, { isCausal: true });
@@ -266,8 +266,19 @@ describe("modes and masks", () => {
       rtol: 0,
       atol: 0,
     });
+    // `ne(0)` is a comparison, so its result is the bool mask PyTorch would pass.
+    expect(causal).toBeAllclose(F.scaledDotProductAttention(q, k, v, { attnMask: mask.ne(0) }), {
+      rtol: 0,
+      atol: 0,
+    });
     const x = randn([3, 4]);
-    expect(new MultiheadAttention(4, 2).forward(x, x, x, { needWeights: false })[1]).toBeNull();
+    const attention = new MultiheadAttention(4, 2);
+    const padding = tensor([0, 0, 1], { dtype: "int32" });
+    expect(attention.forward(x, x, x, { keyPaddingMask: padding })[0]).toBeAllclose(
+      attention.forward(x, x, x, { keyPaddingMask: padding.ne(0) })[0],
+      { rtol: 0, atol: 0 },
+    );
+    expect(attention.forward(x, x, x, { needWeights: false })[1]).toBeNull();
   });
 });
 

@@ -30,11 +30,11 @@ export interface MultiheadAttentionOptions extends FactoryOptions {
 
 /** Options of {@link MultiheadAttention.forward}; PyTorch's names and defaults. */
 export interface MultiheadAttentionForwardOptions {
-  /** (N, S): float added to the scores, or int32 with 1 where a key is padding (ignored). */
+  /** (N, S): float added to the scores, or bool (or int32 0/1) true where a key is padding (ignored). */
   keyPaddingMask?: Tensor | null;
   /** Return the attention weights. Default true. */
   needWeights?: boolean;
-  /** (L, S) or (N·numHeads, L, S): float added, or int32 with 1 where attending is not allowed. */
+  /** (L, S) or (N·numHeads, L, S): float added, or bool (or int32 0/1) true where attending is not allowed. */
   attnMask?: Tensor | null;
   /** Average the returned weights over the heads. Default true. */
   averageAttnWeights?: boolean;
