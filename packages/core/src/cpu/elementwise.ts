@@ -2,7 +2,7 @@
 import type { ArithmeticOp, BinaryOp, UnaryOp, View } from "../backend.ts";
 import { type DType, dtypeOfArray, type TypedArray } from "../dtype.ts";
 import { shapeSize } from "../shape.ts";
-import { takeArray } from "./buffer-pool.ts";
+import { recycleArray, takeArray } from "./buffer-pool.ts";
 import { cpuData } from "./cpu-buffer.ts";
 import { erf } from "./erf.ts";
 import { coalesceDims, forEachRow, innerExtent, isContiguous } from "./strided.ts";
@@ -99,15 +99,23 @@ function float32Row(
   n: number,
 ): boolean {
   if (sa !== 1 || !(a instanceof Float32Array)) return false;
-  if (op === "gt")
-    return (
-      sb === 0 &&
-      out instanceof Int32Array &&
-      o === 0 &&
-      out.length === n &&
-      wasmGreaterThan(a, ia, b[ib], out, n)
-    );
+  if (op === "gt") {
+    if (sb !== 0 || !(out instanceof Uint8Array) || o !== 0 || out.length !== n) return false;
+    // The wasm kernel writes int32 lanes; a typed-array copy narrows them to the bool bytes.
+    const lanes = takeArray("int32", n, true);
+    const done = lanes instanceof Int32Array && wasmGreaterThan(a, ia, b[ib], lanes, n);
+    if (done) out.set(lanes);
+    recycleArray(lanes);
+    return done;
+  }
   if (op !== "mul" || sb !== 1 || !(out instanceof Float32Array) || o !== 0 || out.length !== n) return false;
+  if (b instanceof Uint8Array) {
+    const widened = takeArray("int32", n, true);
+    widened.set(b.subarray(ib, ib + n));
+    const done = widened instanceof Int32Array && wasmMultiply(a, ia, widened, 0, out, n);
+    recycleArray(widened);
+    return done;
+  }
   return (b instanceof Int32Array || b instanceof Float32Array) && wasmMultiply(a, ia, b, ib, out, n);
 }
 
