@@ -82,7 +82,7 @@ class SequenceOutput extends Module {
   }
 }
 
-/** Causal self-attention: an int32 mask made on the input's device, 1 above the diagonal (masked). */
+/** Causal self-attention: a bool mask made on the input's device, true above the diagonal (masked). */
 class CausalSelfAttention extends Module {
   constructor(readonly attention: MultiheadAttention) {
     super();
@@ -90,7 +90,7 @@ class CausalSelfAttention extends Module {
 
   forward(x: Tensor): Tensor {
     const length = x.shape[0];
-    const attnMask = full([length, length], 1, { dtype: "int32", device: x.device }).triu(1);
+    const attnMask = full([length, length], 1, { dtype: "bool", device: x.device }).triu(1);
     return this.attention.forward(x, x, x, { attnMask })[0];
   }
 }
@@ -194,7 +194,7 @@ const CASES: readonly LayerCase[] = [
     tolerance: { rtol: 1e-3, atol: 1e-3 },
   },
   {
-    name: "MultiheadAttention, causal int32 mask",
+    name: "MultiheadAttention, causal bool mask",
     make: (generator) => new CausalSelfAttention(new MultiheadAttention(6, 2, { generator })),
     input: [4, 2, 6],
   },
