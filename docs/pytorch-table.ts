@@ -84,7 +84,7 @@ const SECTIONS: readonly Section[] = [
       Conv2d ConvTranspose2d Embedding BatchNorm1d BatchNorm2d BatchNorm3d SyncBatchNorm LayerNorm GroupNorm
       InstanceNorm1d InstanceNorm2d MaxPool1d MaxPool2d AvgPool1d AvgPool2d AdaptiveAvgPool2d AdaptiveMaxPool2d
       Upsample Dropout ReLU LeakyReLU GELU SiLU Sigmoid Tanh Softmax LogSoftmax Softplus ELU Mish Hardswish PReLU
-      MultiheadAttention TransformerEncoderLayer TransformerEncoder RNN LSTM GRU LSTMCell GRUCell`).map(
+      MultiheadAttention TransformerEncoderLayer TransformerEncoder RNN LSTM GRU RNNCell LSTMCell GRUCell`).map(
       (name) => `torch.nn.${name}`,
     ),
   },
