@@ -51,9 +51,7 @@ export function scaledDotProductAttention(
     throw new RangeError("scaledDotProductAttention: give either attnMask or isCausal: true, not both");
   }
   let scores = query.matmul(key.mT).mul(scale ?? 1 / Math.sqrt(features));
-  const mask = isCausal
-    ? full([queries, keys], 1, { dtype: "bool", device: query.device }).tril()
-    : attnMask;
+  const mask = isCausal ? full([queries, keys], 1, { dtype: "bool", device: query.device }).tril() : attnMask;
   if (mask !== null) scores = applyAttentionMask(scores, mask, "keep", "scaledDotProductAttention attnMask");
   return dropout(scores.softmax(-1), { p: dropoutP }).matmul(value);
 }
