@@ -12,7 +12,7 @@ const BUDGETS = {
   optim: 1700,
   data: 600,
   train: 1050,
-  gpu: 2400,
+  gpu: 2600,
   normgrad: 20,
   testing: 1200,
 };
