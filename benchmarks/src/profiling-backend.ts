@@ -52,6 +52,8 @@ const CATEGORY_OF: { [K in keyof Backend]-?: KernelCategory | null } = {
   normBackward: "norms",
   updateRunningStatistics: "norms",
   updateRunningStatisticsOnDevice: "norms",
+  crossEntropyForward: "reductions",
+  crossEntropyBackward: "elementwise",
   sgdStep: "optimizer",
   adamStep: "optimizer",
 };

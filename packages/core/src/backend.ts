@@ -128,6 +128,13 @@ export interface AdamStepState<T = DeviceBuffer> {
   readonly maxExpAvgSq: T | null;
 }
 
+/** Options of the fused cross-entropy: rows whose target is `ignoreIndex` are left out. */
+export interface CrossEntropyKernelOptions {
+  readonly ignoreIndex: number;
+  /** "mean" divides the summed loss by the number of rows counted. */
+  readonly reduction: "mean" | "sum";
+}
+
 /** Geometry of a 2-D convolution over NCHW input; pairs are (height, width). */
 export interface Conv2dParams {
   readonly stride: readonly [number, number];
@@ -296,6 +303,31 @@ export interface Backend {
     running: NormStatistics<DeviceBuffer>,
     batch: NormStatistics<View>,
     options: { readonly momentum: number; readonly varianceScale: number },
+  ): DeviceBuffer;
+
+  /**
+   * Optional fused cross-entropy of logits x (N, C) against int32 class indices t (N):
+   * `loss = Σ_i (lse_i − x[i, t_i])` over the rows whose t_i is not `ignoreIndex`, divided by
+   * their count for "mean", with `lse_i = log Σ_c exp(x[i, c])`. Also returns `rows`, N + 2
+   * float32 values for the backward and the value check: lse per row, the count of rows
+   * counted, then 1 if a counted target lies outside [0, C) (else 0). Reads nothing back.
+   * Without it the frontend composes log-softmax and the NLL gather.
+   */
+  crossEntropyForward?(
+    x: View,
+    target: View,
+    options: CrossEntropyKernelOptions,
+  ): { loss: DeviceBuffer; rows: DeviceBuffer };
+  /**
+   * Optional backward of `crossEntropyForward`: `dx[i, c] = (exp(x[i, c] − lse_i) − [c = t_i])·g`
+   * with g = dy (a one-element view), divided by the count for "mean", and 0 on ignored rows.
+   */
+  crossEntropyBackward?(
+    dy: View,
+    x: View,
+    target: View,
+    rows: View,
+    options: CrossEntropyKernelOptions,
   ): DeviceBuffer;
 
   /**

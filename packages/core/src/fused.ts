@@ -1,7 +1,15 @@
 // Fused kernels at the tensor level: normalization and the SGD/Adam steps, so nn and optim never touch storages.
 
 import { isGradEnabled } from "./autograd.ts";
-import type { AdamStepOptions, AdamStepState, Backend, DeviceBuffer, SgdStepOptions } from "./backend.ts";
+import type {
+  AdamStepOptions,
+  AdamStepState,
+  Backend,
+  CrossEntropyKernelOptions,
+  DeviceBuffer,
+  SgdStepOptions,
+} from "./backend.ts";
+import { arange } from "./creation.ts";
 import { defineOp } from "./define-op.ts";
 import type { NormLayout, NormStatistics } from "./norm-layout.ts";
 import { contiguousStrides, type Shape } from "./shape.ts";
@@ -361,4 +369,85 @@ export function fusedRunningStatistics(
   );
   if (result.written) markWritten([running.mean, running.variance]);
   return result;
+}
+
+/**
+ * True when `fusedCrossEntropy(x, target, …)` can run: the backend has the fused cross-entropy
+ * kernels, x is float (N, C) and target int32 (N) on the same device.
+ */
+export function canFuseCrossEntropy(x: Tensor, target: Tensor): boolean {
+  const { crossEntropyForward, crossEntropyBackward } = x.backend;
+  return (
+    crossEntropyForward !== undefined &&
+    crossEntropyBackward !== undefined &&
+    x.ndim === 2 &&
+    (x.dtype === "float32" || x.dtype === "float64") &&
+    target.ndim === 1 &&
+    target.dtype === "int32" &&
+    target.device === x.device &&
+    target.shape[0] === x.shape[0]
+  );
+}
+
+/**
+ * Cross-entropy of logits x (N, C) against class indices in one kernel each way (see
+ * `Backend.crossEntropyForward`): `Σ_i (log Σ_c exp(x[i, c]) − x[i, t_i])` over the rows whose
+ * target is not `ignoreIndex`, divided by their count for "mean". Returns the loss and a
+ * one-element flag, 1 when a counted target lies outside [0, C) (for `checkValues`). The
+ * backward is differentiable again: under `createGraph` it is composed from recorded ops.
+ * Throws where `canFuseCrossEntropy` is false.
+ */
+export function fusedCrossEntropy(
+  x: Tensor,
+  target: Tensor,
+  options: CrossEntropyKernelOptions,
+): { loss: Tensor; outOfRange: Tensor } {
+  const { backend } = x;
+  const { crossEntropyForward, crossEntropyBackward } = backend;
+  if (
+    crossEntropyForward === undefined ||
+    crossEntropyBackward === undefined ||
+    !canFuseCrossEntropy(x, target)
+  ) {
+    throw new Error(
+      `fusedCrossEntropy: no fused kernels for ${x.dtype} logits of shape [${x.shape.join(", ")}] on ${x.device} ` +
+        "(check canFuseCrossEntropy first)",
+    );
+  }
+  const [rowCount, classes] = x.shape;
+  let outOfRange: Tensor | null = null;
+  const op = defineOp<[Tensor, Tensor], Tensor>({
+    name: "crossEntropy",
+    forward: () => {
+      const { loss, rows } = crossEntropyForward.call(backend, x.kernelView, target.kernelView, options);
+      const saved = wrap(backend, rows, [rowCount + 2]);
+      outOfRange = new Tensor(saved.storage, [], [], rowCount + 1);
+      return { output: wrap(backend, loss, []), saved };
+    },
+    twiceDifferentiable: true,
+    backward: (dy, rows, needs) => {
+      if (!needs[0]) return [null, null];
+      if (isGradEnabled()) {
+        // (softmax(x) − onehot(t))·dy/count, in recorded ops so it can be differentiated again.
+        const counted = target.ne(options.ignoreIndex).unsqueeze(1);
+        const onehot = target
+          .unsqueeze(1)
+          .eq(arange(classes, undefined, 1, { dtype: "int32", device: x.device }));
+        const scale = options.reduction === "mean" ? dy.div(counted.sum()) : dy;
+        return [x.softmax(1).sub(onehot.to(x.dtype)).mul(counted.to(x.dtype)).mul(scale), null];
+      }
+      const dx = crossEntropyBackward.call(
+        backend,
+        dy.kernelView,
+        x.kernelView,
+        target.kernelView,
+        rows.kernelView,
+        options,
+      );
+      return [wrap(backend, dx, x.shape), null];
+    },
+  });
+  const loss = op(x, target);
+  if (outOfRange === null) throw new Error("fusedCrossEntropy: the forward did not run");
+  return { loss, outOfRange };
 }

@@ -14,6 +14,7 @@ export type {
   CompareOp,
   Conv2dKernelParams,
   Conv2dParams,
+  CrossEntropyKernelOptions,
   Device,
   DeviceBuffer,
   NormBackwardOptions,
@@ -63,12 +64,14 @@ export { formatValue } from "./format.ts";
 export type { NormalizeOptions, NormalizeResult } from "./fused.ts";
 export {
   canFuseAdamStep,
+  canFuseCrossEntropy,
   canFuseNormalize,
   canFuseRunningStatistics,
   canFuseSgdStep,
   canUpdateRunningStatisticsOnDevice,
   deviceRunningStatistics,
   fusedAdamStep,
+  fusedCrossEntropy,
   fusedNormalize,
   fusedRunningStatistics,
   fusedSgdStep,

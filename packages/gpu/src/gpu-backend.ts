@@ -6,6 +6,7 @@ import {
   type Backend,
   type BinaryOp,
   type Conv2dKernelParams,
+  type CrossEntropyKernelOptions,
   contiguousStrides,
   type DeviceBuffer,
   type DType,
@@ -33,6 +34,11 @@ import {
   conv2dWeightGradSource,
   convGeometry,
 } from "./kernels/conv2d.ts";
+import {
+  crossEntropyGradSource,
+  crossEntropyLossSource,
+  crossEntropyRowsSource,
+} from "./kernels/cross-entropy.ts";
 import {
   binarySource,
   copySource,
@@ -114,6 +120,9 @@ let warnedFallback = false;
 /** Fills of up to this many elements are cached per (dtype, size, value), this many fills at most; see `GpuBackend.full`. */
 const CACHED_FILL_SIZE = 4096;
 const CACHED_FILLS = 256;
+
+/** webasm copies a row-major matmul b transposed only above this many elements (1 MiB of float32, a core's L2). */
+const TRANSPOSE_ABOVE = 2 ** 18;
 
 /** Another reference to a value: kernels never write a result in place, so sharing memory is safe. */
 function share(value: Resident): Resident {
@@ -458,9 +467,12 @@ export class GpuBackend implements Backend {
   }
 
   /**
-   * Batched `a @ b` on an (N, M, batch) grid. When b's rows are not contiguous along k (a plain
-   * row-major b), it is first copied transposed, so every thread reads both operands along k;
-   * `x.matmul(w.mT)` (Linear) already is.
+   * Batched `a @ b` on an (N, M, batch) grid. In webasm, a large b whose rows are not contiguous
+   * along k (a plain row-major b) is first copied transposed, so every thread reads both operands
+   * along k (`x.matmul(w.mT)`, Linear, already does). Not in the GL and WebGPU modes, where
+   * neighbouring threads reading b[k][n], b[k][n + 1] are coalesced, nor for a b that fits a
+   * core's cache: there the copy is a launch that buys nothing (the W4 step timed the same with
+   * and without it in webasm, within the noise of this machine).
    */
   matmul(a: View, b: View, dtype: DType): DeviceBuffer {
     const rank = a.shape.length;
@@ -469,7 +481,15 @@ export class GpuBackend implements Backend {
     if (k === 0) return this.full(shapeSize(grid), 0, dtype);
     let right = this.#operand(b);
     let transposed: GpuBuffer | null = null;
-    if (b.strides[rank - 2] !== 1 && k > 1 && m > 4 && shapeSize(grid) > 0) {
+    const cacheSized = shapeSize(b.shape) <= TRANSPOSE_ABOVE;
+    if (
+      !this.#runner.deviceResident &&
+      !cacheSized &&
+      b.strides[rank - 2] !== 1 &&
+      k > 1 &&
+      m > 4 &&
+      shapeSize(grid) > 0
+    ) {
       const shape = [...b.shape.slice(0, -2), n, k];
       const strides = [...b.strides.slice(0, -2), b.strides[rank - 1], b.strides[rank - 2]];
       transposed = this.#run(
@@ -780,6 +800,50 @@ export class GpuBackend implements Backend {
     this.#overwrite(stored.variance, nextVariance);
     for (const { buffer, temporary } of [mean, variance]) if (temporary) this.#free(buffer);
     return refused;
+  }
+
+  // ---- fused cross-entropy ----------------------------------------------------------------------
+
+  /**
+   * Cross-entropy of logits (N, C) against class indices in two kernels: per-row log-sum-exp
+   * (plus the counted rows and the range flag), then the reduced loss.
+   */
+  crossEntropyForward(
+    x: View,
+    target: View,
+    options: CrossEntropyKernelOptions,
+  ): { loss: DeviceBuffer; rows: DeviceBuffer } {
+    const [n, classes] = x.shape;
+    const [logits, targets] = [this.#whole(x), this.#whole(target)];
+    const rows = this.#launch(
+      crossEntropyRowsSource(logits.buffer, targets.buffer, n, classes, options.ignoreIndex),
+      n + 2,
+      "float32",
+    );
+    const loss = this.#launch(
+      crossEntropyLossSource(logits.buffer, targets.buffer, rows, n, classes, options),
+      1,
+      x.buffer.dtype,
+    );
+    for (const { buffer, temporary } of [logits, targets]) if (temporary) this.#free(buffer);
+    return { loss, rows };
+  }
+
+  /** dx of `crossEntropyForward` in one kernel, from the saved per-row log-sum-exps. */
+  crossEntropyBackward(
+    dy: View,
+    x: View,
+    target: View,
+    rows: View,
+    options: CrossEntropyKernelOptions,
+  ): DeviceBuffer {
+    const [n, classes] = x.shape;
+    const parts = [this.#whole(dy), this.#whole(x), this.#whole(target), this.#whole(rows)];
+    const [gradient, logits, targets, lse] = parts.map((part) => part.buffer);
+    const source = crossEntropyGradSource(gradient, logits, targets, lse, n, classes, options);
+    const dx = this.#launch(source, n * classes, x.buffer.dtype);
+    for (const { buffer, temporary } of parts) if (temporary) this.#free(buffer);
+    return dx;
   }
 
   // ---- fused optimizer updates ------------------------------------------------------------------

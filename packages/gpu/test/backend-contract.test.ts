@@ -1,5 +1,6 @@
 // The backend's contract: mode selection and reporting, float32-only storage, reads, memory (tidy), the asynchronous mode.
 import {
+  full,
   getBackend,
   keep,
   liveBuffers,
@@ -12,7 +13,14 @@ import {
 } from "@normgrad/core";
 import { seeded } from "@normgrad/testing";
 import { describe, expect, it, vi } from "vitest";
-import { GpuBackend, headlessGlUnavailableReason, initGpu, webgpuUnavailableReason } from "../src/index.ts";
+import {
+  GpuBackend,
+  gpuStats,
+  headlessGlUnavailableReason,
+  initGpu,
+  resetGpuStats,
+  webgpuUnavailableReason,
+} from "../src/index.ts";
 import { ASYNC_MODES, MODE_SETUP, SUITE_MODES, skipReason, toGpu, useGpuBackend } from "./helpers.ts";
 
 /** Runs `fn` with `navigator` replaced by `value` (undefined: no navigator), then puts the real one back. */
@@ -184,6 +192,19 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
       expect(Array.from(await view.data())).toEqual([3, 5, 7, 9]);
       expect(x.version).toBe(2);
       x.dispose();
+    });
+
+    it("gpuStats counts reads, uploads and launches; a small fill is uploaded once and survives its users' dispose", async () => {
+      resetGpuStats();
+      const first = full([], 2.5, { device: "gpu" });
+      const second = full([], 2.5, { device: "gpu" });
+      first.dispose();
+      const sum = second.add(second);
+      expect(gpuStats()).toEqual({ reads: 0, uploads: 1, launches: 1 });
+      expect(Array.from(await sum.data())).toEqual([5]);
+      expect(Array.from(await second.data())).toEqual([2.5]);
+      expect(gpuStats().reads).toBe(2);
+      for (const t of [second, sum]) t.dispose();
     });
 
     it("a training step inside tidy returns the live-buffer count to its start", async () => {

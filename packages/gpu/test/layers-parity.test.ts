@@ -405,6 +405,31 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
       );
     });
 
+    it.each([
+      ["mean", -100],
+      ["sum", -100],
+      ["mean", 1],
+      ["sum", 2],
+    ] as const)(
+      "the fused cross entropy, %s with ignoreIndex %d, on large logits: loss and gradient",
+      async (reduction, ignoreIndex) => {
+        // Logits around ±1e3 overflow exp without the row maximum's shift.
+        const logits = seeded([7, 5], 4).detach().mul(1000).requiresGrad_();
+        const logitsGpu = toGpu(logits);
+        const target = tensor([1, 4, 2, 1, 0, 2, 3], { dtype: "int32" });
+        const expected = F.crossEntropy(logits, target, { reduction, ignoreIndex });
+        const actual = F.crossEntropy(logitsGpu, toGpu(target), { reduction, ignoreIndex });
+        expect(await actual.data(), "loss").toBeAllclose(await expected.data(), LAYER_TOLERANCE);
+        expected.backward();
+        actual.backward();
+        if (logitsGpu.grad === null || logits.grad === null) throw new Error("the logits have no gradient");
+        expect(await logitsGpu.grad.data(), "dlogits").toBeAllclose(
+          await logits.grad.data(),
+          LAYER_TOLERANCE,
+        );
+      },
+    );
+
     it("the functional cross entropy's gradient", async () => {
       const logits = seeded([6, 3], 3);
       const logitsGpu = toGpu(logits);

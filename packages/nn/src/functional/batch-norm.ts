@@ -92,45 +92,55 @@ function nextValues(
 }
 
 /**
- * `running = (1 − m)·running + m·batch` for mean and variance, in place (the buffers keep their
- * identity, so state dicts and optimizers still see them), without recording a graph, computed in
- * float64 where the device has it and stored in the buffers' dtype. A non-finite batch statistic,
- * or an updated value that does not fit the buffers' dtype (a float32 variance above 3.4e38),
- * throws a `NonFiniteStatisticsError`, so one bad batch cannot silently poison the running
- * statistics: at once where the device reads synchronously, else at the next `await data()` (see
- * `checkValues`). The update itself is skipped on the device when any stored value would be
- * non-finite, so the running statistics stay untouched either way.
+ * `running = (1 − m)·running + m·batch` for mean and variance (the batch variance times
+ * `varianceScale` first, default 1), in place (the buffers keep their identity, so state dicts
+ * and optimizers still see them), without recording a graph, computed in float64 where the device
+ * has it and stored in the buffers' dtype. A non-finite batch statistic, or an updated value that
+ * does not fit the buffers' dtype (a float32 variance above 3.4e38), throws a
+ * `NonFiniteStatisticsError`, so one bad batch cannot silently poison the running statistics: at
+ * once on the CPU, else at the next read on the device (see `checkValues`). The update itself is
+ * skipped on the device when any stored value would be non-finite, so the running statistics stay
+ * untouched either way.
  */
 export function updateRunningStatistics(
   running: NormStatistics<Tensor>,
   batch: NormStatistics<Tensor>,
   momentum: number | Tensor,
   op: string,
+  varianceScale = 1,
 ): void {
+  if (typeof momentum === "number" && canUpdateRunningStatisticsOnDevice(running, batch)) {
+    // Three kernels and no read: the device refuses a bad update and the check reads its flag later.
+    const stored = running.mean.dtype;
+    const refused = deviceRunningStatistics(running, batch, { momentum, varianceScale });
+    checkValues(
+      [batch.mean, batch.variance, running.mean, running.variance],
+      ([means, biased, runningMeans, runningVariances]) => {
+        const variances = Float64Array.from(biased, (value) => value * varianceScale);
+        // A refused update left the running statistics as they were: the next values follow from them.
+        return nonFiniteError(op, stored, [
+          means,
+          variances,
+          nextValues(runningMeans, means, momentum, stored),
+          nextValues(runningVariances, variances, momentum, stored),
+        ]);
+      },
+      () => refused,
+    );
+    return;
+  }
+  if (varianceScale !== 1) {
+    const scaled = { mean: batch.mean, variance: batch.variance.mul(varianceScale) };
+    updateRunningStatistics(running, scaled, momentum, op);
+    scaled.variance.dispose();
+    return;
+  }
   if (typeof momentum === "number" && canFuseRunningStatistics(running, batch)) {
     // One kernel instead of some twenty small ops (a quarter of BatchNorm1d (256, 1024) on the CPU).
     const { next, written } = fusedRunningStatistics(running, batch, { momentum, varianceScale: 1 });
     const values = [batch.mean.dataSync(), batch.variance.dataSync(), next.mean, next.variance];
     const error = written ? null : nonFiniteError(op, running.mean.dtype, values);
     if (error !== null) throw error;
-    return;
-  }
-  if (typeof momentum === "number" && canUpdateRunningStatisticsOnDevice(running, batch)) {
-    // Three kernels and no read: the device refuses a bad update and the check reads its flag later.
-    const stored = running.mean.dtype;
-    const refused = deviceRunningStatistics(running, batch, { momentum, varianceScale: 1 });
-    checkValues(
-      [batch.mean, batch.variance, running.mean, running.variance],
-      ([means, variances, runningMeans, runningVariances]) =>
-        // A refused update left the running statistics as they were: the next values follow from them.
-        nonFiniteError(op, stored, [
-          means,
-          variances,
-          nextValues(runningMeans, means, momentum, stored),
-          nextValues(runningVariances, variances, momentum, stored),
-        ]),
-      () => refused,
-    );
     return;
   }
   noGrad(() =>
@@ -213,8 +223,14 @@ export function batchNorm(
   }
   const { output, statistics } = normalize(x, layout, weight, bias, { eps, statistics: null });
   if (runningMean !== null && runningVar !== null && statistics !== null) {
-    const unbiased = { mean: statistics.mean, variance: statistics.variance.mul(count / (count - 1)) };
-    updateRunningStatistics({ mean: runningMean, variance: runningVar }, unbiased, momentum, "batchNorm");
+    // The running variance is the unbiased one, σ²·n/(n − 1).
+    updateRunningStatistics(
+      { mean: runningMean, variance: runningVar },
+      statistics,
+      momentum,
+      "batchNorm",
+      count / (count - 1),
+    );
   }
   return output;
 }

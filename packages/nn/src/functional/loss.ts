@@ -1,5 +1,15 @@
 // Functional losses: crossEntropy, nllLoss, mseLoss, l1Loss, smoothL1Loss, huberLoss, klDiv, binaryCrossEntropy(WithLogits).
-import { checkValues, defineOp, formatShape, formatValue, noGrad, type Tensor, where } from "@normgrad/core";
+import {
+  canFuseCrossEntropy,
+  checkValues,
+  defineOp,
+  formatShape,
+  formatValue,
+  fusedCrossEntropy,
+  noGrad,
+  type Tensor,
+  where,
+} from "@normgrad/core";
 import { assertFloat, assertIgnoreIndex, assertReduction, type Reduction } from "./validate.ts";
 
 /** Options of `nllLoss`. */
@@ -44,7 +54,17 @@ function targetShapeFor(input: Tensor): number[] {
   return input.ndim === 1 ? [] : [input.shape[0], ...input.shape.slice(2)];
 }
 
-function assertClassTargets(op: string, input: Tensor, target: Tensor, ignoreIndex: number): void {
+/**
+ * Checks the targets' dtype and shape at once, and (see `checkValues`) that every target but
+ * ignoreIndex names a class; `outOfRange` computes the device-side flag where a kernel already has it.
+ */
+function assertClassTargets(
+  op: string,
+  input: Tensor,
+  target: Tensor,
+  ignoreIndex: number,
+  outOfRange: (() => Tensor) | null = null,
+): void {
   if (target.dtype !== "int32") {
     throw new TypeError(
       `${op}: class-index targets must be int32, got ${target.dtype} ${formatShape(target.shape)}`,
@@ -75,14 +95,15 @@ function assertClassTargets(op: string, input: Tensor, target: Tensor, ignoreInd
               (ignoreIndex < 0 || ignoreIndex >= classes ? ` or equal ignoreIndex ${ignoreIndex}` : ""),
           );
     },
-    () => {
-      // (t − (C − 1))·t is positive exactly for an integer t outside [0, C); ignored targets count as 0.
-      const counted = where(target.eq(ignoreIndex), 0, target);
-      return counted
-        .sub(classes - 1)
-        .mul(counted)
-        .max();
-    },
+    outOfRange ??
+      (() => {
+        // (t − (C − 1))·t is positive exactly for an integer t outside [0, C); ignored targets count as 0.
+        const counted = where(target.eq(ignoreIndex), 0, target);
+        return counted
+          .sub(classes - 1)
+          .mul(counted)
+          .max();
+      }),
   );
 }
 
@@ -173,6 +194,18 @@ export function crossEntropy(
     throw new RangeError(`crossEntropy: labelSmoothing must be in [0, 1], got ${labelSmoothing}`);
   }
   if (input.ndim === 0) throw new RangeError("crossEntropy: input must have a class dim, got a scalar");
+  if (
+    weight === null &&
+    labelSmoothing === 0 &&
+    reduction !== "none" &&
+    target.size > 0 &&
+    canFuseCrossEntropy(input, target)
+  ) {
+    // One kernel for the rows' log-sum-exps, one for the loss, one for dx (instead of some thirty ops).
+    const { loss, outOfRange } = fusedCrossEntropy(input, target, { ignoreIndex, reduction });
+    assertClassTargets("crossEntropy", input, target, ignoreIndex, () => outOfRange);
+    return loss;
+  }
   const classDim = input.ndim === 1 ? 0 : 1;
   const logProbs = input.logSoftmax(classDim);
   if (target.dtype !== "int32") {
