@@ -87,7 +87,7 @@ export { moments } from "./moments.ts";
 export type { NormBlocks, NormLayout, NormStatistics } from "./norm-layout.ts";
 export { normBlocks } from "./norm-layout.ts";
 export type { NormOrder } from "./norms.ts";
-export { norm, vectorNorm } from "./norms.ts";
+export { matrixNorm, norm, vectorNorm } from "./norms.ts";
 export { cat, matmul, stack, where } from "./ops.ts";
 export type { Primitive, PrimitiveParams } from "./primitives.ts";
 export type { RandomOptions } from "./random.ts";

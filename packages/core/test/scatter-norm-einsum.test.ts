@@ -1,4 +1,4 @@
-// scatter, scatterAdd, indexAdd, vectorNorm/norm and einsum against PyTorch 1.13.1 (test/fixtures/scatter-norm-einsum.json), gradcheck, errors.
+// scatter, scatterAdd, indexAdd, vectorNorm/matrixNorm/norm and einsum against PyTorch 1.13.1 (test/fixtures/scatter-norm-einsum.json), gradcheck, errors.
 import { readFileSync } from "node:fs";
 import "@normgrad/testing";
 import { describe, expect, it } from "vitest";
@@ -7,6 +7,7 @@ import {
   einsum,
   gradcheck,
   manualSeed,
+  matrixNorm,
   randn,
   type Tensor,
   tensor,
@@ -20,7 +21,7 @@ interface FixtureTensor {
 
 interface Case {
   name: string;
-  op: "scatter" | "scatterAdd" | "indexAdd" | "vectorNorm" | "norm" | "einsum";
+  op: "scatter" | "scatterAdd" | "indexAdd" | "vectorNorm" | "matrixNorm" | "norm" | "einsum";
   args: Record<string, unknown>;
   inputs: Record<string, FixtureTensor & { int: boolean }>;
   dy: FixtureTensor;
@@ -46,6 +47,15 @@ function apply({ op, args }: Case, x: Record<string, Tensor>): Tensor {
       return x.x.indexAdd(Number(args.dim), x.index, x.source, { alpha: Number(args.alpha) });
     case "vectorNorm":
       return vectorNorm(x.x, order(args.ord), dims(args.dim), args.keepdim === true);
+    case "matrixNorm": {
+      const [rows, columns] = dims(args.dim) ?? [];
+      return matrixNorm(
+        x.x,
+        args.ord === "fro" ? "fro" : order(args.ord),
+        [rows, columns],
+        args.keepdim === true,
+      );
+    }
     case "norm":
       return x.x.norm(args.p === "fro" ? "fro" : order(args.p), dims(args.dim), args.keepdim === true);
     case "einsum":
@@ -95,7 +105,7 @@ describe("gradcheck (float64)", () => {
     expect(gradcheck((x, src) => x.scatterAdd(1, index, src), [f64([2, 3]), f64([3, 3])])).toHaveLength(2);
   });
 
-  it("indexAdd, vectorNorm (2, 3, inf) and a three-operand einsum", () => {
+  it("indexAdd, vectorNorm (2, 3, inf), matrixNorm (fro, 1, -inf) and a three-operand einsum", () => {
     manualSeed(2);
     const index = tensor([2, 0, 2], { dtype: "int32" });
     expect(
@@ -103,6 +113,8 @@ describe("gradcheck (float64)", () => {
     ).toHaveLength(2);
     for (const ord of [2, 3, Infinity])
       expect(gradcheck((x) => vectorNorm(x, ord, 1), [f64([3, 4])])).toHaveLength(1);
+    for (const ord of ["fro", 1, -Infinity] as const)
+      expect(gradcheck((x) => matrixNorm(x, ord), [f64([2, 3, 4])])).toHaveLength(1);
     expect(
       gradcheck((a, b, c) => einsum("ij,jk,kl->il", a, b, c), [f64([2, 3]), f64([3, 2]), f64([2, 2])]),
     ).toHaveLength(3);
@@ -141,8 +153,14 @@ describe("errors name the values", () => {
     );
   });
 
-  it("vectorNorm and einsum", () => {
+  it("vectorNorm, matrixNorm and einsum", () => {
     expect(() => vectorNorm(tensor([1, 2], { dtype: "int32" }))).toThrow(/floating-point input, got int32/);
+    expect(() => matrixNorm(randn([2, 2]).gt(0))).toThrow(/floating-point input, got bool/);
+    expect(() => matrixNorm(randn([3]))).toThrow(
+      /rank ≥ 2 and two dims, got shape \[3\] and dims \[-2, -1\]/,
+    );
+    expect(() => matrixNorm(randn([2, 2]), "fro", [1, -1])).toThrow(/dims \[1, -1\] name the same dimension/);
+    expect(() => matrixNorm(randn([2, 2]), 2)).toThrow(/ord 2 is not supported \(the spectral and nuclear/);
     expect(() => einsum("ij,jk->ik", randn([2, 3]))).toThrow(
       /has 2 operand\(s\), but 1 tensor\(s\) were given/,
     );
