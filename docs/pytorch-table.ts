@@ -53,11 +53,13 @@ const SECTIONS: readonly Section[] = [
         torch.randn_like torch.cat torch.stack torch.where torch.matmul torch.sort torch.topk torch.argsort
         torch.einsum torch.manual_seed torch.Generator torch.no_grad torch.enable_grad torch.is_grad_enabled
         torch.autograd.grad torch.autograd.gradcheck torch.autograd.gradgradcheck torch.set_num_threads
-        torch.get_num_threads torch.promote_types torch.broadcast_shapes`),
+        torch.get_num_threads torch.promote_types torch.broadcast_shapes torch.scatter torch.scatter_add
+        torch.index_add torch.norm`),
       { torch: "torch.Tensor", name: "Tensor" },
       { torch: "torch.from_numpy", name: "fromValues" },
       { torch: "torch.autograd.Function", name: "defineOp" },
       { torch: "torch.linalg.vector_norm", name: "vectorNorm" },
+      { torch: "torch.linalg.matrix_norm", name: "matrixNorm" },
     ],
   },
   {
