@@ -109,20 +109,23 @@ export function einsum(equation: string, ...operands: Tensor[]): Tensor {
     return { tensor, labels };
   });
   const sizes = new Map<number, number>();
-  for (const { tensor, labels } of inputs) {
+  // Where each label's size was first seen, for the error.
+  const firstSeen = new Map<number, number>();
+  inputs.forEach(({ tensor, labels }, operand) => {
     labels.forEach((label, axis) => {
       const size = tensor.shape[axis];
       const seen = sizes.get(label);
       // Ellipsis axes broadcast (size 1 against n); letters must agree exactly.
       if (seen !== undefined && seen !== size && (label > 0 || (seen !== 1 && size !== 1))) {
-        const name = label > 0 ? `"${String.fromCharCode(label)}"` : "the ellipsis";
+        const name = label > 0 ? `subscript "${String.fromCharCode(label)}"` : `the ellipsis's dim ${label}`;
         throw new RangeError(
-          `einsum: subscript ${name} has size ${seen} in one operand and ${size} in another`,
+          `einsum: ${name} has size ${seen} in operand ${firstSeen.get(label)} and ${size} in operand ${operand}`,
         );
       }
       sizes.set(label, Math.max(seen ?? 1, size));
+      if (!firstSeen.has(label)) firstSeen.set(label, operand);
     });
-  }
+  });
   const ellipsisRank = Math.max(0, ...inputs.map(({ labels }) => labels.filter((label) => label < 0).length));
   const counts = new Map<number, number>();
   for (const { labels } of inputs)

@@ -165,7 +165,13 @@ describe("errors name the values", () => {
       /has 2 operand\(s\), but 1 tensor\(s\) were given/,
     );
     expect(() => einsum("ij,jk->ik", randn([2, 3]), randn([4, 2]))).toThrow(
-      /subscript "j" has size 3 in one operand and 4 in another/,
+      /subscript "j" has size 3 in operand 0 and 4 in operand 1/,
+    );
+    expect(() => einsum("ii->i", randn([2, 3]))).toThrow(
+      /subscript "i" has size 2 in operand 0 and 3 in operand 0/,
+    );
+    expect(() => einsum("...i,...i->...", randn([2, 3]), randn([4, 3]))).toThrow(
+      /the ellipsis's dim -1 has size 2 in operand 0 and 4 in operand 1/,
     );
     expect(() => einsum("ij->k", randn([2, 3]))).toThrow(/output subscript "k" is in no input/);
     expect(() => einsum("i1->i", randn([2, 3]))).toThrow(/invalid subscript "1"/);
