@@ -1185,7 +1185,10 @@ export class Tensor {
     return M.logical.xor(this, other);
   }
 
-  /** Out of place, `out[…index[i]…] = src[i]` along `dim` (a number writes that value); see `scatter` in scatter.ts. */
+  /**
+   * Out of place, `out[…index[i]…] = src[i]` along `dim` (a number writes that value). Two tensor
+   * values for one position, which PyTorch leaves undefined, are an error here.
+   */
   scatter(dim: number, index: Tensor, src: Tensor | number): Tensor {
     return scatter(this, dim, index, src);
   }
