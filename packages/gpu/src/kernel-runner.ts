@@ -75,6 +75,7 @@ export class KernelRunner {
   /** Kernels are compiled per input size as well as per source (see `GpuBackendOptions`). */
   readonly specializeInputSizes: boolean;
   readonly #cache = new Map<string, CachedKernel>();
+  readonly #glMode: boolean;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -85,7 +86,8 @@ export class KernelRunner {
     this.gpu = new GPU({ mode });
     this.asynchronous = mode === "webgpu" || (mode === "webasm" && threads);
     this.deviceResident = mode === "headlessgl" || mode === "webgl2" || mode === "webgpu";
-    this.specializeInputSizes = specializeInputSizes && (mode === "headlessgl" || mode === "webgl2");
+    this.#glMode = mode === "headlessgl" || mode === "webgl2";
+    this.specializeInputSizes = specializeInputSizes && this.#glMode;
   }
 
   /** Number of kernels compiled so far. */
@@ -99,10 +101,14 @@ export class KernelRunner {
     return null;
   }
 
-  #kernel(text: string, args: KernelSource["args"]): CachedKernel {
-    const key = this.specializeInputSizes
-      ? `${text}\n${args.map((arg) => (typeof arg === "number" ? "" : arg.size)).join(",")}`
-      : text;
+  #kernel(text: string, args: KernelSource["args"], output: OutputGrid): CachedKernel {
+    const inputs = this.specializeInputSizes
+      ? `\n${args.map((arg) => (typeof arg === "number" ? "" : arg.size)).join(",")}`
+      : "";
+    // GL kernels resized by setOutput computed some elements wrong (RMSprop's composed update on
+    // headlessgl after other shapes ran): in the GL modes each output size gets its own kernel.
+    const outputs = this.#glMode ? `\n${output.join("x")}` : "";
+    const key = `${text}${inputs}${outputs}`;
     let entry = this.#cache.get(key);
     if (entry === undefined) {
       const kernel = this.gpu.createKernel(text, {
@@ -163,7 +169,7 @@ export class KernelRunner {
     const size = output.reduce((product, extent) => product * extent, 1);
     assertSize(size);
     const text = source.text;
-    const entry = this.#kernel(text, source.args);
+    const entry = this.#kernel(text, source.args, output);
     if (!this.asynchronous) {
       const values = source.args.map((arg) => (typeof arg === "number" ? arg : readyValue(arg)));
       return asResident(this.#invoke(entry, text, output, values), size);
