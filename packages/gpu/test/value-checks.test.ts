@@ -3,6 +3,7 @@ import { getBackend, synchronize, type Tensor, tensor, tidy } from "@normgrad/co
 import { BatchNorm1d, F } from "@normgrad/nn";
 import { seeded } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
+import { gpuStats, resetGpuStats } from "../src/index.ts";
 import { LAYER_TOLERANCE, SUITE_MODES, skipReason, toGpu, useGpuBackend } from "./helpers.ts";
 
 /**
@@ -63,6 +64,19 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
       expect(Number.isFinite((await fine.data())[0])).toBe(true);
       loss.dispose();
       fine.dispose();
+    });
+
+    it("checks pending without a read are settled unasked at 64 (one read), so memory stays bounded", async () => {
+      const x = logits();
+      const index = targets([0, 3, 1]).reshape([3, 1]);
+      await synchronize("gpu");
+      resetGpuStats();
+      for (let k = 0; k < 63; k++) x.gather(1, index).dispose();
+      expect(gpuStats().reads).toBe(0);
+      x.gather(1, index).dispose();
+      expect(gpuStats().reads).toBe(1);
+      await synchronize("gpu");
+      for (const t of [x, index]) t.dispose();
     });
 
     it("a BatchNorm1d training forward on NaN and ±Infinity names the channels and leaves every running statistic unchanged", async () => {

@@ -294,10 +294,8 @@ export function runningRefusedSource(
     `  const variance = ${bv}[c] * ${scale};`,
     `  const nextMean = (1 - ${m}) * ${rm}[c] + ${m} * mean;`,
     `  const nextVariance = (1 - ${m}) * ${rv}[c] + ${m} * variance;`,
-    `  if (${FINITE("mean")} && ${FINITE("variance")} && ${FINITE("nextMean")} && ${FINITE("nextVariance")}) {`,
-    "  } else {",
-    "    refused = 1;",
-    "  }",
+    `  const finite = ${FINITE("mean")} && ${FINITE("variance")} && ${FINITE("nextMean")} && ${FINITE("nextVariance")} ? 1 : 0;`,
+    "  refused = Math.max(refused, 1 - finite);",
     "}",
     "return refused;",
   );
