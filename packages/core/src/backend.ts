@@ -189,8 +189,8 @@ export interface Backend {
   full(size: number, value: number, dtype: DType): DeviceBuffer;
   /**
    * True where `read` works: results are ready when a kernel returns (CPU, GPU.js's synchronous
-   * modes). False where they arrive later (GPU.js webgpu, webasm with threads): the frontend then
-   * checks values when they arrive (see `checkValues`) instead of reading them on the spot.
+   * modes). False where they arrive later (GPU.js webgpu, webasm with threads): values are then
+   * read with `readAsync` only (`await data()`; value checks too, see `checkValues`).
    */
   readonly readsSynchronously: boolean;
   /**

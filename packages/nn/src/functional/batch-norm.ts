@@ -33,7 +33,7 @@ export interface BatchNormOptions {
 }
 
 /**
- * Thrown (at once, or by the next `await data()` on an asynchronous device) when a training batch
+ * Thrown (at once on the CPU, else by the next read on the device or `synchronize`) when a training batch
  * gives non-finite statistics: the input held NaN or ±∞, usually because training diverged.
  */
 export class NonFiniteStatisticsError extends RangeError {
