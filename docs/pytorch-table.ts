@@ -57,6 +57,7 @@ const SECTIONS: readonly Section[] = [
         torch.index_add torch.norm`),
       { torch: "torch.Tensor", name: "Tensor" },
       { torch: "torch.from_numpy", name: "fromValues" },
+      { torch: "torch.cuda.synchronize", name: "synchronize" },
       { torch: "torch.autograd.Function", name: "defineOp" },
       { torch: "torch.linalg.vector_norm", name: "vectorNorm" },
       { torch: "torch.linalg.matrix_norm", name: "matrixNorm" },
