@@ -105,8 +105,9 @@ export class KernelRunner {
     const inputs = this.specializeInputSizes
       ? `\n${args.map((arg) => (typeof arg === "number" ? "" : arg.size)).join(",")}`
       : "";
-    // GL kernels resized by setOutput computed some elements wrong (RMSprop's composed update on
-    // headlessgl after other shapes ran): in the GL modes each output size gets its own kernel.
+    // In the GL modes each output size gets its own kernel: an immutable GL kernel given its own
+    // last output keeps that texture and later renders into it, and setOutput does not drop it,
+    // so a resized kernel wrote into a texture of the old size (#20, kernel-resize.test.ts).
     const outputs = this.#glMode ? `\n${output.join("x")}` : "";
     const key = `${text}${inputs}${outputs}`;
     let entry = this.#cache.get(key);

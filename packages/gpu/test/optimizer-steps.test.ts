@@ -209,8 +209,8 @@ describe.each(SUITE_MODES)("GPU.js %s mode", (mode) => {
       },
     );
 
-    // These failed on headlessgl (4 of 6 elements off) when a shared kernel was resized for them:
-    // GL kernels are now compiled per output size (kernel-runner.ts).
+    // These failed on headlessgl (4 of 6 elements off) when a kernel shared across output sizes
+    // rendered into a texture kept from the old size; kernel-resize.test.ts pins the cause.
     it.each(breadthCases.map((c) => [c.name, c] as const))(
       "@normgrad/optim's composed %s update runs on the GPU and matches PyTorch",
       async (_, fixture) => {
