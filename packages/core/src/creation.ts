@@ -49,9 +49,12 @@ export function fromValues(values: ArrayLike<number>, shape: Shape, options: Ten
   return out;
 }
 
-function inferShape(data: NestedArray): number[] {
+/** What `tensor()` takes: numbers, or booleans (PyTorch's `torch.tensor([True, False])`), nested. */
+export type NestedValues = NestedArray | boolean | NestedValues[];
+
+function inferShape(data: NestedValues): number[] {
   const shape: number[] = [];
-  let level: NestedArray = data;
+  let level: NestedValues = data;
   while (Array.isArray(level)) {
     shape.push(level.length);
     if (level.length === 0) break;
@@ -60,27 +63,31 @@ function inferShape(data: NestedArray): number[] {
   return shape;
 }
 
-function flatten(data: NestedArray, shape: Shape, axis: number, into: number[]): void {
+/** Pushes the leaves as numbers (true is 1); returns whether every leaf was a boolean. */
+function flatten(data: NestedValues, shape: Shape, axis: number, into: number[]): boolean {
   if (axis === shape.length) {
-    if (typeof data !== "number")
+    if (typeof data !== "number" && typeof data !== "boolean")
       throw new TypeError(`tensor(): ragged nested array (expected a number at depth ${axis})`);
-    into.push(data);
-    return;
+    into.push(Number(data));
+    return typeof data === "boolean";
   }
   if (!Array.isArray(data) || data.length !== shape[axis]) {
     throw new TypeError(
       `tensor(): ragged nested array: expected ${shape[axis]} items at depth ${axis} (shape ${formatShape(shape)})`,
     );
   }
-  for (const item of data) flatten(item, shape, axis + 1, into);
+  let booleans = true;
+  for (const item of data) booleans = flatten(item, shape, axis + 1, into) && booleans;
+  return booleans;
 }
 
 /**
  * A tensor from nested arrays (`tensor([[1, 2], [3, 4]])`), a number (a scalar), or a flat typed
- * array with `shape` (default 1-D). The dtype defaults to float32, or to the typed array's own.
+ * array with `shape` (default 1-D). The dtype defaults to float32 (bool when every value is a
+ * boolean, as `torch.tensor([True, False])`), or to the typed array's own (Uint8Array: bool).
  */
 export function tensor(
-  data: NestedArray | TypedArray,
+  data: NestedValues | TypedArray,
   options: TensorOptions & { shape?: Shape } = {},
 ): Tensor {
   if (ArrayBuffer.isView(data)) {
@@ -95,7 +102,7 @@ export function tensor(
   }
   const inferred = inferShape(data);
   const values: number[] = [];
-  flatten(data, inferred, 0, values);
+  const booleans = flatten(data, inferred, 0, values) && values.length > 0;
   const shape = options.shape ?? inferred;
   assertValidShape(shape);
   if (shapeSize(shape) !== values.length) {
@@ -103,7 +110,7 @@ export function tensor(
       `tensor(): shape ${formatShape(shape)} needs ${shapeSize(shape)} values, got ${values.length}`,
     );
   }
-  return fromValues(values, shape, options);
+  return fromValues(values, shape, { dtype: booleans ? "bool" : "float32", ...options });
 }
 
 /** `value` everywhere. */

@@ -40,7 +40,7 @@ export { configureWasmElementwise } from "./cpu/wasm-elementwise.ts";
 export { canUseWasmGemm, configureWasmGemm } from "./cpu/wasm-gemm.ts";
 export { configureWasmNorm } from "./cpu/wasm-norm.ts";
 export { configureWasmPool2d } from "./cpu/wasm-pool2d.ts";
-export type { TensorOptions } from "./creation.ts";
+export type { NestedValues, TensorOptions } from "./creation.ts";
 export {
   arange,
   eye,
