@@ -136,6 +136,11 @@ const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set([
 
 /** Elementwise unary op; integer inputs of the float-only ops (exp, log, sqrt, …) give float32, other ops on bool compute in int32. */
 export function unary(op: UnaryOp, x: Tensor): Tensor {
+  if (x.dtype === "bool" && op === "neg") {
+    throw new TypeError(
+      "neg of a bool tensor is not supported (as in PyTorch): invert a mask with logicalNot",
+    );
+  }
   if (x.dtype === "bool" && !FLOAT_ONLY.has(op)) return unary(op, cast(x, "int32"));
   const dtype = FLOAT_ONLY.has(op) && !isFloating(x.dtype) ? "float32" : x.dtype;
   return record(op, [x], {}, fromKernel(x, x.backend.unary(op, viewOf(x), dtype), x.shape));

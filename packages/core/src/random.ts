@@ -2,7 +2,7 @@
 import seedrandom from "seedrandom";
 import type { Device } from "./backend.ts";
 import { fromValues } from "./creation.ts";
-import type { DType } from "./dtype.ts";
+import { type DType, isFloating } from "./dtype.ts";
 import { assertValidShape, type Shape, shapeSize } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";
 
@@ -88,13 +88,22 @@ function randomTensor(shape: Shape, options: RandomOptions, draw: (generator: Ge
   return fromValues(values, shape, options);
 }
 
+/** rand and randn draw fractions, which an int32 would truncate and a bool turn all true: PyTorch refuses both. */
+function assertFloatingDraw(op: string, { dtype }: RandomOptions): void {
+  if (dtype !== undefined && !isFloating(dtype)) {
+    throw new TypeError(`${op} needs a floating dtype (float32 or float64), got ${dtype}`);
+  }
+}
+
 /** Uniform on [0, 1). */
 export function rand(shape: Shape, options: RandomOptions = {}): Tensor {
+  assertFloatingDraw("rand", options);
   return randomTensor(shape, options, (g) => g.random());
 }
 
 /** Standard normal N(0, 1). */
 export function randn(shape: Shape, options: RandomOptions = {}): Tensor {
+  assertFloatingDraw("randn", options);
   return randomTensor(shape, options, (g) => g.normal());
 }
 

@@ -30,8 +30,8 @@ export function sort(x: Tensor, dim = -1, descending = false): [values: Tensor, 
     // j goes before i: it is smaller (larger), or a number beside a NaN (a NaN beside a number),
     // or equal (both NaN) and earlier in the row. The three cases exclude each other, so they add.
     const smaller = descending
-      ? b.gt(a).add(nanB.mul(nanA.neg().add(1)))
-      : b.lt(a).add(nanA.mul(nanB.neg().add(1)));
+      ? b.gt(a).add(nanB.mul(nanA.logicalNot()))
+      : b.lt(a).add(nanA.mul(nanB.logicalNot()));
     const tied = b.eq(a).add(nanA.mul(nanB)).mul(jBeforeI);
     const rank = smaller.add(tied).sum(-1);
     // indices[k] = Σᵢ i·[rank[i] = k]: each rank occurs once.
