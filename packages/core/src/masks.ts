@@ -1,6 +1,6 @@
 // Masks: maskedFill and maskedSelect, any/all, isnan/isinf/isfinite, nonzero and the logical ops, on bool (or int32 0/1) masks.
 import { fromValues } from "./creation.ts";
-import { isFloating, isMaskDtype } from "./dtype.ts";
+import { isMaskDtype } from "./dtype.ts";
 import { formatValue } from "./format.ts";
 import * as P from "./primitives.ts";
 import { broadcastShapes, formatShape, normalizeAxes } from "./shape.ts";
@@ -27,7 +27,8 @@ function assertMask(op: string, mask: Tensor, shape: readonly number[]): void {
 /** `out = value` where `mask` is true, else x (PyTorch's `masked_fill`); the mask broadcasts to x. No gradient where filled. */
 export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
   assertMask("maskedFill", mask, x.shape);
-  if (!Number.isFinite(value) && !isFloating(x.dtype)) {
+  // A bool takes any number (nonzero, NaN included, is true); an int32 cannot hold NaN or ±∞.
+  if (!Number.isFinite(value) && x.dtype === "int32") {
     throw new RangeError(`maskedFill: ${formatValue(value)} does not fit an int32 tensor`);
   }
   return P.where(mask, x.fullLike(value), x);

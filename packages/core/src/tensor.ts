@@ -455,7 +455,6 @@ export class Tensor {
     );
   }
 
-  /** A number as a scalar tensor on this device, in this dtype (int32 tensors with a fraction get float32). */
   /** A number beside this tensor, typed as PyTorch types Python scalars: an int beside a bool is int32, a fraction beside an integer dtype float32. */
   #scalar(value: number): Tensor {
     const integral = this.dtype === "int32" || this.dtype === "bool";

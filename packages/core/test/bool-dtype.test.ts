@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import "@normgrad/testing";
 import { describe, expect, it } from "vitest";
-import { type Tensor, tensor, where, zeros } from "../src/index.ts";
+import { rand, randn, type Tensor, tensor, where, zeros } from "../src/index.ts";
 
 interface Expected {
   dtype: "bool" | "int32" | "float32" | "float64";
@@ -76,8 +76,33 @@ describe("bool storage and errors", () => {
     expect([...zeros([2], { dtype: "bool" }).fullLike(7).dataSync()]).toEqual([1, 1]);
   });
 
-  it("refuses what PyTorch refuses: subtracting bools, gradients of bools", () => {
+  it("builds bool from booleans, as torch.tensor([True, False])", () => {
+    const mask = tensor([[true], [false]]);
+    expect(mask.dtype).toBe("bool");
+    expect([...mask.dataSync()]).toEqual([1, 0]);
+    expect(tensor([true, 2]).dtype).toBe("float32");
+    expect(tensor([true, false], { dtype: "float64" }).dtype).toBe("float64");
+    expect(tensor([]).dtype).toBe("float32");
+    expect(tensor(new Uint8Array([0, 1])).dtype).toBe("bool");
+  });
+
+  it("maskedFill of a bool tensor takes any number (nonzero, NaN too, is true)", () => {
+    expect([
+      ...a()
+        .maskedFill(tensor([false, true, false, false]), Number.NaN)
+        .dataSync(),
+    ]).toEqual([1, 1, 1, 0]);
+  });
+
+  it("refuses what PyTorch refuses: subtracting or negating bools, gradients of bools, random fractions as bool", () => {
     expect(() => a().sub(b())).toThrow(/sub of two bool tensors is not supported .*logicalXor/);
-    expect(() => a().requiresGrad_()).toThrow(/bool/);
+    expect(() => a().neg()).toThrow(/neg of a bool tensor is not supported .*logicalNot/);
+    expect(() => a().requiresGrad_()).toThrow(/only float tensors can require grad, this one is bool/);
+    expect(() => randn([2], { dtype: "bool" })).toThrow(
+      /randn needs a floating dtype \(float32 or float64\), got bool/,
+    );
+    expect(() => rand([2], { dtype: "int32" })).toThrow(
+      /rand needs a floating dtype \(float32 or float64\), got int32/,
+    );
   });
 });

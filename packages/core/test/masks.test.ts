@@ -102,6 +102,10 @@ describe("gradcheck (float64) and errors", () => {
     const x = () => randn([2, 3], { dtype: "float64" }).requiresGrad_();
     expect(gradcheck((t) => t.maskedFill(mask, 2), [x()])).toHaveLength(1);
     expect(gradcheck((t) => t.maskedSelect(mask), [x()])).toHaveLength(1);
+    // bool masks that broadcast: a row for maskedFill, both ways for maskedSelect.
+    const bool = mask.to("bool");
+    expect(gradcheck((t) => t.maskedFill(bool.slice(0, 1), -1), [x()])).toHaveLength(1);
+    expect(gradcheck((t) => t.maskedSelect(bool.reshape([2, 1, 3])), [x()])).toHaveLength(1);
   });
 
   it("names the mask's dtype and shape", () => {
