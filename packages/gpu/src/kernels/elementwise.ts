@@ -149,12 +149,15 @@ export function emitUnary(source: KernelSource, op: UnaryOp, v: string, name: st
   }
 }
 
-/** `name = a / b` with IEEE results for b = 0 (±∞, NaN for 0/0), which GLSL leaves undefined (llvmpipe gives 0). */
+/**
+ * `name = a / b` with IEEE results for b = 0 (±∞, NaN for 0/0), which GLSL leaves undefined (llvmpipe gives 0).
+ * NaN is detected as `a === a` failing: on WebGPU (Dawn on lavapipe) `a !== a` is false for NaN too.
+ */
 function emitDivide(source: KernelSource, a: string, b: string, name: string): void {
   const infinity = source.number(Number.POSITIVE_INFINITY);
   const nan = source.number(Number.NaN);
   source.line(
-    `const ${name} = ${b} === 0 ? (${a} === 0 || ${a} !== ${a} ? ${nan} : (${a} > 0 ? ${infinity} : -${infinity})) : ${a} / ${b};`,
+    `const ${name} = ${b} === 0 ? (${a} === 0 ? ${nan} : (${a} === ${a} ? (${a} > 0 ? ${infinity} : -${infinity}) : ${nan})) : ${a} / ${b};`,
   );
 }
 
@@ -190,18 +193,19 @@ export function emitBinary(source: KernelSource, op: BinaryOp, a: string, b: str
       );
       return;
     }
-    // NaN propagates through maximum/minimum, as in PyTorch.
+    // NaN propagates through maximum/minimum, as in PyTorch (a NaN a fails a === a, a NaN b every comparison).
     case "maximum":
-      source.line(`const ${name} = ${a} > ${b} || ${a} !== ${a} ? ${a} : ${b};`);
+      source.line(`const ${name} = ${a} === ${a} ? (${a} > ${b} ? ${a} : ${b}) : ${a};`);
       return;
     case "minimum":
-      source.line(`const ${name} = ${a} < ${b} || ${a} !== ${a} ? ${a} : ${b};`);
+      source.line(`const ${name} = ${a} === ${a} ? (${a} < ${b} ? ${a} : ${b}) : ${a};`);
       return;
     case "eq":
       source.line(`const ${name} = ${a} === ${b} ? 1 : 0;`);
       return;
+    // Not a !== b: WebGPU (Dawn on lavapipe) gives false for NaN !== NaN, PyTorch true.
     case "ne":
-      source.line(`const ${name} = ${a} !== ${b} ? 1 : 0;`);
+      source.line(`const ${name} = ${a} === ${b} ? 0 : 1;`);
       return;
     case "lt":
       source.line(`const ${name} = ${a} < ${b} ? 1 : 0;`);
@@ -222,7 +226,7 @@ export function emitBinary(source: KernelSource, op: BinaryOp, a: string, b: str
 
 /** The value stored for `dtype`: int32 truncates toward zero (float → int casts), bool is 1 where nonzero (NaN too), floats pass. */
 export function storedAs(dtype: DType, value: string): string {
-  if (dtype === "bool") return `(${value} !== 0 ? 1 : 0)`;
+  if (dtype === "bool") return `(${value} === 0 ? 0 : 1)`;
   return dtype === "int32" ? `Math.trunc(${value})` : value;
 }
 
@@ -245,7 +249,7 @@ export function binarySource(op: BinaryOp, a: Operand, b: Operand, shape: Shape,
 
 /** `condition ≠ 0 ? a : b` per element of `shape` (all three broadcast views). */
 export function whereSource(condition: Operand, a: Operand, b: Operand, shape: Shape): KernelSource {
-  return elementwiseSource(shape, [condition, a, b], ([c, va, vb]) => `${c} !== 0 ? ${va} : ${vb}`);
+  return elementwiseSource(shape, [condition, a, b], ([c, va, vb]) => `${c} === 0 ? ${vb} : ${va}`);
 }
 
 /** A contiguous copy of a strided view, converted to `dtype`. */
