@@ -1,6 +1,6 @@
 // Masks: maskedFill and maskedSelect, any/all, isnan/isinf/isfinite, nonzero and the logical ops, on bool (or int32 0/1) masks.
 import { fromValues } from "./creation.ts";
-import { isMaskDtype } from "./dtype.ts";
+import { isMaskDtype, type TypedArray } from "./dtype.ts";
 import { formatValue } from "./format.ts";
 import * as P from "./primitives.ts";
 import { broadcastShapes, formatShape, normalizeAxes } from "./shape.ts";
@@ -24,6 +24,21 @@ function assertMask(op: string, mask: Tensor, shape: readonly number[]): void {
     );
 }
 
+/**
+ * The values of x, read to size an output (maskedSelect, nonzero: a synchronization on a GPU, as in
+ * PyTorch). Where results arrive later (GPU.js webgpu, webasm with threads) nothing can be read
+ * synchronously, so the op is refused by name.
+ */
+function readValues(op: string, x: Tensor): TypedArray {
+  if (!x.backend.readsSynchronously) {
+    throw new Error(
+      `${op}: its output size depends on the values, which this ${x.device} mode cannot read synchronously: ` +
+        "read them with `await tensor.data()` and build the result on the CPU, or keep shapes with maskedFill or where",
+    );
+  }
+  return x.contiguous().dataSync();
+}
+
 /** `out = value` where `mask` is true, else x (PyTorch's `masked_fill`); the mask broadcasts to x. No gradient where filled. */
 export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
   assertMask("maskedFill", mask, x.shape);
@@ -43,7 +58,7 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
 export function maskedSelect(x: Tensor, mask: Tensor): Tensor {
   const shape = broadcastShapes(x.shape, mask.shape);
   assertMask("maskedSelect", mask, shape);
-  const flags = mask.expand(shape).contiguous().dataSync();
+  const flags = readValues("maskedSelect", mask.expand(shape));
   const positions: number[] = [];
   flags.forEach((flag, i) => {
     if (flag !== 0) positions.push(i);
@@ -85,7 +100,7 @@ export function isfinite(x: Tensor): Tensor {
  * gives int64). Reads x, as `maskedSelect` reads its mask.
  */
 export function nonzero(x: Tensor): Tensor {
-  const values = x.contiguous().dataSync();
+  const values = readValues("nonzero", x);
   const rows: number[] = [];
   values.forEach((value, flat) => {
     if (value === 0) return;

@@ -43,6 +43,8 @@ export interface ParityPlan {
   readonly tolerance?: keyof typeof PARITY_TOLERANCES;
   /** Compare the inputs' gradients too (default true; false for integer outputs). */
   readonly backward?: boolean;
+  /** The op reads values to size its output (maskedSelect, nonzero): modes that cannot read synchronously refuse it. */
+  readonly readsValues?: boolean;
 }
 
 /** One test case of an op: its inputs and the function applying it. */
@@ -269,6 +271,11 @@ export const OP_CASES: OpCases = {
       name: "with a broadcast condition and a scalar branch",
       inputs: [int32([0, 1, 1]), float([2, 3]), float([])],
       fn: (condition, a, b) => where(condition, a, b),
+    },
+    {
+      name: "with a broadcast bool condition",
+      inputs: [int32([[1], [0]]), float([2, 3]), float([2, 3])],
+      fn: (condition, a, b) => where(condition.to("bool"), a, b),
     },
     {
       name: "with a broadcast second branch",
@@ -728,6 +735,20 @@ export const NON_PRIMITIVE_CASES: OpCaseList = [
     }),
   ),
   {
+    name: "maskedSelect",
+    inputs: [float([3, 4])],
+    fn: (x) => x.maskedSelect(x.gt(0.3)),
+    gradcheck: COMPOSED,
+    parity: { readsValues: true },
+  },
+  {
+    name: "nonzero",
+    inputs: [float([3, 4])],
+    fn: (x) => x.gt(0.3).nonzero(),
+    gradcheck: NO_VJP,
+    parity: { backward: false, readsValues: true },
+  },
+  {
     name: "std over all",
     inputs: [float([4, 6])],
     fn: (x) => x.std(),
@@ -757,7 +778,7 @@ export const NON_PRIMITIVE_CASES: OpCaseList = [
   },
   ...(["eq", "ne", "lt", "le", "gt", "ge"] as const).map(
     (op): OpCase => ({
-      name: `${op} (int32 mask)`,
+      name: `${op} (bool mask)`,
       inputs: [float([3, 4])],
       // Rounded so that equal values occur.
       fn: (a) => a.mul(2).sign().add(a.gt(0.5))[op](a.mT.mT.sign()),
@@ -771,10 +792,13 @@ export const NON_PRIMITIVE_CASES: OpCaseList = [
       ["all over dim 0", (x) => x.gt(-1).all(0)],
       ["isfinite of a division by zero", (x) => x.div(x.gt(0)).isfinite()],
       ["logicalXor", (x) => x.gt(0).logicalXor(x.mT.mT.lt(0.5))],
+      ["isinf of a division by zero", (x) => x.div(x.gt(0)).isinf()],
+      ["isnan of 0/0", (x) => x.mul(x.gt(0)).div(x.gt(0)).isnan()],
+      ["bool or, and, then a count", (x) => x.gt(0).add(x.lt(-0.5)).mul(x.ne(0)).sum(1)],
     ] as const satisfies readonly (readonly [string, (x: Tensor) => Tensor])[]
   ).map(
     ([name, fn]): OpCase => ({
-      name: `${name} (int32 mask)`,
+      name,
       inputs: [float([3, 4])],
       fn,
       gradcheck: NO_VJP,
