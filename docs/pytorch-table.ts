@@ -69,7 +69,7 @@ const SECTIONS: readonly Section[] = [
     rows: [
       ...words(`add sub mul div pow neg abs sign exp log log1p expm1 sqrt rsqrt reciprocal square sin cos tan asin
         acos atan atan2 sinh cosh tanh sigmoid relu erf floor ceil round trunc clamp maximum minimum eq ne lt le gt
-        ge logical_not logical_and logical_or any all isnan isinf isfinite masked_fill masked_select nonzero sum
+        ge logical_not logical_and logical_or logical_xor any all isnan isinf isfinite masked_fill masked_select nonzero sum
         mean prod cumsum cumprod max min argmax argmin var std logsumexp softmax log_softmax norm matmul reshape
         view view_as permute transpose squeeze unsqueeze expand flatten narrow index_select gather scatter
         scatter_add index_add flip roll repeat split chunk tril triu sort argsort topk contiguous clone detach
