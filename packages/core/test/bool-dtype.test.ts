@@ -2,7 +2,17 @@
 import { readFileSync } from "node:fs";
 import "@normgrad/testing";
 import { describe, expect, it } from "vitest";
-import { rand, randn, type Tensor, tensor, where, zeros } from "../src/index.ts";
+import {
+  DTYPES,
+  type DType,
+  promoteTypes,
+  rand,
+  randn,
+  type Tensor,
+  tensor,
+  where,
+  zeros,
+} from "../src/index.ts";
 
 interface Expected {
   dtype: "bool" | "int32" | "float32" | "float64";
@@ -10,9 +20,12 @@ interface Expected {
   shape: number[];
 }
 
-const fixture: { cases: Record<string, Expected>; repr: string; repr2d: string } = JSON.parse(
-  readFileSync(new URL("./fixtures/bool.json", import.meta.url), "utf8"),
-);
+const fixture: {
+  cases: Record<string, Expected>;
+  promotion: Record<string, { promoted: DType; add: DType }>;
+  repr: string;
+  repr2d: string;
+} = JSON.parse(readFileSync(new URL("./fixtures/bool.json", import.meta.url), "utf8"));
 
 const a = () => tensor([1, 0, 1, 0], { dtype: "bool" });
 const b = () => tensor([1, 1, 0, 0], { dtype: "bool" });
@@ -59,6 +72,17 @@ describe("bool against PyTorch", () => {
       values.map((x) => (Number.isNaN(x) ? "NaN" : x)),
     );
   });
+
+  it.each(DTYPES.flatMap((a) => DTYPES.map((b) => [a, b] as const)))(
+    "promotes %s with %s as torch.promote_types",
+    (a, b) => {
+      const { promoted, add } = fixture.promotion[`${a},${b}`];
+      const [x, y] = [tensor([1, 0], { dtype: a }), tensor([1, 0], { dtype: b })];
+      expect(promoteTypes(a, b)).toBe(promoted);
+      expect(x.add(y).dtype).toBe(add);
+      expect(where(tensor([true, false]), x, y).dtype).toBe(promoted);
+    },
+  );
 
   it("prints True and False as PyTorch (then normgrad's shape and dtype)", () => {
     expect(a().toString()).toBe(`${fixture.repr.slice(0, -1)}, shape=[4], dtype=bool)`);
