@@ -1,14 +1,9 @@
 // ConvTranspose2d against PyTorch 1.13.1 (test/fixtures/conv-transpose.json), float64 gradcheck and gradgradcheck, errors.
 import { readFileSync } from "node:fs";
-import { type DType, gradcheck, gradgradcheck, manualSeed, randn, type Tensor, tensor } from "@normgrad/core";
-import "@normgrad/testing";
+import { type DType, gradcheck, gradgradcheck, manualSeed, randn, type Tensor } from "@normgrad/core";
+import { type FixtureTensor, fromFixture } from "@normgrad/testing";
 import { describe, expect, it } from "vitest";
 import { ConvTranspose2d, type ConvTranspose2dLayerOptions, F, StateDict } from "../src/index.ts";
-
-interface FixtureTensor {
-  shape: number[];
-  data: number[];
-}
 
 interface ConvTransposeCase {
   name: string;
@@ -38,8 +33,6 @@ const TOLERANCE = {
   float64: { rtol: 1e-12, atol: 1e-12 },
   float32: { rtol: 5e-4, atol: 1e-6 },
 } as const;
-
-const fromFixture = (t: FixtureTensor, dtype: DType): Tensor => tensor(t.data, { dtype }).reshape(t.shape);
 
 function build({ args, options }: ConvTransposeCase, dtype: DType): ConvTranspose2d {
   const layerOptions: ConvTranspose2dLayerOptions = {

@@ -1,14 +1,9 @@
 // RNN, LSTM, GRU and their cells against PyTorch 1.13.1 (test/fixtures/rnn.json), float64 gradcheck, dropout modes and errors.
 import { readFileSync } from "node:fs";
 import { type DType, gradcheck, manualSeed, randn, type Tensor, tensor } from "@normgrad/core";
-import "@normgrad/testing";
+import { type FixtureTensor, fromFixture } from "@normgrad/testing";
 import { describe, expect, it, vi } from "vitest";
 import { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell, StateDict } from "../src/index.ts";
-
-interface FixtureTensor {
-  shape: number[];
-  data: number[];
-}
 
 interface RnnCase {
   name: string;
@@ -74,11 +69,6 @@ function build({ kind, config }: RnnCase, dtype: DType): AnyRecurrent {
   }
 }
 
-const fromFixture = (t: FixtureTensor, dtype: DType, requiresGrad = false): Tensor => {
-  const value = tensor(t.data, { dtype }).reshape(t.shape);
-  return requiresGrad ? value.requiresGrad_() : value;
-};
-
 /** The expected values as a float64 tensor, so the matcher also compares shapes. */
 const reference = (t: FixtureTensor): Tensor => fromFixture(t, "float64");
 
@@ -103,8 +93,8 @@ describe.each(["float64", "float32"] as const)("against PyTorch (%s)", (dtype) =
     const state = new StateDict();
     for (const [key, value] of Object.entries(fixture.params)) state.set(key, fromFixture(value, dtype));
     module.loadStateDict(state);
-    const input = fromFixture(fixture.input, dtype, true);
-    const states = fixture.states.map((s) => fromFixture(s, dtype, true));
+    const input = fromFixture(fixture.input, dtype, { requiresGrad: true });
+    const states = fixture.states.map((s) => fromFixture(s, dtype, { requiresGrad: true }));
     const outputs = run(module, input, states);
     expect(outputs).toHaveLength(fixture.expected.outputs.length);
     outputs.forEach((output, i) => {
