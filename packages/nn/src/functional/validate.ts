@@ -82,6 +82,23 @@ export function assertPositiveInt(value: number, what: string): void {
     throw new RangeError(`${what} must be a positive integer, got ${formatValue(value)}`);
 }
 
+/** A convolution layer's channel counts and groups: positive integers, both counts divisible by groups. */
+export function assertConvChannels(
+  layer: string,
+  inChannels: number,
+  outChannels: number,
+  groups: number,
+): void {
+  assertPositiveInt(inChannels, `${layer} inChannels`);
+  assertPositiveInt(outChannels, `${layer} outChannels`);
+  assertPositiveInt(groups, `${layer} groups`);
+  if (inChannels % groups !== 0 || outChannels % groups !== 0) {
+    throw new RangeError(
+      `${layer}: inChannels ${inChannels} and outChannels ${outChannels} must both be divisible by groups ${groups}`,
+    );
+  }
+}
+
 /** Throws unless `tensor` is null or has shape [channels] (a per-channel weight, bias or statistic). */
 export function assertPerChannel(tensor: Tensor | null, name: string, channels: number, op: string): void {
   if (tensor !== null && (tensor.ndim !== 1 || tensor.shape[0] !== channels)) {

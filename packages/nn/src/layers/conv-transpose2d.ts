@@ -1,7 +1,7 @@
 // The ConvTranspose2d layer: a learned upsampling, the transpose of Conv2d with the same geometry options.
 import { formatShape, type Generator, type Tensor, zeros } from "@normgrad/core";
 import { convTranspose2d } from "../functional/conv-transpose.ts";
-import { assertPositiveInt, type FactoryOptions, type IntPair, toPair } from "../functional/validate.ts";
+import { assertConvChannels, type FactoryOptions, type IntPair, toPair } from "../functional/validate.ts";
 import { Module, Parameter } from "../module.ts";
 import { formatPythonTuple } from "../repr.ts";
 import { resetWeightAndBias } from "./default-init.ts";
@@ -49,14 +49,7 @@ export class ConvTranspose2d extends Module<[Tensor, number[]?]> {
     super();
     const { stride = 1, padding = 0, outputPadding = 0, groups = 1, bias = true, dilation = 1 } = options;
     const { dtype = "float32", device = "cpu", generator } = options;
-    assertPositiveInt(inChannels, "ConvTranspose2d inChannels");
-    assertPositiveInt(outChannels, "ConvTranspose2d outChannels");
-    assertPositiveInt(groups, "ConvTranspose2d groups");
-    if (inChannels % groups !== 0 || outChannels % groups !== 0) {
-      throw new RangeError(
-        `ConvTranspose2d: inChannels ${inChannels} and outChannels ${outChannels} must both be divisible by groups ${groups}`,
-      );
-    }
+    assertConvChannels("ConvTranspose2d", inChannels, outChannels, groups);
     this.inChannels = inChannels;
     this.outChannels = outChannels;
     this.kernelSize = toPair(kernelSize, "ConvTranspose2d kernelSize", 1);

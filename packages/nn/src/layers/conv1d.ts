@@ -8,7 +8,7 @@ import {
   padForConv,
   resolveConvPadding,
 } from "../functional/conv.ts";
-import { assertPositiveInt, type FactoryOptions } from "../functional/validate.ts";
+import { assertConvChannels, type FactoryOptions } from "../functional/validate.ts";
 import { Module, Parameter } from "../module.ts";
 import { formatPythonTuple } from "../repr.ts";
 import { resetWeightAndBias } from "./default-init.ts";
@@ -55,19 +55,12 @@ export class Conv1d extends Module {
     super();
     const { stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, paddingMode = "zeros" } = options;
     const { dtype = "float32", device = "cpu", generator } = options;
-    assertPositiveInt(inChannels, "Conv1d inChannels");
-    assertPositiveInt(outChannels, "Conv1d outChannels");
-    assertPositiveInt(groups, "Conv1d groups");
+    assertConvChannels("Conv1d", inChannels, outChannels, groups);
     assertInt(kernelSize, "Conv1d kernelSize", 1);
     assertInt(stride, "Conv1d stride", 1);
     assertInt(dilation, "Conv1d dilation", 1);
     if (typeof padding === "number") assertInt(padding, "Conv1d padding", 0);
     assertConvPaddingMode(paddingMode, "Conv1d");
-    if (inChannels % groups !== 0 || outChannels % groups !== 0) {
-      throw new RangeError(
-        `Conv1d: inChannels ${inChannels} and outChannels ${outChannels} must both be divisible by groups ${groups}`,
-      );
-    }
     this.inChannels = inChannels;
     this.outChannels = outChannels;
     this.kernelSize = kernelSize;

@@ -8,7 +8,7 @@ import {
   padForConv,
   resolveConvPadding,
 } from "../functional/conv.ts";
-import { assertPositiveInt, type FactoryOptions, type IntPair, toPair } from "../functional/validate.ts";
+import { assertConvChannels, type FactoryOptions, type IntPair, toPair } from "../functional/validate.ts";
 import { Module, Parameter } from "../module.ts";
 import { formatPythonTuple } from "../repr.ts";
 import { resetWeightAndBias } from "./default-init.ts";
@@ -55,14 +55,7 @@ export class Conv2d extends Module {
     super();
     const { stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, paddingMode = "zeros" } = options;
     const { dtype = "float32", device = "cpu", generator } = options;
-    assertPositiveInt(inChannels, "Conv2d inChannels");
-    assertPositiveInt(outChannels, "Conv2d outChannels");
-    assertPositiveInt(groups, "Conv2d groups");
-    if (inChannels % groups !== 0 || outChannels % groups !== 0) {
-      throw new RangeError(
-        `Conv2d: inChannels ${inChannels} and outChannels ${outChannels} must both be divisible by groups ${groups}`,
-      );
-    }
+    assertConvChannels("Conv2d", inChannels, outChannels, groups);
     this.inChannels = inChannels;
     this.outChannels = outChannels;
     this.kernelSize = toPair(kernelSize, "Conv2d kernelSize", 1);
